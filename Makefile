@@ -1,0 +1,31 @@
+# inosync - see the README
+.POSIX:
+
+PREFIX = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+
+# static with musl when musl-gcc is there, else the system compiler
+CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc -static || echo cc`
+CFLAGS = -Os
+LDFLAGS =
+# what the program needs whatever CFLAGS says
+INOCFLAGS = -std=c99 -D_GNU_SOURCE -Wall -Wextra -pedantic
+
+all: inosync
+
+inosync: inosync.c config.h
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ inosync.c
+
+tests/unit: tests/unit.c inosync.c config.h
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+
+tests/match: tests/match.c inosync.c config.h
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/match.c
+
+test: inosync tests/unit tests/match
+	tests/run
+
+clean:
+	rm -f inosync tests/unit tests/match
+
+.PHONY: all test clean

@@ -1,0 +1,97 @@
+/* inosync compile-time defaults. Each can be overridden at build time,
+ * e.g. make CPPFLAGS='-DEDELAY_MS=2000'. The config file overrides these,
+ * the command line overrides the config file. */
+
+#ifndef VERSION
+#define VERSION "0.1"
+#endif
+
+/* config file read when no -c and no SRC DEST are given */
+#ifndef CONFFILE
+#define CONFFILE "/etc/inosync.conf"
+#endif
+
+/* rsync binary (absolute path); the `rsync` key overrides it */
+#ifndef RSYNC
+#define RSYNC "/usr/bin/rsync"
+#endif
+
+/* default `edelay`: milliseconds to collect events before syncing */
+#ifndef EDELAY_MS
+#define EDELAY_MS 10000
+#endif
+
+/* largest `edelay` accepted, in seconds */
+#ifndef EDELAY_MAX
+#define EDELAY_MAX 86400
+#endif
+
+/* largest `rspeed` accepted, in KiB/s */
+#ifndef RSPEED_MAX
+#define RSPEED_MAX 1048576
+#endif
+
+/* default `emask`: the events that start a sync */
+#ifndef EMASK
+#define EMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+#endif
+
+/* flags given to every rsync run, before the ones inosync adds; must not
+ * contain -r (-a does not imply it with --files-from). --modify-window=-1
+ * compares nanoseconds, so a same-size rewrite in the same second is seen. */
+#ifndef RSYNC_FLAGS
+#define RSYNC_FLAGS "-a", "--modify-window=-1"
+#endif
+
+/* destinations at most (one bit each in a directory's dirty mask) */
+#ifndef MAXNODES
+#define MAXNODES 32
+#endif
+
+/* longest config line, in bytes, newline included */
+#ifndef LINEMAX
+#define LINEMAX 4096
+#endif
+
+/* longest line of rsync output logged as one line, in bytes */
+#ifndef LOGLINE
+#define LOGLINE 512
+#endif
+
+/* bytes read from the inotify fd at once */
+#ifndef EVBUF
+#define EVBUF 65536
+#endif
+
+/* more dirty directories than this for one destination: one full sync */
+#ifndef FULLDIRS
+#define FULLDIRS 10000
+#endif
+
+/* first retry of a failed destination, and the cap of its back-off, in ms */
+#ifndef RETRY_MS
+#define RETRY_MS 1000
+#endif
+#ifndef RETRYMAX_MS
+#define RETRYMAX_MS 60000
+#endif
+
+/* while some directories cannot be watched (watch limit, missing wpath):
+ * milliseconds between rescans, each followed by a full sync */
+#ifndef RESCAN_MS
+#define RESCAN_MS 30000
+#endif
+
+/* on SIGTERM: milliseconds running syncs may take to finish before they
+ * are terminated, then milliseconds before they are killed */
+#ifndef TERMWAIT_MS
+#define TERMWAIT_MS 10000
+#endif
+#ifndef KILLWAIT_MS
+#define KILLWAIT_MS 3000
+#endif
+
+/* syslog facility used after -d */
+#ifndef FACILITY
+#define FACILITY LOG_DAEMON
+#endif

@@ -1,0 +1,2050 @@
+/* inosync - see the README for copyright and license details. */
+
+/*
+ * inosync mirrors one directory tree (wpath) to one or more destinations
+ * (rnodes) in near real time: inotify tells it what changed, rsync copies it.
+ *
+ * Every directory of the tree that is not excluded has an inotify watch and
+ * a node in a small tree (struct node), found by its watch descriptor through
+ * a hash. An event marks the directory it happened in as dirty, with one bit
+ * per destination: marking costs O(1), allocates nothing, and a thousand
+ * events in one directory are one mark. The first mark arms a deadline
+ * edelay seconds away. At the deadline each idle destination gets a single
+ * rsync for all it owes: the dirty directories are written, NUL-separated,
+ * to rsync's stdin (--files-from=-), and rsync sends their entries and
+ * deletes what is gone from them. A new directory is scanned and synced
+ * whole, since files made in it before its watch existed raise no event.
+ * When too much is owed, after a queue overflow, at start and on SIGUSR1,
+ * a destination gets one full recursive rsync instead.
+ *
+ * Exclude patterns follow rsync's rules and are matched here as well as
+ * given to rsync, so a change in an excluded path starts no rsync at all.
+ *
+ * One poll() is the only place the program blocks: inotify, signals (a
+ * signalfd) and the pipes of the running rsyncs all come through it, and its
+ * timeout is the nearest deadline. SIGTERM and SIGINT let running syncs
+ * finish (bounded) and exit; SIGHUP reloads the config file, keeping the
+ * running one if the new one is broken; SIGUSR1 runs a full sync now.
+ * A failing destination is retried with growing back-off and never holds
+ * back the others.
+ *
+ * Start reading at main(), at the bottom.
+ */
+
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* inotify events the watch tree needs whatever emask says */
+#define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
+                  IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+
+struct pat {                    /* one rexcludes pattern */
+	char *opt;              /* "--exclude=PATTERN", for rsync */
+	char *s;                /* PATTERN without leading or trailing '/' */
+	int slashes;            /* '/' inside s */
+	unsigned char anchored; /* leading '/': only at the top of wpath */
+	unsigned char dironly;  /* trailing '/': only directories */
+	unsigned char wild;     /* has * ? or [: glob, else literal */
+	unsigned char wild2;    /* has **: may match across '/' */
+};
+
+struct conf {
+	const char *file;       /* config file, NULL for the SRC DEST form */
+	char *wpath;            /* resolved, no trailing '/' ("" for /) */
+	char *rpath;
+	char *rnodes[MAXNODES];
+	int nrnodes;
+	struct pat *pats;
+	int npats;
+	int needpath;           /* some pattern needs the whole path */
+	long rspeed;            /* KiB/s, 0 = no limit */
+	uint32_t emask;
+	long edelay;            /* milliseconds */
+	char *rsync;
+	char *logfile;          /* "--log-file=FILE", for rsync */
+	char *src;              /* "WPATH/", for rsync */
+	unsigned seen;          /* single-value keys already given */
+	char *dests[MAXNODES];  /* rnodes + rpath, local ones made absolute */
+};
+
+struct node {                   /* one watched directory */
+	struct node *parent, *child, *sibling;
+	struct node *hnext;     /* next in its hash bucket */
+	char *name;             /* stored after the node unless renamed longer */
+	int wd;
+	unsigned dslot;         /* 1 + index in dirt[], 0 when clean */
+	unsigned char moved;    /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
+};
+
+struct dirt {                   /* a directory some destination still owes */
+	struct node *n;
+	uint32_t dirty;         /* destinations that owe it */
+	uint32_t sent;          /* destinations whose running rsync has it */
+};
+
+struct dest {
+	const char *spec;       /* as rsync takes it */
+	pid_t pid;              /* running rsync, 0 if none */
+	int fd[3];              /* its stdin, stdout, stderr; -1 when closed */
+	char *list;             /* directories for its stdin */
+	size_t len, off;
+	char line[2][LOGLINE];  /* partial lines of its stdout and stderr */
+	size_t llen[2];
+	unsigned pending;       /* directories owed */
+	unsigned ndirs;         /* directories in the running sync */
+	int needfull, full;     /* owes a full sync; the running one is */
+	int killed;             /* we stopped it: its failure is no news */
+	int64_t due;            /* when its owed work may start, 0 = none */
+	int64_t retry;          /* not before this, after a failure */
+	int64_t backoff;        /* current back-off, ms */
+	int64_t start;          /* start of the running sync */
+};
+
+static struct conf conf;        /* the running configuration */
+static struct conf *newconf;    /* a reloaded one waiting for idle rsyncs */
+static struct dest dests[MAXNODES];
+static int ndests;
+
+static struct node *root;
+static struct node **htab;      /* wd -> node */
+static size_t hsize, nnodes;
+static struct dirt *dirt;
+static size_t ndirt, cdirt;
+
+static int ifd = -1, sfd = -1;  /* inotify, signalfd */
+static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
+static int64_t quitat, rescanat;
+
+/* -e and -x from the command line, applied over every config */
+static long argdelay = -1;
+static char **argexcl;
+static int nargexcl;
+
+static const struct { const char *name; uint32_t mask; } events[] = {
+	{ "IN_ACCESS", IN_ACCESS },
+	{ "IN_MODIFY", IN_MODIFY },
+	{ "IN_ATTRIB", IN_ATTRIB },
+	{ "IN_CLOSE_WRITE", IN_CLOSE_WRITE },
+	{ "IN_CLOSE_NOWRITE", IN_CLOSE_NOWRITE },
+	{ "IN_OPEN", IN_OPEN },
+	{ "IN_MOVED_FROM", IN_MOVED_FROM },
+	{ "IN_MOVED_TO", IN_MOVED_TO },
+	{ "IN_CREATE", IN_CREATE },
+	{ "IN_DELETE", IN_DELETE },
+	{ "IN_DELETE_SELF", IN_DELETE_SELF },
+	{ "IN_MOVE_SELF", IN_MOVE_SELF },
+	/* shorthands, never printed */
+	{ "IN_CLOSE", IN_CLOSE },
+	{ "IN_MOVE", IN_MOVE },
+	{ "IN_ALL_EVENTS", IN_ALL_EVENTS },
+};
+#define NSINGLE 12
+
+static const struct { int code; const char *what; } exits[] = {
+	{ 1, "syntax or usage error" },
+	{ 2, "protocol incompatibility" },
+	{ 3, "errors selecting input/output files, dirs" },
+	{ 4, "requested action not supported" },
+	{ 5, "error starting client-server protocol" },
+	{ 6, "daemon unable to append to log-file" },
+	{ 10, "error in socket I/O" },
+	{ 11, "error in file I/O" },
+	{ 12, "error in rsync protocol data stream" },
+	{ 13, "errors with program diagnostics" },
+	{ 14, "error in IPC code" },
+	{ 20, "received SIGUSR1 or SIGINT" },
+	{ 21, "some error returned by waitpid()" },
+	{ 22, "error allocating core memory buffers" },
+	{ 23, "partial transfer due to error" },
+	{ 24, "partial transfer due to vanished source files" },
+	{ 25, "the --max-delete limit stopped deletions" },
+	{ 30, "timeout in data send/receive" },
+	{ 35, "timeout waiting for daemon connection" },
+	{ 127, "rsync could not be run" },
+	{ 255, "remote shell failed" },
+};
+
+/* helpers */
+
+static void
+logmsg(int prio, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	int n;
+
+	if (prio == LOG_DEBUG && !verbose)
+		return;
+	va_start(ap, fmt);
+	if (usesyslog) {
+		vsyslog(prio, fmt, ap);
+	} else {
+		n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
+		if (n > (int)sizeof(buf) - 11) { /* say that it was cut */
+			n = sizeof(buf) - 11;
+			memcpy(buf + 9 + n - 3, "...", 3);
+		}
+		memcpy(buf, "inosync: ", 9);
+		buf[9 + n] = '\n';
+		if (write(2, buf, 10 + n) < 0)
+			(void)0; /* nowhere left to say it */
+	}
+	va_end(ap);
+}
+
+static void
+die(int status, const char *fmt, ...)
+{
+	char buf[LOGLINE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
+		logmsg(LOG_ERR, "%s %s", buf, strerror(errno));
+	else
+		logmsg(LOG_ERR, "%s", buf);
+	exit(status);
+}
+
+static int64_t
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	return s;
+}
+
+static char *
+cat3(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *s;
+
+	if (!(s = malloc(la + lb + lc + 1)))
+		return NULL;
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c, lc + 1);
+	return s;
+}
+
+/* config */
+
+static int
+cerr(const char *where, const char *fmt, ...)
+{
+	char buf[LOGLINE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	logmsg(LOG_ERR, "%s: %s", where, buf);
+	return -1;
+}
+
+/* a decimal number with up to `decimals` digits after the point, scaled */
+static int
+parsenum(const char *s, int decimals, long max, long *v, const char *where)
+{
+	long n = 0, scale = 1;
+	const char *p = s;
+	int d;
+
+	for (d = 0; d < decimals; d++)
+		scale *= 10;
+	if (!isdigit((unsigned char)*p))
+		return cerr(where, "'%s' is not a number", s);
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > max)
+			return cerr(where, "%s is out of range (0 to %ld)", s, max);
+		n = n * 10 + (*p - '0');
+	}
+	n *= scale;
+	if (*p == '.' && decimals) {
+		for (p++, d = 0; isdigit((unsigned char)*p) && d < decimals; p++, d++)
+			n += (*p - '0') * (scale /= 10);
+		if (d == 0)
+			return cerr(where, "'%s' is not a number", s);
+	}
+	if (*p)
+		return cerr(where, "'%s' is not a number (junk at '%s')", s, p);
+	if (n > max * (decimals ? scale : 1))
+		return cerr(where, "%s is out of range (0 to %ld)", s, max);
+	*v = n;
+	return 0;
+}
+
+static int
+setwpath(struct conf *c, const char *v, const char *where)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	if (!realpath(v, buf))
+		return cerr(where, "wpath %s: %s", v, strerror(errno));
+	if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
+		return cerr(where, "wpath %s is not a directory", v);
+	n = strlen(buf);
+	if (buf[n - 1] == '/')
+		buf[n - 1] = '\0';
+	if (!(c->wpath = strdup(buf)))
+		return cerr(where, "out of memory");
+	return 0;
+}
+
+static int
+setrnodes(struct conf *c, const char *v, const char *where)
+{
+	if (c->nrnodes == MAXNODES)
+		return cerr(where, "too many rnodes (at most %d)", MAXNODES);
+	if (!(c->rnodes[c->nrnodes] = strdup(v)))
+		return cerr(where, "out of memory");
+	c->nrnodes++;
+	return 0;
+}
+
+static int
+setrpath(struct conf *c, const char *v, const char *where)
+{
+	return (c->rpath = strdup(v)) ? 0 : cerr(where, "out of memory");
+}
+
+static int
+setlogfile(struct conf *c, const char *v, const char *where)
+{
+	return (c->logfile = cat3("--log-file=", v, "")) ? 0 : cerr(where, "out of memory");
+}
+
+static int
+setrsync(struct conf *c, const char *v, const char *where)
+{
+	struct stat st;
+
+	if (v[0] != '/')
+		return cerr(where, "rsync %s is not an absolute path", v);
+	if (stat(v, &st) < 0 || !S_ISREG(st.st_mode) || access(v, X_OK) < 0)
+		return cerr(where, "rsync %s is not executable", v);
+	free(c->rsync);
+	return (c->rsync = strdup(v)) ? 0 : cerr(where, "out of memory");
+}
+
+static int
+setrspeed(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 0, RSPEED_MAX, &c->rspeed, where);
+}
+
+static int
+setedelay(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 3, EDELAY_MAX, &c->edelay, where);
+}
+
+static int
+setemask(struct conf *c, const char *v, const char *where)
+{
+	char buf[LINEMAX], *t, *save;
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	c->emask = 0;
+	for (t = strtok_r(buf, " \t,|", &save); t; t = strtok_r(NULL, " \t,|", &save)) {
+		for (i = 0; i < LEN(events) && strcmp(events[i].name, t); i++)
+			;
+		if (i == LEN(events))
+			return cerr(where, "unknown event '%s'", t);
+		c->emask |= events[i].mask;
+	}
+	if (!c->emask)
+		return cerr(where, "emask names no event");
+	if (c->emask & (IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE))
+		logmsg(LOG_WARNING, "%s: warning: IN_ACCESS, IN_OPEN and "
+		    "IN_CLOSE_NOWRITE fire when rsync reads the tree: "
+		    "every sync will start another", where);
+	return 0;
+}
+
+static int
+setrexcludes(struct conf *c, const char *v, const char *where)
+{
+	struct pat *x, *p;
+	size_t n;
+
+	if (!strncmp(v, "- ", 2))
+		v += 2;
+	if (!strncmp(v, "+ ", 2) || !strcmp(v, "!"))
+		return cerr(where, "'%s': include rules and '!' are not supported", v);
+	if (!*v || !strcmp(v, "/"))
+		return cerr(where, "empty exclude pattern");
+	if (!(p = realloc(c->pats, (c->npats + 1) * sizeof(*p))))
+		return cerr(where, "out of memory");
+	c->pats = p;
+	x = &p[c->npats];
+	memset(x, 0, sizeof(*x));
+	if (!(x->opt = cat3("--exclude=", v, "")))
+		return cerr(where, "out of memory");
+	c->npats++;
+	x->s = x->opt + 10;
+	x->anchored = *x->s == '/';
+	x->s += x->anchored;
+	n = strlen(x->s);
+	if ((x->dironly = n > 1 && x->s[n - 1] == '/'))
+		x->s = strndup(x->s, n - 1);
+	else
+		x->s = strdup(x->s);
+	if (!x->s)
+		return cerr(where, "out of memory");
+	for (v = x->s; *v; v++)
+		x->slashes += *v == '/';
+	x->wild = strpbrk(x->s, "*?[") != NULL;
+	x->wild2 = strstr(x->s, "**") != NULL;
+	c->needpath |= x->anchored || x->slashes || x->wild2;
+	return 0;
+}
+
+static const struct key {
+	const char *name;
+	int (*set)(struct conf *, const char *, const char *);
+	int list;               /* may be repeated */
+} keys[] = {
+	{ "wpath", setwpath, 0 },
+	{ "rpath", setrpath, 0 },
+	{ "rnodes", setrnodes, 1 },
+	{ "rexcludes", setrexcludes, 1 },
+	{ "rspeed", setrspeed, 0 },
+	{ "emask", setemask, 0 },
+	{ "edelay", setedelay, 0 },
+	{ "rsync", setrsync, 0 },
+	{ "logfile", setlogfile, 0 },
+};
+
+static int
+setconf(struct conf *c, const char *k, const char *v, const char *where)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++) {
+		if (strcmp(keys[i].name, k))
+			continue;
+		if (!keys[i].list && c->seen & 1u << i)
+			return cerr(where, "'%s' given twice", k);
+		c->seen |= 1u << i;
+		if (!*v)
+			return cerr(where, "'%s' needs a value", k);
+		return keys[i].set(c, v, where);
+	}
+	return cerr(where, "unknown key '%s'", k);
+}
+
+static int
+parseline(struct conf *c, char *s, const char *where)
+{
+	char *v;
+
+	s = trim(s);
+	if (!*s || *s == '#')
+		return 0;
+	if (!(v = strchr(s, '=')))
+		return cerr(where, "expected 'key = value'");
+	*v++ = '\0';
+	return setconf(c, trim(s), trim(v), where);
+}
+
+static void
+initconf(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->emask = EMASK;
+	c->edelay = EDELAY_MS;
+}
+
+static void
+freeconf(struct conf *c)
+{
+	int i;
+
+	for (i = 0; i < c->nrnodes; i++)
+		free(c->rnodes[i]);
+	for (i = 0; i < c->nrnodes; i++)
+		free(c->dests[i]);
+	for (i = 0; i < c->npats; i++) {
+		free(c->pats[i].opt);
+		free(c->pats[i].s);
+	}
+	free(c->pats);
+	free(c->wpath);
+	free(c->rpath);
+	free(c->rsync);
+	free(c->logfile);
+	free(c->src);
+	initconf(c);
+}
+
+/* rsync's rule: a ':' before any '/' names a remote host */
+static int
+islocal(const char *d)
+{
+	size_t n = strcspn(d, ":/");
+
+	return d[n] != ':' && strncmp(d, "rsync://", 8);
+}
+
+static int
+setdests(struct conf *c, const char *where)
+{
+	char cwd[PATH_MAX], *d;
+	int i;
+
+	if (!(c->src = cat3(c->wpath, "/", "")))
+		return cerr(where, "out of memory");
+	for (i = 0; i < c->nrnodes; i++) {
+		d = cat3(c->rnodes[i], c->rpath ? c->rpath : "", "");
+		if (d && islocal(d) && d[0] != '/') {
+			if (!getcwd(cwd, sizeof(cwd)))
+				return cerr(where, "getcwd: %s", strerror(errno));
+			c->dests[i] = cat3(cwd, "/", d);
+			free(d);
+		} else {
+			c->dests[i] = d;
+		}
+		if (!c->dests[i])
+			return cerr(where, "out of memory");
+	}
+	return 0;
+}
+
+/* what only the whole configuration can tell */
+static int
+checkconf(struct conf *c, const char *where)
+{
+	char e[LOGLINE];
+	int i;
+
+	if (!c->wpath)
+		return cerr(where, "missing 'wpath'");
+	if (!c->nrnodes)
+		return cerr(where, "missing 'rnodes'");
+	if (!c->rsync && setrsync(c, RSYNC, where) < 0)
+		return -1;
+	snprintf(e, sizeof(e), "%s/", c->wpath);
+	for (i = 0; i < c->npats; i++)
+		if (*c->wpath && !strncmp(c->pats[i].opt + 10, e, strlen(e)))
+			logmsg(LOG_WARNING, "%s: warning: exclude '%s' begins "
+			    "with wpath, but patterns are relative to wpath",
+			    where, c->pats[i].opt + 10);
+	return setdests(c, where);
+}
+
+/* -e and -x given with the config file override and extend it */
+static int
+applyargs(struct conf *c)
+{
+	int i;
+
+	if (argdelay >= 0)
+		c->edelay = argdelay;
+	for (i = 0; i < nargexcl; i++)
+		if (setrexcludes(c, argexcl[i], "-x") < 0)
+			return -1;
+	return 0;
+}
+
+static int
+loadconf(struct conf *c, const char *file)
+{
+	char line[LINEMAX + 1], where[PATH_MAX + 32];
+	FILE *fp;
+	int n = 0, r = 0;
+	size_t len;
+
+	initconf(c);
+	c->file = file;
+	if (!(fp = fopen(file, "re")))
+		return cerr(file, "0: %s", strerror(errno));
+	while (!r && fgets(line, sizeof(line), fp)) {
+		snprintf(where, sizeof(where), "%s:%d", file, ++n);
+		len = strlen(line);
+		if (len == LINEMAX && line[len - 1] != '\n' && !feof(fp))
+			r = cerr(where, "line longer than %d bytes", LINEMAX - 1);
+		else
+			r = parseline(c, line, where);
+	}
+	if (!r && ferror(fp))
+		r = cerr(file, "%d: %s", n, strerror(errno));
+	fclose(fp);
+	snprintf(where, sizeof(where), "%s:%d", file, n);
+	if (!r)
+		r = applyargs(c);
+	if (!r)
+		r = checkconf(c, where);
+	if (r)
+		freeconf(c);
+	c->file = file;
+	return r;
+}
+
+/* the SRC DEST... form */
+static int
+argconf(struct conf *c, char **argv, int argc)
+{
+	const char *w = "command line";
+	int i;
+
+	initconf(c);
+	if (setwpath(c, argv[0], w) < 0)
+		return -1;
+	for (i = 1; i < argc; i++)
+		if (setrnodes(c, argv[i], w) < 0)
+			return -1;
+	if (applyargs(c) < 0)
+		return -1;
+	return checkconf(c, w);
+}
+
+static void
+printms(const char *key, long ms)
+{
+	if (ms % 1000)
+		printf("%s = %ld.%03ld\n", key, ms / 1000, ms % 1000);
+	else
+		printf("%s = %ld\n", key, ms / 1000);
+}
+
+static void
+printstr(const char *key, const char *v)
+{
+	if (v)
+		printf("%s = %s\n", key, v);
+	else
+		printf("# %s (unset)\n", key);
+}
+
+static void
+printconf(const struct conf *c)
+{
+	int i;
+
+	printstr("wpath", *c->wpath ? c->wpath : "/");
+	printstr("rpath", c->rpath);
+	for (i = 0; i < c->nrnodes; i++)
+		printf("rnodes = %s\n", c->rnodes[i]);
+	for (i = 0; i < c->npats; i++)
+		printf("rexcludes = %s\n", c->pats[i].opt + 10);
+	printf("rspeed = %ld\nemask =", c->rspeed);
+	for (i = 0; i < NSINGLE; i++)
+		if (c->emask & events[i].mask)
+			printf(" %s", events[i].name);
+	printf("\n");
+	printms("edelay", c->edelay);
+	printstr("rsync", c->rsync);
+	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
+	for (i = 0; i < c->nrnodes; i++)
+		printf("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
+}
+
+/* exclude matching, with rsync's rules */
+
+static int glob(const char *p, const char *t);
+
+/* [...] at p (after the '['): length of the class, and whether c is in it */
+static int
+class(const char *p, int c, int *in)
+{
+	static const struct { const char *name; int (*is)(int); } cls[] = {
+		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
+		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
+		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
+		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
+	};
+	const char *s = p, *e;
+	int neg, lo, hi;
+	size_t i, n;
+
+	if ((neg = *s == '!' || *s == '^'))
+		s++;
+	*in = 0;
+	do {
+		if (!*s)
+			return -1;
+		if (s[0] == '[' && s[1] == ':' && (e = strstr(s + 2, ":]"))) {
+			n = e - s - 2;
+			for (i = 0; i < LEN(cls); i++)
+				if (strlen(cls[i].name) == n && !strncmp(s + 2, cls[i].name, n))
+					*in |= cls[i].is(c) != 0;
+			s = e + 2;
+			continue;
+		}
+		if (*s == '\\' && s[1])
+			s++;
+		lo = hi = (unsigned char)*s++;
+		if (s[0] == '-' && s[1] && s[1] != ']') {
+			s++;
+			if (*s == '\\' && s[1])
+				s++;
+			hi = (unsigned char)*s++;
+		}
+		*in |= c >= lo && c <= hi;
+	} while (*s != ']');
+	*in ^= neg;
+	return s + 1 - p;
+}
+
+/* rsync's wildmatch: * stops at a slash, ** does not, "dir/" then "***"
+ * at the end also matches dir itself; ?, [...] never match a slash */
+static int
+glob(const char *p, const char *t)
+{
+	int n, in;
+
+	for (; *p; p++, t++) {
+		switch (*p) {
+		case '?':
+			if (!*t || *t == '/')
+				return 0;
+			break;
+		case '*':
+			if (p[1] != '*') {
+				for (;; t++) {
+					if (glob(p + 1, t))
+						return 1;
+					if (!*t || *t == '/')
+						return 0;
+				}
+			}
+			while (*p == '*')
+				p++;
+			for (;; t++) {
+				if (glob(p, t))
+					return 1;
+				if (!*t)
+					return 0;
+			}
+		case '[':
+			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0) {
+				if (*t != '[')
+					return 0;
+				break;
+			}
+			if (!*t || *t == '/' || !in)
+				return 0;
+			p += n;
+			break;
+		case '/':
+			if (!strcmp(p, "/***"))
+				return !*t || *t == '/';
+			if (*t != '/')
+				return 0;
+			break;
+		case '\\':
+			if (p[1])
+				p++;
+			/* fall through */
+		default:
+			if (*p != *t)
+				return 0;
+		}
+	}
+	return !*t;
+}
+
+static int
+patcmp(const struct pat *x, const char *s)
+{
+	return x->wild ? glob(x->s, s) : !strcmp(x->s, s);
+}
+
+/* does pattern x exclude path (relative to wpath, no leading '/')? */
+static int
+match(const struct pat *x, const char *path, int isdir)
+{
+	const char *s;
+	int n;
+
+	if (x->dironly && !isdir)
+		return 0;
+	if (x->anchored)
+		return patcmp(x, path);
+	if (x->wild2) {
+		for (s = path; s; s = strchr(s, '/'))
+			if (patcmp(x, s += *s == '/'))
+				return 1;
+		return 0;
+	}
+	/* the last slashes+1 components */
+	n = x->slashes + 1;
+	for (s = path + strlen(path); s > path; s--)
+		if (s[-1] == '/' && !--n)
+			break;
+	return patcmp(x, s);
+}
+
+static int
+excluded(const char *path, int isdir)
+{
+	int i;
+
+	for (i = 0; i < conf.npats; i++)
+		if (match(&conf.pats[i], path, isdir))
+			return 1;
+	return 0;
+}
+
+/* the watch tree */
+
+static struct node *
+lookup(int wd)
+{
+	struct node *n = hsize ? htab[(unsigned)wd & (hsize - 1)] : NULL;
+
+	while (n && n->wd != wd)
+		n = n->hnext;
+	return n;
+}
+
+static int
+hgrow(void)
+{
+	size_t i, size = hsize ? hsize * 2 : 256;
+	struct node **t, *n, *next;
+
+	if (!(t = calloc(size, sizeof(*t))))
+		return -1;
+	for (i = 0; i < hsize; i++) {
+		for (n = htab[i]; n; n = next) {
+			next = n->hnext;
+			n->hnext = t[(unsigned)n->wd & (size - 1)];
+			t[(unsigned)n->wd & (size - 1)] = n;
+		}
+	}
+	free(htab);
+	htab = t;
+	hsize = size;
+	return 0;
+}
+
+static void
+adopt(struct node *parent, struct node *n)
+{
+	n->parent = parent;
+	n->moved = 0;
+	if (parent) {
+		n->sibling = parent->child;
+		parent->child = n;
+	}
+}
+
+static void
+orphan(struct node *n)
+{
+	struct node **pp;
+
+	if (!n->parent)
+		return;
+	for (pp = &n->parent->child; *pp != n; pp = &(*pp)->sibling)
+		;
+	*pp = n->sibling;
+}
+
+static struct node *
+newnode(struct node *parent, const char *name, int wd)
+{
+	size_t len = strlen(name);
+	struct node *n, **b;
+
+	if (nnodes >= hsize && hgrow() < 0)
+		return NULL;
+	if (!(n = calloc(1, sizeof(*n) + len + 1)))
+		return NULL;
+	n->name = (char *)(n + 1);
+	memcpy(n->name, name, len + 1);
+	n->wd = wd;
+	adopt(parent, n);
+	b = &htab[(unsigned)wd & (hsize - 1)];
+	n->hnext = *b;
+	*b = n;
+	nnodes++;
+	return n;
+}
+
+/* a watched directory renamed or moved within the tree */
+static int
+relink(struct node *n, struct node *parent, const char *name)
+{
+	char *s;
+
+	if (strlen(name) > strlen(n->name)) {
+		if (!(s = strdup(name)))
+			return -1;
+		if (n->name != (char *)(n + 1))
+			free(n->name);
+		n->name = s;
+	} else {
+		strcpy(n->name, name);
+	}
+	orphan(n);
+	adopt(parent, n);
+	return 0;
+}
+
+static struct node *
+findchild(const struct node *parent, const char *name)
+{
+	struct node *n;
+
+	for (n = parent->child; n && strcmp(n->name, name); n = n->sibling)
+		;
+	return n;
+}
+
+static int
+isancestor(const struct node *a, const struct node *n)
+{
+	for (; n; n = n->parent)
+		if (n == a)
+			return 1;
+	return 0;
+}
+
+/* path of n relative to wpath, "" for the root; -1 if longer than size */
+static int
+pathof(const struct node *n, char *buf, size_t size)
+{
+	const struct node *p;
+	size_t len = 0, pos, l;
+
+	for (p = n; p->parent; p = p->parent)
+		len += strlen(p->name) + 1;
+	if (len >= size)
+		return -1;
+	pos = len ? len - 1 : 0;
+	buf[pos] = '\0';
+	for (p = n; p->parent; p = p->parent) {
+		l = strlen(p->name);
+		pos -= l;
+		memcpy(buf + pos, p->name, l);
+		if (pos)
+			buf[--pos] = '/';
+	}
+	return len ? (int)len - 1 : 0;
+}
+
+/* dir's path relative to wpath, then "/name" if name; in buf[PATH_MAX] */
+static int
+relpath(const struct node *dir, const char *name, char *buf)
+{
+	int n = pathof(dir, buf, PATH_MAX);
+	size_t l = name ? strlen(name) : 0;
+
+	if (n < 0 || n + l + 2 > PATH_MAX)
+		return -1;
+	if (name && n)
+		buf[n++] = '/';
+	memcpy(buf + n, name ? name : "", l + 1);
+	return n + l;
+}
+
+/* the absolute path of dir/name (name may be NULL) */
+static int
+fullpath(const struct node *dir, const char *name, char *buf)
+{
+	size_t w = strlen(conf.wpath);
+	int n;
+
+	if (!dir)
+		return snprintf(buf, PATH_MAX, "%s", *conf.wpath ? conf.wpath : "/");
+	if (w + 2 > PATH_MAX || (n = relpath(dir, name, buf + w + 1)) < 0 ||
+	    w + 1 + n >= PATH_MAX)
+		return -1;
+	memcpy(buf, conf.wpath, w);
+	buf[w] = '/';
+	if (!n && w)
+		buf[w] = '\0';
+	return w + 1 + n;
+}
+
+static int
+excludedin(const struct node *dir, const char *name, int isdir)
+{
+	char path[PATH_MAX];
+
+	if (!conf.npats)
+		return 0;
+	if (!conf.needpath)
+		return excluded(name, isdir);
+	return relpath(dir, name, path) < 0 || excluded(path, isdir);
+}
+
+static void
+wantfull(void)
+{
+	int64_t t = now();
+	int i;
+
+	for (i = 0; i < ndests; i++) {
+		dests[i].needfull = 1;
+		if (!dests[i].due || dests[i].due > t)
+			dests[i].due = t;
+	}
+}
+
+/* a directory left unwatched: say why, and repair it with full syncs */
+static void
+unwatched(const char *path, int err)
+{
+	static int toldspc;
+
+	if (err == ENOSPC && !toldspc)
+		logmsg(LOG_ERR, "cannot watch %s: the inotify watch limit is "
+		    "reached; raise fs.inotify.max_user_watches. Until then a "
+		    "full sync runs every %d s", path, RESCAN_MS / 1000);
+	else if (err != ENOSPC)
+		logmsg(LOG_WARNING, "cannot watch %s: %s; a full sync runs "
+		    "every %d s", path, strerror(err), RESCAN_MS / 1000);
+	toldspc |= err == ENOSPC;
+	degraded = 1;
+	if (!rescanat)
+		rescanat = now() + RESCAN_MS;
+}
+
+/* watch dir/name, the root if dir is NULL */
+static struct node *
+watch(struct node *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct node *n;
+	int wd;
+
+	if (fullpath(dir, name, path) < 0) {
+		unwatched(name, ENAMETOOLONG);
+		return NULL;
+	}
+	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS));
+	if (wd < 0) {
+		if (!dir || (errno != ENOENT && errno != ENOTDIR))
+			unwatched(path, errno);
+		return NULL;
+	}
+	if ((n = lookup(wd))) { /* known: moved here from elsewhere in the tree */
+		if (n == root || isancestor(n, dir) || relink(n, dir, name) < 0)
+			return NULL;
+		return n;
+	}
+	if (!(n = newnode(dir, dir ? name : "", wd))) {
+		inotify_rm_watch(ifd, wd);
+		unwatched(path, ENOMEM);
+	}
+	return n;
+}
+
+static void mark(struct node *n, uint32_t bits);
+
+/* watch the subdirectories of dir; push them on *stack */
+static void
+scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct node *c, **s;
+	struct stat st;
+	DIR *dp;
+
+	if (fullpath(dir, NULL, path) < 0 || !(dp = opendir(path)))
+		return;
+	while ((e = readdir(dp))) {
+		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
+		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode)))
+			continue;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    excludedin(dir, e->d_name, 1) || !(c = watch(dir, e->d_name)))
+			continue;
+		if (*n == *cap) {
+			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
+				unwatched(path, ENOMEM);
+				break;
+			}
+			*stack = s;
+			*cap = *cap * 2 + 64;
+		}
+		(*stack)[(*n)++] = c;
+	}
+	closedir(dp);
+}
+
+/* watch everything under top; mark each directory for the bits */
+static void
+addtree(struct node *top, uint32_t bits)
+{
+	struct node **stack = NULL, *d;
+	size_t n = 0, cap = 0, done = 0;
+
+	scan(top, &stack, &n, &cap);
+	mark(top, bits);
+	while (n) {
+		d = stack[--n];
+		mark(d, bits);
+		scan(d, &stack, &n, &cap);
+		if (++done % 10000 == 0)
+			logmsg(LOG_DEBUG, "watching %zu directories", nnodes);
+	}
+	free(stack);
+}
+
+/* dirty directories */
+
+static uint32_t
+alldests(void)
+{
+	return ndests == 32 ? 0xffffffffu : (1u << ndests) - 1;
+}
+
+static void
+delrec(size_t i)
+{
+	dirt[i].n->dslot = 0;
+	dirt[i] = dirt[--ndirt];
+	if (i < ndirt)
+		dirt[i].n->dslot = i + 1;
+}
+
+static void
+owe(struct dest *d)
+{
+	d->pending++;
+	if (!d->due)
+		d->due = now() + conf.edelay;
+}
+
+static void
+mark(struct node *n, uint32_t bits)
+{
+	struct dirt *r;
+	uint32_t fresh;
+	int i;
+
+	if (!bits)
+		return;
+	if (!n->dslot) {
+		if (ndirt == cdirt) {
+			if (!(r = realloc(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
+				logmsg(LOG_ERR, "out of memory: falling back to full syncs");
+				wantfull();
+				return;
+			}
+			dirt = r;
+			cdirt = cdirt * 2 + 64;
+		}
+		dirt[ndirt].n = n;
+		dirt[ndirt].dirty = dirt[ndirt].sent = 0;
+		n->dslot = ++ndirt;
+	}
+	r = &dirt[n->dslot - 1];
+	fresh = bits & ~r->dirty;
+	r->dirty |= bits;
+	for (i = 0; fresh; i++, fresh >>= 1)
+		if (fresh & 1)
+			owe(&dests[i]);
+}
+
+/* n is going away: nobody owes it any more (its parent is dirty) */
+static void
+undirt(struct node *n)
+{
+	uint32_t bits;
+	int i;
+
+	if (!n->dslot)
+		return;
+	bits = dirt[n->dslot - 1].dirty;
+	for (i = 0; bits; i++, bits >>= 1) {
+		if (bits & 1 && !--dests[i].pending && !dests[i].needfull)
+			dests[i].due = 0;
+	}
+	delrec(n->dslot - 1);
+}
+
+/* the sync of destination i ended: forget what it sent, or owe it again */
+static void
+settle(int i, int failed)
+{
+	struct dest *d = &dests[i];
+	uint32_t bit = 1u << i;
+	size_t j;
+
+	for (j = ndirt; j-- > 0;) {
+		if (dirt[j].sent & bit) {
+			dirt[j].sent &= ~bit;
+			if (failed && !(dirt[j].dirty & bit)) {
+				dirt[j].dirty |= bit;
+				d->pending++;
+			}
+		}
+		if (!dirt[j].dirty && !dirt[j].sent)
+			delrec(j);
+	}
+}
+
+static void
+drop(struct node *n, int rm)
+{
+	while (n->child)
+		drop(n->child, rm);
+	if (rm && ifd >= 0)
+		inotify_rm_watch(ifd, n->wd);
+	orphan(n);
+	for (struct node **pp = &htab[(unsigned)n->wd & (hsize - 1)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == n) {
+			*pp = n->hnext;
+			break;
+		}
+	}
+	nnodes--;
+	undirt(n);
+	if (n->name != (char *)(n + 1))
+		free(n->name);
+	if (n == root)
+		root = NULL;
+	free(n);
+}
+
+/* events */
+
+static void
+logevent(const struct node *n, const struct inotify_event *ev)
+{
+	char path[PATH_MAX], names[256] = "";
+	size_t i;
+
+	for (i = 0; i < NSINGLE; i++)
+		if (ev->mask & events[i].mask)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			    " %s", events[i].name);
+	if (relpath(n, ev->len ? ev->name : NULL, path) < 0)
+		strcpy(path, "(too long)");
+	logmsg(LOG_DEBUG, "event%s%s%s%s: /%s", names,
+	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
+	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
+	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
+}
+
+static void
+lostroot(void)
+{
+	logmsg(LOG_ERR, "%s was removed or moved: rescanning", conf.src);
+	rescanning = 1;
+}
+
+static void
+event(const struct inotify_event *ev)
+{
+	const int isdir = ev->mask & IN_ISDIR;
+	struct node *n, *c;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		logmsg(LOG_WARNING, "inotify queue overflow: rescanning %s", conf.src);
+		rescanning = 1;
+		return;
+	}
+	if (!(n = lookup(ev->wd)))
+		return;
+	if (verbose)
+		logevent(n, ev);
+	if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
+		if (n == root)
+			lostroot();
+		else if (ev->mask & IN_IGNORED || n->moved)
+			drop(n, !(ev->mask & IN_IGNORED)); /* gone, or moved out */
+		return;
+	}
+	if (!ev->len) {
+		if (ev->mask & conf.emask)
+			mark(n, alldests());
+		return;
+	}
+	if (excludedin(n, ev->name, isdir))
+		return;
+	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+		mark(n, alldests());
+		if ((c = watch(n, ev->name)))
+			addtree(c, alldests());
+		return;
+	}
+	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
+		c->moved = 1;
+	if (ev->mask & conf.emask)
+		mark(n, alldests());
+}
+
+static void
+readevents(void)
+{
+	static union {
+		struct inotify_event ev;
+		char buf[EVBUF];
+	} u;
+	const struct inotify_event *ev;
+	const char *p;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 8 && !rescanning; i++) {
+		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
+				rescanning = 1;
+			}
+			return;
+		}
+		for (p = u.buf; p + sizeof(*ev) <= u.buf + n && !rescanning;
+		    p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(const void *)p;
+			if (p + sizeof(*ev) + ev->len > u.buf + n)
+				break;
+			event(ev);
+		}
+	}
+}
+
+/* forget the tree and build it again; then every destination syncs fully */
+static void
+rescan(void)
+{
+	int fd, was = degraded;
+
+	rescanning = degraded = 0;
+	rescanat = 0;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		unwatched(conf.src, errno);
+		wantfull();
+		return;
+	}
+	if (ifd >= 0)
+		close(ifd);
+	ifd = fd;
+	if (root)
+		drop(root, 0);
+	if ((root = watch(NULL, NULL)))
+		addtree(root, 0);
+	wantfull();
+	if (was && !degraded)
+		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
+}
+
+/* rsync */
+
+/* move what destination i owes into its next sync; append each directory
+ * to its list unless the sync is full; too long a list makes it full */
+static int
+collect(struct dest *d, int i, int full)
+{
+	char path[PATH_MAX];
+	uint32_t bit = 1u << i;
+	size_t j, cap = 0;
+	char *l;
+	int n;
+
+	d->len = d->off = 0;
+	d->ndirs = 0;
+	for (j = 0; j < ndirt; j++) {
+		if (!(dirt[j].dirty & bit))
+			continue;
+		dirt[j].dirty &= ~bit;
+		dirt[j].sent |= bit;
+		d->ndirs++;
+		if (full || (n = relpath(dirt[j].n, NULL, path)) < 0)
+			continue;
+		if (!n)
+			path[n++] = '.';
+		path[n++] = '/';
+		path[n++] = '\0';
+		if (d->len + n > cap) {
+			if (!(l = realloc(d->list, cap * 2 + n + 4096))) {
+				full = 1;
+				continue;
+			}
+			d->list = l;
+			cap = cap * 2 + n + 4096;
+		}
+		memcpy(d->list + d->len, path, n);
+		d->len += n;
+	}
+	d->pending = 0;
+	if (full) {
+		free(d->list);
+		d->list = NULL;
+		d->len = 0;
+	}
+	return full;
+}
+
+static char **
+mkargv(const struct dest *d, int full)
+{
+	static const char *flags[] = { RSYNC_FLAGS };
+	static char bw[32];
+	const char **v;
+	size_t n = 0, i;
+
+	if (!(v = malloc((LEN(flags) + 10 + conf.npats) * sizeof(*v))))
+		return NULL;
+	v[n++] = conf.rsync;
+	for (i = 0; i < LEN(flags); i++)
+		v[n++] = flags[i];
+	v[n++] = "--delete";
+	if (!full) {
+		v[n++] = "--ignore-missing-args";
+		v[n++] = "--from0";
+		v[n++] = "--files-from=-";
+	}
+	if (conf.rspeed) {
+		snprintf(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
+		v[n++] = bw;
+	}
+	if (conf.logfile)
+		v[n++] = conf.logfile;
+	for (i = 0; i < (size_t)conf.npats; i++)
+		v[n++] = conf.pats[i].opt;
+	v[n++] = conf.src;
+	v[n++] = d->spec;
+	v[n] = NULL;
+	return (char **)v;
+}
+
+/* argv as one line that a shell reads back as the same words */
+static char *
+quote(char **argv)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_@%+=:,./-";
+	size_t len = 1, n = 0;
+	char **a, *s, *p;
+
+	for (a = argv; *a; a++)
+		len += 4 * strlen(*a) + 3;
+	if (!(s = malloc(len)))
+		return NULL;
+	for (a = argv; *a; a++) {
+		if (a != argv)
+			s[n++] = ' ';
+		if (**a && strspn(*a, safe) == strlen(*a)) {
+			n += strlen(strcpy(s + n, *a));
+			continue;
+		}
+		s[n++] = '\'';
+		for (p = *a; *p; p++) {
+			if (*p == '\'')
+				n += strlen(strcpy(s + n, "'\\''"));
+			else
+				s[n++] = *p;
+		}
+		s[n++] = '\'';
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static void
+logcmd(int prio, const char *what, char **argv)
+{
+	char *s = quote(argv);
+
+	logmsg(prio, "%s%s", what, s ? s : "(out of memory)");
+	free(s);
+}
+
+/* in the child: become rsync */
+static void
+child(char **argv, int in, int out, int err)
+{
+	char msg[LOGLINE];
+	sigset_t none;
+	int n;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setpgid(0, 0);
+	if (dup2(in, 0) == 0 && dup2(out, 1) == 1 && dup2(err, 2) == 2)
+		execv(argv[0], argv);
+	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
+	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* fork rsync with pipes for its stdin, stdout and stderr */
+static int
+start(struct dest *d, char **argv, int full)
+{
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, k;
+	pid_t pid = -1;
+
+	for (k = 0; k < 3; k++)
+		if (pipe2(p[k], O_CLOEXEC) < 0)
+			break;
+	if (k == 3 && (pid = fork()) == 0)
+		child(argv, p[0][0], p[1][1], p[2][1]);
+	if (pid < 0)
+		logmsg(LOG_ERR, "%s: cannot start rsync: %s", d->spec, strerror(errno));
+	for (k = 0; k < 3; k++) {
+		closefd(&p[k][k == 0 ? 0 : 1]);
+		d->fd[k] = p[k][k == 0 ? 1 : 0];
+		if (d->fd[k] >= 0)
+			fcntl(d->fd[k], F_SETFL, O_NONBLOCK);
+	}
+	if (pid < 0 || full || !d->len)
+		closefd(&d->fd[0]);
+	if (pid < 0) {
+		closefd(&d->fd[1]);
+		closefd(&d->fd[2]);
+		return -1;
+	}
+	setpgid(pid, pid);
+	d->pid = pid;
+	return 0;
+}
+
+static const char *
+describe(int code)
+{
+	static char buf[32];
+	size_t i;
+
+	if (code > 255) {
+		snprintf(buf, sizeof(buf), "killed by signal %d", code - 256);
+		return buf;
+	}
+	for (i = 0; i < LEN(exits); i++)
+		if (exits[i].code == code)
+			return exits[i].what;
+	return "unknown error";
+}
+
+/* the sync of destination i ended with code (exit status, 256 + signal) */
+static void
+finish(int i, int code)
+{
+	struct dest *d = &dests[i];
+	int64_t t = now(), ms = t - d->start;
+	const char *kind = d->full ? "full sync" : "sync";
+
+	free(d->list);
+	d->list = NULL;
+	if (code == 0 || code == 24) {
+		settle(i, 0);
+		d->backoff = 0;
+		if (d->full)
+			logmsg(LOG_INFO, "%s: full sync done in %lld ms", d->spec, (long long)ms);
+		else
+			logmsg(LOG_INFO, "%s: sync of %u directories done in %lld ms",
+			    d->spec, d->ndirs, (long long)ms);
+		return;
+	}
+	settle(i, 1);
+	d->needfull |= d->full;
+	d->due = t;
+	if (d->killed) {
+		logmsg(LOG_DEBUG, "%s: %s stopped", d->spec, kind);
+		return;
+	}
+	d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
+	d->retry = t + d->backoff;
+	logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
+	    "%s: %s failed: %s (rsync exit %d); retrying in %lld ms", d->spec,
+	    kind, describe(code), code, (long long)d->backoff);
+}
+
+static void
+spawn(int i, int64_t t)
+{
+	struct dest *d = &dests[i];
+	char **argv;
+	int full;
+
+	full = collect(d, i, d->needfull || d->pending > FULLDIRS);
+	d->full = full;
+	d->needfull = 0;
+	d->due = 0;
+	d->start = t;
+	d->killed = 0;
+	if (!(argv = mkargv(d, full))) {
+		logmsg(LOG_ERR, "%s: out of memory", d->spec);
+		finish(i, 22);
+		return;
+	}
+	logmsg(LOG_DEBUG, "%s: %s of %u directories", d->spec,
+	    full ? "full sync" : "sync", d->ndirs);
+	if (pretend) {
+		logcmd(LOG_INFO, "pretend: ", argv);
+		finish(i, 0);
+	} else if (start(d, argv, full) < 0) {
+		finish(i, 127);
+	}
+	free(argv);
+}
+
+static void
+emit(struct dest *d, int k)
+{
+	char *s = d->line[k];
+
+	s[d->llen[k]] = '\0';
+	d->llen[k] = 0;
+	if (!*s)
+		return;
+	/* stderr is for errors, but vanished files are a live tree's normal */
+	logmsg(k && !strstr(s, "vanished") ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
+}
+
+/* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines */
+static void
+drain(struct dest *d, int k)
+{
+	char buf[4096];
+	ssize_t n, j;
+
+	while ((n = read(d->fd[k], buf, sizeof(buf))) > 0) {
+		for (j = 0; j < n; j++) {
+			if (buf[j] != '\n')
+				d->line[k - 1][d->llen[k - 1]++] = buf[j];
+			if (buf[j] == '\n' || d->llen[k - 1] == LOGLINE - 1)
+				emit(d, k - 1);
+		}
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		emit(d, k - 1);
+		closefd(&d->fd[k]);
+	}
+}
+
+static void
+feed(struct dest *d)
+{
+	ssize_t n = write(d->fd[0], d->list + d->off, d->len - d->off);
+
+	if (n > 0)
+		d->off += n;
+	if (d->off == d->len || (n < 0 && errno != EAGAIN && errno != EINTR))
+		closefd(&d->fd[0]);
+}
+
+static void
+reap(void)
+{
+	struct dest *d;
+	pid_t pid;
+	int st, i, k;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < ndests && dests[i].pid != pid; i++)
+			;
+		if (i == ndests)
+			continue;
+		d = &dests[i];
+		d->pid = 0;
+		closefd(&d->fd[0]);
+		for (k = 1; k < 3; k++)
+			if (d->fd[k] >= 0)
+				drain(d, k);
+		for (k = 1; k < 3; k++)
+			closefd(&d->fd[k]);
+		finish(i, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
+	}
+}
+
+static int
+running(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ndests; i++)
+		n += dests[i].pid != 0;
+	return n;
+}
+
+static void
+stopall(int sig)
+{
+	int i;
+
+	for (i = 0; i < ndests; i++) {
+		if (dests[i].pid) {
+			dests[i].killed = 1;
+			kill(-dests[i].pid, sig);
+		}
+	}
+}
+
+static void
+initdests(void)
+{
+	int i;
+
+	ndests = conf.nrnodes;
+	memset(dests, 0, sizeof(dests));
+	for (i = 0; i < ndests; i++) {
+		dests[i].spec = conf.dests[i];
+		dests[i].fd[0] = dests[i].fd[1] = dests[i].fd[2] = -1;
+	}
+}
+
+/* signals and the loop */
+
+static void
+quit(void)
+{
+	int n = running();
+
+	if (quitting) { /* asked twice: stop the syncs now */
+		quitat = now();
+		return;
+	}
+	quitting = 1;
+	quitat = now() + TERMWAIT_MS;
+	closefd(&ifd);
+	logmsg(LOG_INFO, n ? "exiting after %d running syncs" : "exiting", n);
+}
+
+static void
+reload(void)
+{
+	struct conf *c;
+
+	if (!conf.file) {
+		logmsg(LOG_WARNING, "SIGHUP: no config file to reload");
+		return;
+	}
+	if (!(c = malloc(sizeof(*c))) || loadconf(c, conf.file) < 0) {
+		logmsg(LOG_ERR, "%s: not reloaded, keeping the running configuration",
+		    conf.file);
+		free(c);
+		return;
+	}
+	if (newconf) {
+		freeconf(newconf);
+		free(newconf);
+	}
+	newconf = c;
+	stopall(SIGTERM);
+	logmsg(LOG_INFO, "%s reloaded", conf.file);
+}
+
+/* the reloaded config, once no rsync of the old one runs */
+static void
+apply(void)
+{
+	freeconf(&conf);
+	conf = *newconf;
+	free(newconf);
+	newconf = NULL;
+	initdests();
+	rescan();
+}
+
+static void
+readsignals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			quit();
+			break;
+		case SIGHUP:
+			reload();
+			break;
+		case SIGUSR1:
+			logmsg(LOG_INFO, "full sync requested");
+			wantfull();
+			break;
+		}
+	}
+	reap();
+}
+
+static void
+runsyncs(void)
+{
+	int64_t t = now();
+	int i;
+
+	if (quitting || newconf)
+		return;
+	for (i = 0; i < ndests; i++) {
+		if (!dests[i].pid && (dests[i].pending || dests[i].needfull) &&
+		    dests[i].due <= t && dests[i].retry <= t)
+			spawn(i, t);
+	}
+}
+
+/* milliseconds until the nearest deadline, -1 for none */
+static int
+timeout(void)
+{
+	int64_t t = now(), next = INT64_MAX, w;
+	int i;
+
+	for (i = 0; i < ndests && !quitting && !newconf; i++) {
+		if (dests[i].pid || !(dests[i].pending || dests[i].needfull))
+			continue;
+		w = dests[i].due > dests[i].retry ? dests[i].due : dests[i].retry;
+		next = MIN(next, w);
+	}
+	if (degraded && !quitting)
+		next = MIN(next, rescanat);
+	if (quitting)
+		next = MIN(next, quitat);
+	if (next == INT64_MAX)
+		return -1;
+	return next <= t ? 0 : (int)MIN(next - t, INT_MAX);
+}
+
+static void
+timers(void)
+{
+	static int stage;
+	int64_t t = now();
+
+	if (quitting && t >= quitat) {
+		stopall(stage++ ? SIGKILL : SIGTERM);
+		quitat = t + KILLWAIT_MS;
+	}
+	if (degraded && !quitting && t >= rescanat)
+		rescanning = 1;
+	if (rescanning && !quitting)
+		rescan();
+}
+
+static void
+loop(void)
+{
+	struct pollfd pfd[2 + 3 * MAXNODES];
+	int owner[LEN(pfd)], n, i, k;
+	struct dest *d;
+
+	for (;;) {
+		if (newconf && !running())
+			apply();
+		runsyncs();
+		if (quitting && !running())
+			return;
+		n = 0;
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (ifd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+		for (i = 0; i < ndests; i++) {
+			for (k = 0; k < 3; k++) {
+				if (dests[i].fd[k] < 0)
+					continue;
+				owner[n] = 3 * i + k;
+				pfd[n++] = (struct pollfd){ .fd = dests[i].fd[k],
+				    .events = k ? POLLIN : POLLOUT };
+			}
+		}
+		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
+			die(1, "poll:");
+		for (i = 1 + (ifd >= 0); i < n; i++) {
+			d = &dests[owner[i] / 3];
+			k = owner[i] % 3;
+			if (!pfd[i].revents || d->fd[k] != pfd[i].fd)
+				continue;
+			if (k)
+				drain(d, k);
+			else
+				feed(d);
+		}
+		if (ifd >= 0 && n > 1 && pfd[1].fd == ifd && pfd[1].revents)
+			readevents();
+		if (pfd[0].revents)
+			readsignals();
+		timers();
+	}
+}
+
+/* start-up */
+
+static void
+usage(int status)
+{
+	static const char text[] =
+	    "usage: inosync [-c FILE] [-d] [-p] [-v] [-t]\n"
+	    "       inosync [-d] [-p] [-v] [-e SECONDS] [-x PATTERN]... SRC DEST...\n"
+	    "       inosync --version | -h | --help\n";
+
+	if (write(status ? 2 : 1, text, sizeof(text) - 1) < 0)
+		status = 2;
+	exit(status);
+}
+
+/* fds 0-2 may be closed when started from an initramfs: fill them */
+static void
+keepstdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+			open("/", O_RDONLY | O_DIRECTORY);
+}
+
+static void
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		die(1, "fork:");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	setsid();
+	if (chdir("/") < 0)
+		die(1, "chdir /:");
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	openlog("inosync", LOG_PID | LOG_NDELAY, FACILITY);
+	usesyslog = 1;
+}
+
+static void
+addarg(const char *x)
+{
+	char **v;
+
+	if (!(v = realloc(argexcl, (nargexcl + 1) * sizeof(*v))))
+		die(1, "out of memory");
+	argexcl = v;
+	argexcl[nargexcl++] = (char *)x;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static char file[PATH_MAX];
+	const char *cfile = NULL;
+	int c, check = 0, detach = 0;
+	sigset_t set;
+
+	keepstdio();
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		puts("inosync " VERSION);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--help"))
+		usage(0);
+	while ((c = getopt(argc, argv, "c:de:hptvx:")) != -1) {
+		switch (c) {
+		case 'c': cfile = optarg; break;
+		case 'd': detach = 1; break;
+		case 'e':
+			if (parsenum(optarg, 3, EDELAY_MAX, &argdelay, "-e") < 0)
+				return 2;
+			break;
+		case 'h': usage(0); break;
+		case 'p': pretend = 1; break;
+		case 't': check = 1; break;
+		case 'v': verbose = 1; break;
+		case 'x': addarg(optarg); break;
+		default: usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((cfile && argc) || argc == 1)
+		usage(2);
+	if (!argc && !cfile)
+		cfile = CONFFILE;
+	/* an absolute name, so SIGHUP finds it after -d went to / */
+	if (cfile && realpath(cfile, file))
+		cfile = file;
+	if ((cfile ? loadconf(&conf, cfile) : argconf(&conf, argv, argc)) < 0)
+		return 2;
+	if (check) {
+		printconf(&conf);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		die(1, "signalfd:");
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		die(1, "inotify_init1:");
+	initdests();
+	if (!(root = watch(NULL, NULL)))
+		return 1;
+	addtree(root, 0);
+	if (detach)
+		daemonize();
+	logmsg(LOG_INFO, "watching %zu directories in %s for %d destinations",
+	    nnodes, conf.src, ndests);
+	wantfull();
+	loop();
+	logmsg(LOG_INFO, "exited");
+	return 0;
+}
