@@ -1,0 +1,176 @@
+/* Unit tests of inosync's pure parts: numbers, config lines, exclude
+ * matching, quoting, paths. Includes the program to reach its statics. */
+#define main inosync_main
+#include "../inosync.c"
+#undef main
+
+static int passed, failed;
+
+static void
+check(int ok, const char *what, const char *arg)
+{
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL unit: %s: %s\n", what, arg);
+}
+
+static void
+testnum(void)
+{
+	static const struct { const char *s; int decimals; long max, want; } t[] = {
+		{ "10", 3, 86400, 10000 }, { "0.2", 3, 86400, 200 },
+		{ "1.25", 3, 86400, 1250 }, { "0", 3, 86400, 0 },
+		{ "86400", 3, 86400, 86400000 }, { "007", 0, 100, 7 },
+		{ "86401", 3, 86400, -1 }, { "86400.001", 3, 86400, -1 },
+		{ "1.2345", 3, 86400, -1 }, { "1x", 0, 100, -1 }, { "", 0, 100, -1 },
+		{ "-1", 0, 100, -1 }, { "1.", 3, 100, -1 }, { ".5", 3, 100, -1 },
+		{ "1.5", 0, 100, -1 }, { "101", 0, 100, -1 },
+		{ "99999999999999999999999", 0, 100, -1 },
+	};
+	size_t i;
+	long v;
+
+	for (i = 0; i < LEN(t); i++) {
+		v = -1;
+		if (parsenum(t[i].s, t[i].decimals, t[i].max, &v, "unit") < 0)
+			v = -1;
+		check(v == t[i].want, "parsenum", t[i].s);
+	}
+}
+
+static void
+testmatch(void)
+{
+	static const struct { const char *pat, *path; int isdir, want; } t[] = {
+		{ "foo", "foo", 0, 1 }, { "foo", "a/b/foo", 1, 1 },
+		{ "foo", "foobar", 0, 0 }, { "foo", "a/foo/b", 0, 0 },
+		{ "/foo", "foo", 0, 1 }, { "/foo", "a/foo", 0, 0 },
+		{ "foo/", "a/foo", 1, 1 }, { "foo/", "a/foo", 0, 0 },
+		{ "foo/bar", "foo/bar", 0, 1 }, { "foo/bar", "x/foo/bar", 0, 1 },
+		{ "foo/bar", "xfoo/bar", 0, 0 }, { "foo/bar", "bar", 0, 0 },
+		{ "/foo/bar", "x/foo/bar", 0, 0 }, { "/foo/bar", "foo/bar", 1, 1 },
+		{ "*.bak", "a.bak", 0, 1 }, { "*.bak", "d/a.bak", 0, 1 },
+		{ "*.bak", "a.bakx", 0, 0 }, { "a*", "x/a.txt", 0, 1 },
+		{ "a*", "x/ba", 0, 0 }, { "*", "x/y", 0, 1 },
+		{ "a*/b", "ax/b", 0, 1 }, { "a*/b", "a/x/b", 0, 0 },
+		{ "**/x", "a/b/x", 0, 1 }, { "**/x", "x", 0, 0 },
+		{ "a/**/y", "a/b/c/y", 0, 1 }, { "a/**/y", "q/a/b/y", 0, 1 },
+		{ "a/**/y", "a/y", 0, 0 }, { "a**", "a/b/c", 0, 1 },
+		{ "dir/***", "dir", 1, 1 }, { "dir/***", "dir/a/b", 0, 1 },
+		{ "dir/***", "x/dir/a", 0, 1 }, { "dir/***", "dirx", 1, 0 },
+		{ "/dir/***", "x/dir/a", 0, 0 },
+		{ "[ab]c", "ac", 0, 1 }, { "[ab]c", "cc", 0, 0 },
+		{ "[!ab]c", "cc", 0, 1 }, { "[a-c]x", "bx", 0, 1 },
+		{ "[[:digit:]]x", "5x", 0, 1 }, { "[[:digit:]]x", "ax", 0, 0 },
+		{ "[]]", "]", 0, 1 }, { "a[/]b", "a/b", 0, 0 },
+		{ "a?c", "abc", 0, 1 }, { "a?c", "a/c", 0, 0 },
+		{ "a\\b", "a\\b", 0, 1 }, { "a\\*", "a*", 0, 1 },
+		{ "a\\*", "ab", 0, 0 }, { "[", "[", 0, 1 }, { "a[b", "a[b", 0, 1 },
+		{ "- foo", "foo", 0, 1 }, { ".#*", "d/.#x", 0, 1 },
+	};
+	struct conf c;
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		initconf(&c);
+		check(setrexcludes(&c, t[i].pat, "unit") == 0 &&
+		    match(&c.pats[0], t[i].path, t[i].isdir) == t[i].want,
+		    t[i].pat, t[i].path);
+		freeconf(&c);
+	}
+}
+
+static void
+testlines(void)
+{
+	static const struct { const char *line; int ok; } t[] = {
+		{ "# comment", 0 }, { "   ", 0 }, { "  # x = y", 0 },
+		{ "rnodes = a#b = c d", 0 }, { "rexcludes = *.tmp", 0 },
+		{ "rspeed = 100", 0 }, { "edelay = 0.5", 0 },
+		{ "emask = IN_CLOSE_WRITE|IN_ATTRIB, IN_MOVE", 0 },
+		{ "nokey = 1", -1 }, { "rnodes", -1 }, { "rspeed = 1k", -1 },
+		{ "emask = IN_NOPE", -1 }, { "rsync = rsync", -1 },
+		{ "rsync = /nonexistent/rsync", -1 }, { "wpath = /nonexistent", -1 },
+		{ "wpath = /etc/passwd", -1 }, { "rpath = ", -1 },
+		{ "rexcludes = + keep", -1 }, { "rexcludes = !", -1 },
+	};
+	struct conf c;
+	char buf[LINEMAX];
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		initconf(&c);
+		snprintf(buf, sizeof(buf), "%s\n", t[i].line);
+		check(parseline(&c, buf, "unit") == t[i].ok, "parseline", t[i].line);
+		freeconf(&c);
+	}
+	initconf(&c);
+	snprintf(buf, sizeof(buf), "rnodes = a#b = c d \r\n");
+	check(!parseline(&c, buf, "unit") && !strcmp(c.rnodes[0], "a#b = c d"),
+	    "value kept whole", c.rnodes[0]);
+	snprintf(buf, sizeof(buf), "rspeed = 1\n");
+	check(!parseline(&c, buf, "unit"), "first rspeed", buf);
+	snprintf(buf, sizeof(buf), "rspeed = 2\n");
+	check(parseline(&c, buf, "unit") < 0, "rspeed twice", buf);
+	freeconf(&c);
+}
+
+static void
+testquote(void)
+{
+	static const struct { const char *args[4], *want; } t[] = {
+		{ { "rsync", "-a", "a/b:c", NULL }, "rsync -a a/b:c" },
+		{ { "x y", "", "it's", NULL }, "'x y' '' 'it'\\''s'" },
+		{ { "a\nb", "*", "$HOME", NULL }, "'a\nb' '*' '$HOME'" },
+	};
+	size_t i;
+	char *s;
+
+	for (i = 0; i < LEN(t); i++) {
+		s = quote((char **)t[i].args);
+		check(s && !strcmp(s, t[i].want), "quote", s ? s : "NULL");
+		free(s);
+	}
+}
+
+static void
+testpaths(void)
+{
+	struct node *a, *b, *r;
+	char buf[PATH_MAX];
+
+	conf.wpath = "/w";
+	r = newnode(NULL, "", 1);
+	a = newnode(r, "a", 2);
+	b = newnode(a, "b c", 3);
+	check(relpath(r, NULL, buf) == 0 && !strcmp(buf, ""), "relpath root", buf);
+	check(relpath(b, NULL, buf) == 5 && !strcmp(buf, "a/b c"), "relpath", buf);
+	check(relpath(r, "x", buf) == 1 && !strcmp(buf, "x"), "relpath name", buf);
+	check(fullpath(r, NULL, buf) > 0 && !strcmp(buf, "/w"), "fullpath root", buf);
+	check(fullpath(b, "f", buf) > 0 && !strcmp(buf, "/w/a/b c/f"), "fullpath", buf);
+	check(lookup(3) == b && lookup(4) == NULL, "lookup", "3");
+	check(!relink(b, r, "a longer name") && findchild(r, "a longer name") == b &&
+	    !findchild(a, "b c"), "relink", b->name);
+	check(relpath(b, NULL, buf) > 0 && !strcmp(buf, "a longer name"), "relinked", buf);
+	check(islocal("/x") && islocal("a/b:c") && !islocal("h:x") &&
+	    !islocal("h::m") && !islocal("rsync://h/m"), "islocal", "");
+	conf.wpath = NULL;
+}
+
+int
+main(void)
+{
+	int fd = open("/dev/null", O_WRONLY);
+
+	dup2(fd, 2); /* the errors the cases provoke */
+	testnum();
+	testmatch();
+	testlines();
+	testquote();
+	testpaths();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
