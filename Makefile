@@ -6,8 +6,8 @@ MANPREFIX = $(PREFIX)/share/man
 
 # static with musl when musl-gcc is there, else the system compiler
 CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc -static || echo cc`
-CFLAGS = -Os
-LDFLAGS =
+CFLAGS = -Os -fno-asynchronous-unwind-tables
+LDFLAGS = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
 # what the program needs whatever CFLAGS says
 INOCFLAGS = -std=c99 -D_GNU_SOURCE -Wall -Wextra -pedantic
 

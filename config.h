@@ -95,3 +95,8 @@
 #ifndef FACILITY
 #define FACILITY LOG_DAEMON
 #endif
+
+/* largest config file read, in bytes */
+#ifndef CONFMAX
+#define CONFMAX (1024 * 1024)
+#endif

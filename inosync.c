@@ -33,8 +33,10 @@
 
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
@@ -46,7 +48,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -190,42 +191,143 @@ static const struct { int code; const char *what; } exits[] = {
 
 /* helpers */
 
-static void
-logmsg(int prio, const char *fmt, ...)
+/* vsnprintf for %s %c %d %u with l, ll or z, a zero-padded width, and %%;
+ * stdio's would bring float formatting into a static binary for nothing */
+static int
+vfmt(char *buf, size_t size, const char *f, va_list ap)
 {
-	char buf[8192];
+	char num[24], *s;
+	unsigned long long u;
+	size_t n = 0;
+	int width, lng, neg;
+
+	for (; *f; f++) {
+		if (*f != '%' || !*++f) {
+			s = (char *)f;
+			width = 1;
+			goto copy;
+		}
+		for (width = 0; isdigit((unsigned char)*f); f++)
+			width = width * 10 + *f - '0';
+		for (lng = 0; *f == 'l' || *f == 'z'; f++)
+			lng += *f == 'z' ? 2 : 1;
+		s = num + sizeof(num) - 1;
+		*s = '\0';
+		if (*f == 's') {
+			s = va_arg(ap, char *);
+		} else if (*f == 'c') {
+			*--s = (char)va_arg(ap, int);
+		} else if (*f == 'd' || *f == 'u') {
+			if (*f == 'd')
+				u = lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+			else
+				u = lng >= 2 ? va_arg(ap, size_t) : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			if ((neg = *f == 'd' && (long long)u < 0))
+				u = -u;
+			do
+				*--s = '0' + u % 10;
+			while ((u /= 10) || num + sizeof(num) - 1 - s < width);
+			if (neg)
+				*--s = '-';
+		} else {
+			*--s = *f;
+		}
+		width = strlen(s);
+copy:
+		for (; width--; s++, n++)
+			if (n + 1 < size)
+				buf[n] = *s;
+	}
+	if (size)
+		buf[n < size ? n : size - 1] = '\0';
+	return n;
+}
+
+static int
+fmt(char *buf, size_t size, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vfmt(buf, size, f, ap);
+	va_end(ap);
+	return n;
+}
+
+/* formatted, on stdout */
+static void
+out(const char *f, ...)
+{
+	char buf[LINEMAX + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vfmt(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	if (write(1, buf, MIN((size_t)n, sizeof(buf) - 1)) < 0)
+		exit(1);
+}
+
+/* syslog(3) would bring time zones and strftime into a static binary;
+ * syslogd stamps the time itself. Never blocks, and without a syslogd the
+ * line is lost, not the daemon. */
+static void
+tosyslog(int prio, char *msg, size_t n)
+{
+	static const struct sockaddr_un sa = { AF_UNIX, "/dev/log" };
+	static int fd = -1;
+	char head[40];
+	int h;
+
+	if (fd < 0 && (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	h = fmt(head, sizeof(head), "<%d>inosync[%d]: ", FACILITY | prio, (int)getpid());
+	memcpy(msg - h, head, h);
+	sendto(fd, msg - h, n + h, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (const struct sockaddr *)&sa, sizeof(sa));
+}
+
+static void
+logmsg(int prio, const char *f, ...)
+{
+	char buf[8192], *msg = buf + 40;
+	size_t max = sizeof(buf) - 41;
 	va_list ap;
 	int n;
 
 	if (prio == LOG_DEBUG && !verbose)
 		return;
-	va_start(ap, fmt);
-	if (usesyslog) {
-		vsyslog(prio, fmt, ap);
-	} else {
-		n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
-		if (n > (int)sizeof(buf) - 11) { /* say that it was cut */
-			n = sizeof(buf) - 11;
-			memcpy(buf + 9 + n - 3, "...", 3);
-		}
-		memcpy(buf, "inosync: ", 9);
-		buf[9 + n] = '\n';
-		if (write(2, buf, 10 + n) < 0)
-			(void)0; /* nowhere left to say it */
-	}
+	va_start(ap, f);
+	n = vfmt(msg, max, f, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= max) { /* say that it was cut */
+		n = max - 1;
+		memcpy(msg + n - 3, "...", 3);
+	}
+	if (usesyslog) {
+		tosyslog(prio, msg, n);
+		return;
+	}
+	memcpy(msg - 9, "inosync: ", 9);
+	msg[n] = '\n';
+	if (write(2, msg - 9, n + 10) < 0)
+		return; /* nowhere left to say it */
 }
 
 static void
-die(int status, const char *fmt, ...)
+die(int status, const char *f, ...)
 {
 	char buf[LOGLINE];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_start(ap, f);
+	vfmt(buf, sizeof(buf), f, ap);
 	va_end(ap);
-	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
+	if (f[0] && f[strlen(f) - 1] == ':')
 		logmsg(LOG_ERR, "%s %s", buf, strerror(errno));
 	else
 		logmsg(LOG_ERR, "%s", buf);
@@ -271,13 +373,13 @@ cat3(const char *a, const char *b, const char *c)
 /* config */
 
 static int
-cerr(const char *where, const char *fmt, ...)
+cerr(const char *where, const char *f, ...)
 {
 	char buf[LOGLINE];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_start(ap, f);
+	vfmt(buf, sizeof(buf), f, ap);
 	va_end(ap);
 	logmsg(LOG_ERR, "%s: %s", where, buf);
 	return -1;
@@ -388,7 +490,7 @@ setemask(struct conf *c, const char *v, const char *where)
 	char buf[LINEMAX], *t, *save;
 	size_t i;
 
-	snprintf(buf, sizeof(buf), "%s", v);
+	fmt(buf, sizeof(buf), "%s", v);
 	c->emask = 0;
 	for (t = strtok_r(buf, " \t,|", &save); t; t = strtok_r(NULL, " \t,|", &save)) {
 		for (i = 0; i < LEN(events) && strcmp(events[i].name, t); i++)
@@ -568,7 +670,7 @@ checkconf(struct conf *c, const char *where)
 		return cerr(where, "missing 'rnodes'");
 	if (!c->rsync && setrsync(c, RSYNC, where) < 0)
 		return -1;
-	snprintf(e, sizeof(e), "%s/", c->wpath);
+	fmt(e, sizeof(e), "%s/", c->wpath);
 	for (i = 0; i < c->npats; i++)
 		if (*c->wpath && !strncmp(c->pats[i].opt + 10, e, strlen(e)))
 			logmsg(LOG_WARNING, "%s: warning: exclude '%s' begins "
@@ -591,30 +693,63 @@ applyargs(struct conf *c)
 	return 0;
 }
 
+/* the whole file, NUL-terminated, in *buf */
+static ssize_t
+slurp(const char *file, char **buf)
+{
+	size_t len = 0, cap = 0;
+	ssize_t n = 1;
+	char *b;
+	int fd;
+
+	*buf = NULL;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while (n > 0) {
+		if (len + 1 >= cap) {
+			if (cap >= CONFMAX || !(b = realloc(*buf, cap += 4096))) {
+				errno = EFBIG;
+				break;
+			}
+			*buf = b;
+		}
+		if ((n = read(fd, *buf + len, cap - len - 1)) > 0)
+			len += n;
+	}
+	close(fd);
+	if (n)
+		return -1;
+	(*buf)[len] = '\0';
+	return len;
+}
+
 static int
 loadconf(struct conf *c, const char *file)
 {
-	char line[LINEMAX + 1], where[PATH_MAX + 32];
-	FILE *fp;
+	char where[PATH_MAX + 32], *buf, *s, *e;
+	ssize_t len;
 	int n = 0, r = 0;
-	size_t len;
 
 	initconf(c);
-	c->file = file;
-	if (!(fp = fopen(file, "re")))
-		return cerr(file, "0: %s", strerror(errno));
-	while (!r && fgets(line, sizeof(line), fp)) {
-		snprintf(where, sizeof(where), "%s:%d", file, ++n);
-		len = strlen(line);
-		if (len == LINEMAX && line[len - 1] != '\n' && !feof(fp))
-			r = cerr(where, "line longer than %d bytes", LINEMAX - 1);
-		else
-			r = parseline(c, line, where);
+	if ((len = slurp(file, &buf)) < 0) {
+		free(buf);
+		fmt(where, sizeof(where), "%s:0", file);
+		return cerr(where, "%s", strerror(errno));
 	}
-	if (!r && ferror(fp))
-		r = cerr(file, "%d: %s", n, strerror(errno));
-	fclose(fp);
-	snprintf(where, sizeof(where), "%s:%d", file, n);
+	for (s = buf; !r && s < buf + len; s = e + 1) {
+		if (!(e = memchr(s, '\n', buf + len - s)))
+			e = buf + len;
+		*e = '\0';
+		fmt(where, sizeof(where), "%s:%d", file, ++n);
+		if (e - s >= LINEMAX)
+			r = cerr(where, "line longer than %d bytes", LINEMAX - 1);
+		else if (strlen(s) != (size_t)(e - s))
+			r = cerr(where, "NUL byte in line");
+		else
+			r = parseline(c, s, where);
+	}
+	free(buf);
+	fmt(where, sizeof(where), "%s:%d", file, n);
 	if (!r)
 		r = applyargs(c);
 	if (!r)
@@ -646,19 +781,21 @@ argconf(struct conf *c, char **argv, int argc)
 static void
 printms(const char *key, long ms)
 {
-	if (ms % 1000)
-		printf("%s = %ld.%03ld\n", key, ms / 1000, ms % 1000);
-	else
-		printf("%s = %ld\n", key, ms / 1000);
+	char frac[8];
+	int n = fmt(frac, sizeof(frac), ".%03ld", ms % 1000);
+
+	while (frac[n - 1] == '0')
+		frac[--n] = '\0';
+	out("%s = %ld%s\n", key, ms / 1000, n > 1 ? frac : "");
 }
 
 static void
 printstr(const char *key, const char *v)
 {
 	if (v)
-		printf("%s = %s\n", key, v);
+		out("%s = %s\n", key, v);
 	else
-		printf("# %s (unset)\n", key);
+		out("# %s (unset)\n", key);
 }
 
 static void
@@ -669,19 +806,19 @@ printconf(const struct conf *c)
 	printstr("wpath", *c->wpath ? c->wpath : "/");
 	printstr("rpath", c->rpath);
 	for (i = 0; i < c->nrnodes; i++)
-		printf("rnodes = %s\n", c->rnodes[i]);
+		out("rnodes = %s\n", c->rnodes[i]);
 	for (i = 0; i < c->npats; i++)
-		printf("rexcludes = %s\n", c->pats[i].opt + 10);
-	printf("rspeed = %ld\nemask =", c->rspeed);
+		out("rexcludes = %s\n", c->pats[i].opt + 10);
+	out("rspeed = %ld\nemask =", c->rspeed);
 	for (i = 0; i < NSINGLE; i++)
 		if (c->emask & events[i].mask)
-			printf(" %s", events[i].name);
-	printf("\n");
+			out(" %s", events[i].name);
+	out("\n");
 	printms("edelay", c->edelay);
 	printstr("rsync", c->rsync);
 	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
 	for (i = 0; i < c->nrnodes; i++)
-		printf("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
+		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
 }
 
 /* exclude matching, with rsync's rules */
@@ -993,7 +1130,7 @@ fullpath(const struct node *dir, const char *name, char *buf)
 	int n;
 
 	if (!dir)
-		return snprintf(buf, PATH_MAX, "%s", *conf.wpath ? conf.wpath : "/");
+		return fmt(buf, PATH_MAX, "%s", *conf.wpath ? conf.wpath : "/");
 	if (w + 2 > PATH_MAX || (n = relpath(dir, name, buf + w + 1)) < 0 ||
 	    w + 1 + n >= PATH_MAX)
 		return -1;
@@ -1259,7 +1396,7 @@ logevent(const struct node *n, const struct inotify_event *ev)
 
 	for (i = 0; i < NSINGLE; i++)
 		if (ev->mask & events[i].mask)
-			snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			fmt(names + strlen(names), sizeof(names) - strlen(names),
 			    " %s", events[i].name);
 	if (relpath(n, ev->len ? ev->name : NULL, path) < 0)
 		strcpy(path, "(too long)");
@@ -1439,7 +1576,7 @@ mkargv(const struct dest *d, int full)
 		v[n++] = "--files-from=-";
 	}
 	if (conf.rspeed) {
-		snprintf(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
+		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
 		v[n++] = bw;
 	}
 	if (conf.logfile)
@@ -1508,7 +1645,7 @@ child(char **argv, int in, int out, int err)
 	setpgid(0, 0);
 	if (dup2(in, 0) == 0 && dup2(out, 1) == 1 && dup2(err, 2) == 2)
 		execv(argv[0], argv);
-	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
+	n = fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
 	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
 		_exit(127);
 	_exit(127);
@@ -1561,7 +1698,7 @@ describe(int code)
 	size_t i;
 
 	if (code > 255) {
-		snprintf(buf, sizeof(buf), "killed by signal %d", code - 256);
+		fmt(buf, sizeof(buf), "killed by signal %d", code - 256);
 		return buf;
 	}
 	for (i = 0; i < LEN(exits); i++)
@@ -1962,7 +2099,6 @@ daemonize(void)
 		if (fd > 2)
 			close(fd);
 	}
-	openlog("inosync", LOG_PID | LOG_NDELAY, FACILITY);
 	usesyslog = 1;
 }
 
@@ -1987,7 +2123,7 @@ main(int argc, char *argv[])
 
 	keepstdio();
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
-		puts("inosync " VERSION);
+		out("inosync %s\n", VERSION);
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--help"))

@@ -1,6 +1,7 @@
 /* tests/match PATTERN... < paths: print each path that the patterns exclude
  * by itself (ancestors are not looked at). A path ending in '/' is a
  * directory. The matcher is inosync's own. */
+#include <stdio.h>
 #define main inosync_main
 #include "../inosync.c"
 #undef main

@@ -1,5 +1,6 @@
 /* Unit tests of inosync's pure parts: numbers, config lines, exclude
  * matching, quoting, paths. Includes the program to reach its statics. */
+#include <stdio.h>
 #define main inosync_main
 #include "../inosync.c"
 #undef main
