@@ -25,7 +25,15 @@ tests/match: tests/match.c inosync.c config.h
 test: inosync tests/unit tests/match
 	tests/run
 
-clean:
-	rm -f inosync tests/unit tests/match
+# mirror demo/src to demo/mirror in the foreground, with events shown
+demo: inosync
+	@command -v rsync >/dev/null || { echo 'demo: needs rsync (apt-get install rsync)' >&2; exit 1; }
+	mkdir -p demo/src/docs demo/mirror
+	echo 'change me, or make files next to me' > demo/src/docs/hello.txt
+	@echo 'demo: mirroring demo/src to demo/mirror; edit files in demo/src, Ctrl-C ends'
+	./inosync -v -e 0.5 -x '*.swp' demo/src demo/mirror
 
-.PHONY: all test clean
+clean:
+	rm -rf inosync tests/unit tests/match demo
+
+.PHONY: all test demo clean

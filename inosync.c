@@ -1199,9 +1199,9 @@ watch(struct node *dir, const char *name)
 	}
 	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS));
 	if (wd < 0) {
-		if (!dir || (errno != ENOENT && errno != ENOTDIR))
+		if (dir && errno != ENOENT && errno != ENOTDIR)
 			unwatched(path, errno);
-		return NULL;
+		return NULL; /* the root's callers say why */
 	}
 	if ((n = lookup(wd))) { /* known: moved here from elsewhere in the tree */
 		if (n == root || isancestor(n, dir) || relink(n, dir, name) < 0)
@@ -1210,7 +1210,9 @@ watch(struct node *dir, const char *name)
 	}
 	if (!(n = newnode(dir, dir ? name : "", wd))) {
 		inotify_rm_watch(ifd, wd);
-		unwatched(path, ENOMEM);
+		errno = ENOMEM;
+		if (dir)
+			unwatched(path, ENOMEM);
 	}
 	return n;
 }
@@ -1504,6 +1506,8 @@ rescan(void)
 		drop(root, 0);
 	if ((root = watch(NULL, NULL)))
 		addtree(root, 0);
+	else
+		unwatched(conf.src, errno);
 	wantfull();
 	if (was && !degraded)
 		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
@@ -1759,8 +1763,8 @@ spawn(int i, int64_t t)
 		finish(i, 22);
 		return;
 	}
-	logmsg(LOG_DEBUG, "%s: %s of %u directories", d->spec,
-	    full ? "full sync" : "sync", d->ndirs);
+	logmsg(LOG_DEBUG, full ? "%s: full sync" : "%s: sync of %u directories",
+	    d->spec, d->ndirs);
 	if (pretend) {
 		logcmd(LOG_INFO, "pretend: ", argv);
 		finish(i, 0);
@@ -2173,12 +2177,12 @@ main(int argc, char *argv[])
 		die(1, "inotify_init1:");
 	initdests();
 	if (!(root = watch(NULL, NULL)))
-		return 1;
+		die(1, "cannot watch %s:", conf.src);
 	addtree(root, 0);
 	if (detach)
 		daemonize();
-	logmsg(LOG_INFO, "watching %zu directories in %s for %d destinations",
-	    nnodes, conf.src, ndests);
+	logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
+	    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 	wantfull();
 	loop();
 	logmsg(LOG_INFO, "exited");
