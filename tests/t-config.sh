@@ -1,0 +1,307 @@
+# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# The config file: its syntax, what each key does, every error with its file
+# and line, and -t.
+
+# lineof FILE STRING: the number of the first line of FILE with STRING
+lineof() {
+	grep -nF -- "$2" "$1" | head -n 1 | cut -d: -f1
+}
+
+# has_line FILE LINE: FILE has LINE as a whole line
+has_line() {
+	grep -qxF -- "$2" "$1" || fail "no line '$2' in: $(cat "$1")"
+}
+
+t_check_prints_every_key_as_given() {
+	mkdir src
+	counting_rsync
+	cat > c.conf <<-EOF
+	# a comment
+	   # an indented comment
+
+	wpath   =   $T/src   
+	rpath = /sub
+	rnodes = $T/dst
+	rnodes = backup.example.org:/srv/mirror
+	rnodes = backup.example.org::module
+	rnodes = rsync://127.0.0.1:8873/m/
+	rexcludes = *.tmp
+	rexcludes = a # b = c
+		rspeed=100
+	emask = IN_CLOSE_WRITE|IN_ATTRIB, IN_CREATE IN_DELETE
+	edelay = 0.25
+	rsync = $T/rsync
+	logfile = $T/rsync log
+	EOF
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+	has_line out "wpath = $T/src"
+	has_line out "rpath = /sub"
+	for r in "$T/dst" backup.example.org:/srv/mirror backup.example.org::module \
+		rsync://127.0.0.1:8873/m/; do
+		grep -qxF -e "rnodes = $r" -e "rnodes = $r/sub" out ||
+			fail "no 'rnodes = $r' in: $(cat out)"
+	done
+	has_line out "rexcludes = *.tmp"
+	has_line out "rexcludes = a # b = c"
+	has_line out "rspeed = 100"
+	grep -qxE 'edelay = 0\.250*' out || fail "no 'edelay = 0.25' in: $(cat out)"
+	has_line out "rsync = $T/rsync"
+	has_line out "logfile = $T/rsync log"
+	mask=$(sed -n 's/^emask = //p' out)
+	for e in IN_CLOSE_WRITE IN_ATTRIB IN_CREATE IN_DELETE; do
+		case " $(echo "$mask" | tr ',|' '  ') " in
+		*" $e "*) ;;
+		*) fail "emask '$mask' lacks $e" ;;
+		esac
+	done
+	case $mask in *IN_MOVED*) fail "emask '$mask' has events not given" ;; esac
+}
+
+t_check_prints_defaults_and_unset_keys() {
+	mkdir src
+	printf 'wpath = %s\nrnodes = %s\n' "$T/src" "$T/dst" > c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "wpath = $T/src"
+	has_line out "rnodes = $T/dst"
+	has_line out "rspeed = 0"
+	grep -qxE 'edelay = 10(\.0*)?' out || fail "no 'edelay = 10' in: $(cat out)"
+	grep -qxE 'rsync = /.*rsync' out || fail "no default 'rsync = /...' in: $(cat out)"
+	mask=$(sed -n 's/^emask = //p' out | tr ',|' '  ' | tr -s ' ' '\n' | sort | tr '\n' ' ')
+	[ "$mask" = "IN_CLOSE_WRITE IN_CREATE IN_DELETE IN_MOVED_FROM IN_MOVED_TO " ] ||
+		fail "default emask is '$mask'"
+	has_line out "# rpath (unset)"
+	has_line out "# logfile (unset)"
+	has_line out "# rexcludes (unset)"
+}
+
+t_check_on_a_sound_config_runs_no_rsync() {
+	mkdir src
+	echo a > src/a
+	counting_rsync
+	mkconf c.conf
+	timeout 10 "$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	[ "$(runs)" = 0 ] || fail "-t ran rsync"
+	[ ! -e dst ] || fail "-t wrote the destination"
+}
+
+t_default_config_is_etc_inosync_conf() {
+	[ -e /etc/inosync.conf ] && skip "/etc/inosync.conf exists here"
+	"$INOSYNC" -t > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "exit $rc, want 2"
+	grep -qF "inosync: /etc/inosync.conf:0: " err || fail "stderr: $(cat err)"
+}
+
+t_rpath_is_appended_to_every_destination() {
+	mkdir -p src/sub d1 d2
+	echo a > src/sub/a
+	boot "rnodes = $T/d1" "rnodes = $T/d2" "rpath = /mirror"
+	wait_for 10 synced d1/mirror || fail "d1 + rpath not mirrored"
+	wait_for 10 synced d2/mirror || fail "d2 + rpath not mirrored"
+	echo b > src/sub/b
+	wait_for 10 synced d1/mirror || fail "change not mirrored to d1 + rpath"
+	wait_for 10 synced d2/mirror || fail "change not mirrored to d2 + rpath"
+	[ "$(ls d1)" = mirror ] || fail "d1 holds more than mirror/: $(ls d1)"
+	stop
+}
+
+t_rspeed_limits_rsync_bandwidth() {
+	boot "rspeed = 100"
+	grep -q -e '--bwlimit=100\b' -e '--bwlimit 100\b' runs || fail "no --bwlimit=100 in: $(cat runs)"
+	head -c 300000 /dev/urandom > src/big
+	now
+	t0=$NOW
+	wait_for 20 synced || fail "big file not copied"
+	now
+	# 300 kB at 100 KiB/s take nearly 3 s; unlimited, a few ms
+	[ $((NOW - t0)) -ge 150 ] || fail "copied in $((NOW - t0))0 ms: no bandwidth limit"
+	[ "$(runs)" = "$(runs --bwlimit)" ] || fail "a run without --bwlimit: $(cat runs)"
+	stop
+}
+
+t_emask_decides_which_events_start_a_sync() {
+	mkdir src
+	echo old > src/f
+	boot "emask = IN_CREATE"
+	n=$(runs)
+	echo rewritten > src/f # modify + close_write, no create
+	chmod 600 src/f
+	observe 1
+	[ "$(runs)" = "$n" ] || fail "a rewrite started rsync with emask = IN_CREATE"
+	echo new > src/g
+	wait_for 10 test -f dst/g || fail "a create did not start rsync"
+	wait_for 10 synced || fail "the directory was not synced"
+	stop
+}
+
+t_rsync_key_names_the_rsync_that_runs() {
+	boot
+	[ "$(runs)" -ge 1 ] || fail "the rsync key was not used"
+	echo x > src/x
+	wait_for 10 synced || fail "not synced"
+	[ "$(runs)" -ge 2 ] || fail "the rsync key was not used for the change"
+	stop
+}
+
+t_logfile_is_given_to_rsync() {
+	boot "logfile = $T/rsync log"
+	echo x > src/probe.txt
+	wait_for 10 synced || fail "not synced"
+	wait_for 5 grep -q probe.txt "$T/rsync log" || fail "rsync's log file does not name probe.txt"
+	stop
+}
+
+t_comments_blank_lines_and_spacing_are_ignored() {
+	mkdir src
+	echo a > src/a
+	counting_rsync
+	cat > c.conf <<-EOF
+
+	# wpath = /nonexistent
+	  	# rnodes = /nonexistent
+	  wpath=$T/src  
+	rnodes	=	$T/dst
+	edelay = 0.2
+	rsync = $T/rsync
+
+	EOF
+	start d -c c.conf
+	wait_for 10 synced || fail "not synced"
+	stop
+}
+
+t_unknown_key_is_an_error_with_file_and_line() {
+	mkdir src
+	mkconf c.conf "fnord = 1" "edelay = 1"
+	conf_error "$T/c.conf" "$(lineof c.conf fnord)" "unknown key"
+}
+
+t_line_without_equals_is_an_error_with_file_and_line() {
+	mkdir src
+	printf '# x\nwpath = %s\nrnodes %s\n' "$T/src" "$T/dst" > c.conf
+	conf_error "$T/c.conf" 3 ""
+}
+
+t_single_value_key_given_twice_is_an_error() {
+	mkdir src
+	for k in "wpath = $T/src" "edelay = 1" "rspeed = 1" "rpath = /x" "emask = IN_CREATE" \
+		"rsync = /usr/bin/rsync" "logfile = $T/log"; do
+		mkconf c.conf "$k" "$k"
+		conf_error "$T/c.conf" "$(wc -l < c.conf)" twice
+	done
+}
+
+t_list_keys_may_repeat() {
+	mkdir src
+	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rexcludes = a" "rexcludes = b"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rnodes = $T/d2"
+	has_line out "rexcludes = b"
+}
+
+t_missing_required_key_is_an_error_at_the_last_line() {
+	mkdir src
+	printf 'wpath = %s\nedelay = 1\n# end\n\n' "$T/src" > c.conf
+	conf_error "$T/c.conf" 4 missing
+	printf 'rnodes = %s\n# end\n' "$T/dst" > c.conf
+	conf_error "$T/c.conf" 2 missing
+	: > c.conf
+	conf_error "$T/c.conf" 0 missing
+}
+
+t_number_out_of_range_is_an_error() {
+	mkdir src
+	for v in "edelay = 99999999999999999999" "rspeed = 99999999999999999999"; do
+		mkconf c.conf "$v" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf 999)" range
+	done
+}
+
+t_number_with_junk_is_an_error() {
+	mkdir src
+	for v in "edelay = 2s" "edelay = 0.2.3" "edelay = abc" "edelay = -1" \
+		"edelay = 1e3" "rspeed = 10k" "rspeed = -5" "rspeed = 1.5" "rspeed = 0x10"; do
+		mkconf c.conf "$v" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf "$v")" ""
+	done
+}
+
+t_number_formats_that_are_allowed() {
+	mkdir src
+	for v in "edelay = 0" "edelay = 0.2" "edelay = 3" "edelay = 1.5" "rspeed = 0" "rspeed = 2048"; do
+		mkconf c.conf "$v"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "'$v' refused: $(cat err)"
+	done
+}
+
+t_unknown_event_is_an_error() {
+	mkdir src
+	mkconf c.conf "emask = IN_CLOSE_WRITE IN_BOGUS" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf emask)" event
+	mkconf c.conf "emask = IN_CLOSE_WRITE,IN_CREATEX" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf emask)" event
+}
+
+t_overlong_line_is_an_error() {
+	mkdir src
+	x=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx # 64
+	x=$x$x$x$x$x$x$x$x # 512
+	x=$x$x$x$x$x$x$x$x # 4096
+	# 4095 bytes and a newline are fine, 4097 are too long
+	v=$(printf '%s' "$x" | cut -c 1-$((4095 - 12)))
+	mkconf c.conf "rexcludes = $v"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "a 4095-byte line was refused: $(cat err)"
+	has_line out "rexcludes = $v"
+	mkconf c.conf "# ${x}x" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf "# x")" long
+	printf '# %s%s\nwpath = %s\n' "$x" "$x" "$T/src" > c.conf
+	conf_error "$T/c.conf" 1 long
+}
+
+t_missing_config_file_is_an_error_at_line_0() {
+	conf_error "$T/nope.conf" 0 "no such file"
+}
+
+t_wpath_must_be_a_directory() {
+	echo > file
+	mkconf c.conf "wpath = $T/file" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf wpath)" directory
+	mkconf c.conf "wpath = $T/nonexistent" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf wpath)" ""
+}
+
+t_rsync_must_be_an_executable_file() {
+	mkdir src dir
+	echo '#!/bin/sh' > notexec
+	for r in "$T/notexec" "$T/dir" "$T/nonexistent"; do
+		mkconf c.conf "rsync = $r" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf rsync)" executable
+	done
+	mkconf c.conf "rsync = rsync" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rsync)" ""
+}
+
+t_exclude_starting_with_wpath_warns_and_starts() {
+	mkdir -p src/sub
+	echo a > src/sub/a
+	boot "rexcludes = $T/src/sub"
+	grep -qi warning d.log || fail "no warning about the pattern: $(cat d.log)"
+	grep -qF "$T/src/sub" d.log || fail "the warning does not name the pattern"
+	wait_for 10 synced || fail "not synced"
+	echo b > src/sub/b
+	wait_for 10 synced || fail "change not synced"
+	stop
+}
+
+t_config_error_at_start_exits_2_and_runs_no_rsync() {
+	mkdir src
+	echo a > src/a
+	counting_rsync
+	mkconf c.conf "fnord = 1"
+	timeout 10 "$INOSYNC" -c c.conf > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "exit $rc, want 2"
+	grep -qF "inosync: $T/c.conf:$(lineof c.conf fnord): " err || fail "stderr: $(cat err)"
+	[ "$(runs)" = 0 ] || fail "rsync ran"
+}
