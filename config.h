@@ -100,3 +100,17 @@
 #ifndef CONFMAX
 #define CONFMAX (1024 * 1024)
 #endif
+
+/* default `rtimeout`: seconds of I/O silence before rsync gives up (its
+ * --timeout; also --contimeout for rsync daemons and ssh's ConnectTimeout) */
+#ifndef RTIMEOUT
+#define RTIMEOUT 60
+#endif
+
+/* largest `rtimeout` and `efull` accepted, in seconds */
+#ifndef RTIMEOUT_MAX
+#define RTIMEOUT_MAX 86400
+#endif
+#ifndef EFULL_MAX
+#define EFULL_MAX (86400 * 365)
+#endif

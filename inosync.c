@@ -31,6 +31,7 @@
  * Start reading at main(), at the bottom.
  */
 
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -48,6 +49,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h> /* rename */
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -87,10 +89,25 @@ struct conf {
 	long edelay;            /* milliseconds */
 	char *rsync;
 	char *logfile;          /* "--log-file=FILE", for rsync */
-	char *src;              /* "WPATH/", for rsync */
+	char *rsh;              /* remote shell, as given */
+	char *rargs;            /* extra rsync arguments, NUL-separated */
+	char **rargv;
+	int nrargs;
+	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
+	long efull;             /* seconds between periodic full syncs, 0 = never */
+	char *rhook;
+	char *pidfile;
+	char *statusfile;
 	unsigned seen;          /* single-value keys already given */
+	/* made from the above for rsync */
+	char *src;              /* "WPATH/" */
 	char *dests[MAXNODES];  /* rnodes + rpath, local ones made absolute */
+	int kind[MAXNODES];     /* LOCAL, SHELL or DAEMON */
+	char *rshopt;           /* -e for SHELL destinations */
+	char topt[32], ctopt[32]; /* --timeout=, --contimeout= */
 };
+
+enum { LOCAL, SHELL, DAEMON };  /* how rsync reaches a destination */
 
 struct node {                   /* one watched directory */
 	struct node *parent, *child, *sibling;
@@ -123,6 +140,11 @@ struct dest {
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
+	pid_t hook;             /* running rhook */
+	unsigned long runs;
+	time_t lastok;          /* wall clock of the last successful sync */
+	time_t lasterrat;
+	char lasterr[80];
 };
 
 static struct conf conf;        /* the running configuration */
@@ -138,7 +160,12 @@ static size_t ndirt, cdirt;
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
-static int64_t quitat, rescanat;
+static int64_t quitat, rescanat, fullat;
+static int statuswant;          /* the status changed since statusfile */
+static int64_t statusat;        /* when statusfile was last written */
+static int pidfd = -1;
+static int startfd = -1;        /* the start directory, after -d went to / */
+static const char *argpidfile;  /* -P */
 
 /* -e and -x from the command line, applied over every config */
 static long argdelay = -1;
@@ -214,7 +241,8 @@ vfmt(char *buf, size_t size, const char *f, va_list ap)
 		s = num + sizeof(num) - 1;
 		*s = '\0';
 		if (*f == 's') {
-			s = va_arg(ap, char *);
+			if (!(s = va_arg(ap, char *)))
+				s = "(null)";
 		} else if (*f == 'c') {
 			*--s = (char)va_arg(ap, int);
 		} else if (*f == 'd' || *f == 'u') {
@@ -459,17 +487,91 @@ setlogfile(struct conf *c, const char *v, const char *where)
 	return (c->logfile = cat3("--log-file=", v, "")) ? 0 : cerr(where, "out of memory");
 }
 
+/* *to = v, an absolute path of an executable file */
 static int
-setrsync(struct conf *c, const char *v, const char *where)
+setprog(char **to, const char *key, const char *v, const char *where)
 {
 	struct stat st;
 
 	if (v[0] != '/')
-		return cerr(where, "rsync %s is not an absolute path", v);
+		return cerr(where, "%s %s is not an absolute path", key, v);
 	if (stat(v, &st) < 0 || !S_ISREG(st.st_mode) || access(v, X_OK) < 0)
-		return cerr(where, "rsync %s is not executable", v);
-	free(c->rsync);
-	return (c->rsync = strdup(v)) ? 0 : cerr(where, "out of memory");
+		return cerr(where, "%s %s is not executable", key, v);
+	free(*to);
+	return (*to = strdup(v)) ? 0 : cerr(where, "out of memory");
+}
+
+static int
+setrsync(struct conf *c, const char *v, const char *where)
+{
+	return setprog(&c->rsync, "rsync", v, where);
+}
+
+static int
+setrhook(struct conf *c, const char *v, const char *where)
+{
+	return setprog(&c->rhook, "rhook", v, where);
+}
+
+static int
+setrsh(struct conf *c, const char *v, const char *where)
+{
+	return (c->rsh = strdup(v)) ? 0 : cerr(where, "out of memory");
+}
+
+/* split on blanks, never through a shell */
+static int
+setrargs(struct conf *c, const char *v, const char *where)
+{
+	size_t n = strlen(v), i;
+	char *s;
+
+	if (!(c->rargs = malloc(n + 1)) || !(c->rargv = calloc(n / 2 + 1, sizeof(char *))))
+		return cerr(where, "out of memory");
+	memcpy(c->rargs, v, n + 1);
+	for (i = 0, s = c->rargs; i < n; i++) {
+		if (s[i] == ' ' || s[i] == '\t')
+			s[i] = '\0';
+		else if (!i || !s[i - 1])
+			c->rargv[c->nrargs++] = s + i;
+	}
+	return 0;
+}
+
+/* a file the daemon writes: absolute, since -d goes to / */
+static int
+setpath(char **to, const char *v, const char *where)
+{
+	char cwd[PATH_MAX];
+
+	if (v[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return cerr(where, "getcwd: %s", strerror(errno));
+	*to = v[0] == '/' ? strdup(v) : cat3(cwd, "/", v);
+	return *to ? 0 : cerr(where, "out of memory");
+}
+
+static int
+setpidfile(struct conf *c, const char *v, const char *where)
+{
+	return setpath(&c->pidfile, v, where);
+}
+
+static int
+setstatusfile(struct conf *c, const char *v, const char *where)
+{
+	return setpath(&c->statusfile, v, where);
+}
+
+static int
+setrtimeout(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 0, RTIMEOUT_MAX, &c->rtimeout, where);
+}
+
+static int
+setefull(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 0, EFULL_MAX, &c->efull, where);
 }
 
 static int
@@ -560,6 +662,13 @@ static const struct key {
 	{ "edelay", setedelay, 0 },
 	{ "rsync", setrsync, 0 },
 	{ "logfile", setlogfile, 0 },
+	{ "rsh", setrsh, 0 },
+	{ "rargs", setrargs, 0 },
+	{ "rtimeout", setrtimeout, 0 },
+	{ "efull", setefull, 0 },
+	{ "rhook", setrhook, 0 },
+	{ "pidfile", setpidfile, 0 },
+	{ "statusfile", setstatusfile, 0 },
 };
 
 static int
@@ -600,6 +709,7 @@ initconf(struct conf *c)
 	memset(c, 0, sizeof(*c));
 	c->emask = EMASK;
 	c->edelay = EDELAY_MS;
+	c->rtimeout = RTIMEOUT;
 }
 
 static void
@@ -620,17 +730,44 @@ freeconf(struct conf *c)
 	free(c->rpath);
 	free(c->rsync);
 	free(c->logfile);
+	free(c->rsh);
+	free(c->rargs);
+	free(c->rargv);
+	free(c->rhook);
+	free(c->pidfile);
+	free(c->statusfile);
 	free(c->src);
+	free(c->rshopt);
 	initconf(c);
 }
 
-/* rsync's rule: a ':' before any '/' names a remote host */
+/* rsync's rule: a ':' before any '/' names a remote host, "::" or
+ * rsync:// an rsync daemon */
 static int
-islocal(const char *d)
+kindof(const char *d)
 {
 	size_t n = strcspn(d, ":/");
 
-	return d[n] != ':' && strncmp(d, "rsync://", 8);
+	if (!strncmp(d, "rsync://", 8) || (d[n] == ':' && d[n + 1] == ':'))
+		return DAEMON;
+	return d[n] == ':' ? SHELL : LOCAL;
+}
+
+/* the remote shell, with a connect timeout when it is ssh without one */
+static char *
+rshopt(const struct conf *c)
+{
+	char t[64];
+	const char *base;
+
+	fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
+	if (!c->rsh)
+		return cat3("ssh -o BatchMode=yes", c->rtimeout ? t : "", "");
+	base = strrchr(c->rsh, '/') ? strrchr(c->rsh, '/') + 1 : c->rsh;
+	if (c->rtimeout && !strncmp(base, "ssh", 3) && (!base[3] || base[3] == ' ') &&
+	    !strstr(c->rsh, "ConnectTimeout"))
+		return cat3(c->rsh, t, "");
+	return strdup(c->rsh);
 }
 
 static int
@@ -639,11 +776,15 @@ setdests(struct conf *c, const char *where)
 	char cwd[PATH_MAX], *d;
 	int i;
 
-	if (!(c->src = cat3(c->wpath, "/", "")))
+	if (!(c->src = cat3(c->wpath, "/", "")) || !(c->rshopt = rshopt(c)))
 		return cerr(where, "out of memory");
+	if (c->rtimeout) {
+		fmt(c->topt, sizeof(c->topt), "--timeout=%ld", c->rtimeout);
+		fmt(c->ctopt, sizeof(c->ctopt), "--contimeout=%ld", c->rtimeout);
+	}
 	for (i = 0; i < c->nrnodes; i++) {
 		d = cat3(c->rnodes[i], c->rpath ? c->rpath : "", "");
-		if (d && islocal(d) && d[0] != '/') {
+		if (d && kindof(d) == LOCAL && d[0] != '/') {
 			if (!getcwd(cwd, sizeof(cwd)))
 				return cerr(where, "getcwd: %s", strerror(errno));
 			c->dests[i] = cat3(cwd, "/", d);
@@ -653,6 +794,7 @@ setdests(struct conf *c, const char *where)
 		}
 		if (!c->dests[i])
 			return cerr(where, "out of memory");
+		c->kind[i] = kindof(c->dests[i]);
 	}
 	return 0;
 }
@@ -687,6 +829,11 @@ applyargs(struct conf *c)
 
 	if (argdelay >= 0)
 		c->edelay = argdelay;
+	if (argpidfile) {
+		free(c->pidfile);
+		if (setpidfile(c, argpidfile, "-P") < 0)
+			return -1;
+	}
 	for (i = 0; i < nargexcl; i++)
 		if (setrexcludes(c, argexcl[i], "-x") < 0)
 			return -1;
@@ -695,7 +842,7 @@ applyargs(struct conf *c)
 
 /* the whole file, NUL-terminated, in *buf */
 static ssize_t
-slurp(const char *file, char **buf)
+slurp(const char *file, char **buf, struct stat *st)
 {
 	size_t len = 0, cap = 0;
 	ssize_t n = 1;
@@ -705,6 +852,8 @@ slurp(const char *file, char **buf)
 	*buf = NULL;
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
+	if (fstat(fd, st) < 0)
+		n = -1;
 	while (n > 0) {
 		if (len + 1 >= cap) {
 			if (cap >= CONFMAX || !(b = realloc(*buf, cap += 4096))) {
@@ -727,14 +876,20 @@ static int
 loadconf(struct conf *c, const char *file)
 {
 	char where[PATH_MAX + 32], *buf, *s, *e;
+	struct stat st;
 	ssize_t len;
 	int n = 0, r = 0;
 
 	initconf(c);
-	if ((len = slurp(file, &buf)) < 0) {
+	fmt(where, sizeof(where), "%s:0", file);
+	if ((len = slurp(file, &buf, &st)) < 0) {
 		free(buf);
-		fmt(where, sizeof(where), "%s:0", file);
 		return cerr(where, "%s", strerror(errno));
+	}
+	if (!geteuid() && st.st_mode & (S_IWGRP | S_IWOTH)) {
+		free(buf);
+		return cerr(where, "group or others may write it, and it names "
+		    "programs run as root: refused (chmod go-w %s)", file);
 	}
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
@@ -809,6 +964,8 @@ printconf(const struct conf *c)
 		out("rnodes = %s\n", c->rnodes[i]);
 	for (i = 0; i < c->npats; i++)
 		out("rexcludes = %s\n", c->pats[i].opt + 10);
+	if (!c->npats)
+		out("# rexcludes (unset)\n");
 	out("rspeed = %ld\nemask =", c->rspeed);
 	for (i = 0; i < NSINGLE; i++)
 		if (c->emask & events[i].mask)
@@ -817,13 +974,20 @@ printconf(const struct conf *c)
 	printms("edelay", c->edelay);
 	printstr("rsync", c->rsync);
 	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
+	printstr("rsh", c->rsh);
+	out(c->nrargs ? "rargs =" : "# rargs (unset)");
+	for (i = 0; i < c->nrargs; i++)
+		out(" %s", c->rargv[i]);
+	out("\n");
+	out("rtimeout = %ld\nefull = %ld\n", c->rtimeout, c->efull);
+	printstr("rhook", c->rhook);
+	printstr("pidfile", c->pidfile);
+	printstr("statusfile", c->statusfile);
 	for (i = 0; i < c->nrnodes; i++)
 		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
 }
 
 /* exclude matching, with rsync's rules */
-
-static int glob(const char *p, const char *t);
 
 /* [...] at p (after the '['): length of the class, and whether c is in it */
 static int
@@ -871,7 +1035,7 @@ class(const char *p, int c, int *in)
 /* rsync's wildmatch: * stops at a slash, ** does not, "dir/" then "***"
  * at the end also matches dir itself; ?, [...] never match a slash */
 static int
-glob(const char *p, const char *t)
+glob(const char *p, const char *t, int isdir)
 {
 	int n, in;
 
@@ -884,7 +1048,7 @@ glob(const char *p, const char *t)
 		case '*':
 			if (p[1] != '*') {
 				for (;; t++) {
-					if (glob(p + 1, t))
+					if (glob(p + 1, t, isdir))
 						return 1;
 					if (!*t || *t == '/')
 						return 0;
@@ -893,7 +1057,7 @@ glob(const char *p, const char *t)
 			while (*p == '*')
 				p++;
 			for (;; t++) {
-				if (glob(p, t))
+				if (glob(p, t, isdir))
 					return 1;
 				if (!*t)
 					return 0;
@@ -910,7 +1074,7 @@ glob(const char *p, const char *t)
 			break;
 		case '/':
 			if (!strcmp(p, "/***"))
-				return !*t || *t == '/';
+				return *t == '/' || (!*t && isdir);
 			if (*t != '/')
 				return 0;
 			break;
@@ -927,9 +1091,13 @@ glob(const char *p, const char *t)
 }
 
 static int
-patcmp(const struct pat *x, const char *s)
+patcmp(const struct pat *x, const char *s, int isdir)
 {
-	return x->wild ? glob(x->s, s) : !strcmp(x->s, s);
+	if (!x->wild)
+		return !strcmp(x->s, s);
+	/* as in rsync, a leading double star and slash may match nothing */
+	return glob(x->s, s, isdir) ||
+	    (!strncmp(x->s, "**/", 3) && glob(x->s + 3, s, isdir));
 }
 
 /* does pattern x exclude path (relative to wpath, no leading '/')? */
@@ -942,10 +1110,10 @@ match(const struct pat *x, const char *path, int isdir)
 	if (x->dironly && !isdir)
 		return 0;
 	if (x->anchored)
-		return patcmp(x, path);
+		return patcmp(x, path, isdir);
 	if (x->wild2) {
 		for (s = path; s; s = strchr(s, '/'))
-			if (patcmp(x, s += *s == '/'))
+			if (patcmp(x, s += *s == '/', isdir))
 				return 1;
 		return 0;
 	}
@@ -954,7 +1122,7 @@ match(const struct pat *x, const char *path, int isdir)
 	for (s = path + strlen(path); s > path; s--)
 		if (s[-1] == '/' && !--n)
 			break;
-	return patcmp(x, s);
+	return patcmp(x, s, isdir);
 }
 
 static int
@@ -1322,6 +1490,7 @@ mark(struct node *n, uint32_t bits)
 	r = &dirt[n->dslot - 1];
 	fresh = bits & ~r->dirty;
 	r->dirty |= bits;
+	statuswant |= fresh != 0;
 	for (i = 0; fresh; i++, fresh >>= 1)
 		if (fresh & 1)
 			owe(&dests[i]);
@@ -1494,6 +1663,7 @@ rescan(void)
 
 	rescanning = degraded = 0;
 	rescanat = 0;
+	statuswant = 1;
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
 		unwatched(conf.src, errno);
 		wantfull();
@@ -1568,7 +1738,7 @@ mkargv(const struct dest *d, int full)
 	const char **v;
 	size_t n = 0, i;
 
-	if (!(v = malloc((LEN(flags) + 10 + conf.npats) * sizeof(*v))))
+	if (!(v = malloc((LEN(flags) + 14 + conf.npats + conf.nrargs) * sizeof(*v))))
 		return NULL;
 	v[n++] = conf.rsync;
 	for (i = 0; i < LEN(flags); i++)
@@ -1585,6 +1755,16 @@ mkargv(const struct dest *d, int full)
 	}
 	if (conf.logfile)
 		v[n++] = conf.logfile;
+	if (conf.rtimeout)
+		v[n++] = conf.topt;
+	if (conf.rtimeout && conf.kind[d - dests] == DAEMON)
+		v[n++] = conf.ctopt;
+	if (conf.kind[d - dests] == SHELL) {
+		v[n++] = "-e";
+		v[n++] = conf.rshopt;
+	}
+	for (i = 0; i < (size_t)conf.nrargs; i++)
+		v[n++] = conf.rargv[i];
 	for (i = 0; i < (size_t)conf.npats; i++)
 		v[n++] = conf.pats[i].opt;
 	v[n++] = conf.src;
@@ -1635,9 +1815,9 @@ logcmd(int prio, const char *what, char **argv)
 	free(s);
 }
 
-/* in the child: become rsync */
+/* in a child: the signals as they were before us, then exec */
 static void
-child(char **argv, int in, int out, int err)
+run(char **argv)
 {
 	char msg[LOGLINE];
 	sigset_t none;
@@ -1646,12 +1826,20 @@ child(char **argv, int in, int out, int err)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	setpgid(0, 0);
-	if (dup2(in, 0) == 0 && dup2(out, 1) == 1 && dup2(err, 2) == 2)
-		execv(argv[0], argv);
+	execv(argv[0], argv);
 	n = fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
 	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
 		_exit(127);
+	_exit(127);
+}
+
+/* in the child: become rsync, in a process group of its own */
+static void
+child(char **argv, int in, int out, int err)
+{
+	setpgid(0, 0);
+	if (dup2(in, 0) == 0 && dup2(out, 1) == 1 && dup2(err, 2) == 2)
+		run(argv);
 	_exit(127);
 }
 
@@ -1711,38 +1899,70 @@ describe(int code)
 	return "unknown error";
 }
 
-/* the sync of destination i ended with code (exit status, 256 + signal) */
+/* rhook DEST STATUS KIND, after a sync */
+static void
+runhook(struct dest *d, int code)
+{
+	char st[16], *argv[5];
+	pid_t pid;
+
+	if (!conf.rhook || pretend)
+		return;
+	fmt(st, sizeof(st), "%d", code);
+	argv[0] = conf.rhook;
+	argv[1] = (char *)d->spec;
+	argv[2] = st;
+	argv[3] = d->full ? "full" : "incremental";
+	argv[4] = NULL;
+	if ((pid = fork()) == 0)
+		run(argv);
+	if (pid < 0)
+		logmsg(LOG_ERR, "%s: cannot run rhook: %s", d->spec, strerror(errno));
+	else
+		d->hook = pid;
+}
+
+/* the sync of destination i ended with code (exit status, 256 + signal):
+ * one line in the log, whatever happened */
 static void
 finish(int i, int code)
 {
 	struct dest *d = &dests[i];
-	int64_t t = now(), ms = t - d->start;
-	const char *kind = d->full ? "full sync" : "sync";
+	int64_t t = now();
+	long long ms = t - d->start;
+	int ok = code == 0 || code == 24;
+	char what[48];
 
 	free(d->list);
 	d->list = NULL;
-	if (code == 0 || code == 24) {
-		settle(i, 0);
+	statuswant = 1;
+	settle(i, !ok);
+	if (d->full)
+		fmt(what, sizeof(what), "full sync");
+	else
+		fmt(what, sizeof(what), "sync of %u directories", d->ndirs);
+	if (ok) {
 		d->backoff = 0;
-		if (d->full)
-			logmsg(LOG_INFO, "%s: full sync done in %lld ms", d->spec, (long long)ms);
-		else
-			logmsg(LOG_INFO, "%s: sync of %u directories done in %lld ms",
-			    d->spec, d->ndirs, (long long)ms);
-		return;
+		d->lastok = time(NULL);
+		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
+		    d->spec, what, ms, code);
+	} else if (d->killed) {
+		logmsg(LOG_INFO, "%s: %s stopped after %lld ms", d->spec, what, ms);
+	} else {
+		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
+		d->retry = t + d->backoff;
+		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s", code, describe(code));
+		d->lasterrat = time(NULL);
+		logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
+		    "%s: %s failed after %lld ms (%s); retrying in %lld ms",
+		    d->spec, what, ms, d->lasterr, (long long)d->backoff);
 	}
-	settle(i, 1);
-	d->needfull |= d->full;
-	d->due = t;
-	if (d->killed) {
-		logmsg(LOG_DEBUG, "%s: %s stopped", d->spec, kind);
-		return;
+	if (!ok) {
+		d->needfull |= d->full;
+		d->due = t;
 	}
-	d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
-	d->retry = t + d->backoff;
-	logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
-	    "%s: %s failed: %s (rsync exit %d); retrying in %lld ms", d->spec,
-	    kind, describe(code), code, (long long)d->backoff);
+	if (!d->killed)
+		runhook(d, code);
 }
 
 static void
@@ -1758,6 +1978,8 @@ spawn(int i, int64_t t)
 	d->due = 0;
 	d->start = t;
 	d->killed = 0;
+	d->runs++;
+	statuswant = 1;
 	if (!(argv = mkargv(d, full))) {
 		logmsg(LOG_ERR, "%s: out of memory", d->spec);
 		finish(i, 22);
@@ -1827,11 +2049,19 @@ reap(void)
 	int st, i, k;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < ndests && dests[i].pid != pid; i++)
+		for (i = 0; i < ndests && dests[i].pid != pid && dests[i].hook != pid; i++)
 			;
 		if (i == ndests)
 			continue;
 		d = &dests[i];
+		if (d->hook == pid) {
+			d->hook = 0;
+			if (st)
+				logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", d->spec,
+				    conf.rhook, WIFEXITED(st) ? "exit" : "signal",
+				    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			continue;
+		}
 		d->pid = 0;
 		closefd(&d->fd[0]);
 		for (k = 1; k < 3; k++)
@@ -1879,6 +2109,88 @@ initdests(void)
 	}
 }
 
+/* status */
+
+static const char *
+state(const struct dest *d)
+{
+	if (d->pid)
+		return "syncing";
+	if (d->retry > now() && (d->pending || d->needfull))
+		return "retrying";
+	return d->pending || d->needfull ? "waiting" : "idle";
+}
+
+/* the status as key=value lines; malloc'd */
+static char *
+status(size_t *len)
+{
+	size_t size = 256 + strlen(conf.src), n, i;
+	const struct dest *d;
+	char *s;
+
+	for (i = 0; i < (size_t)ndests; i++)
+		size += 512 + 2 * strlen(dests[i].spec);
+	if (!(s = malloc(size)))
+		return NULL;
+	n = fmt(s, size, "pid=%d\nwpath=%s\nwatched=%zu\nall_watched=%s\n"
+	    "destinations=%d\n", (int)getpid(), conf.src, nnodes,
+	    degraded ? "no" : "yes", ndests);
+	for (i = 0; i < (size_t)ndests; i++) {
+		d = &dests[i];
+		n += fmt(s + n, size - n, "dest%zu=%s\ndest%zu_state=%s\n"
+		    "dest%zu_pending=%u\ndest%zu_full_pending=%s\ndest%zu_runs=%lu\n"
+		    "dest%zu_last_ok=%lld\ndest%zu_last_error=%s\n"
+		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, state(d),
+		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
+		    d->runs, i + 1, (long long)d->lastok, i + 1, d->lasterr,
+		    i + 1, (long long)d->lasterrat);
+	}
+	*len = n;
+	return s;
+}
+
+/* SIGUSR2 */
+static void
+logstatus(void)
+{
+	char *s, *l, *e;
+	size_t n;
+
+	if (!(s = status(&n)))
+		return;
+	for (l = s; (e = strchr(l, '\n')); l = e + 1) {
+		*e = '\0';
+		logmsg(LOG_INFO, "status: %s", l);
+	}
+	free(s);
+}
+
+/* statusfile: written whole, then renamed over the old one */
+static void
+writestatus(void)
+{
+	static int told;
+	char tmp[PATH_MAX], *s;
+	size_t n;
+	int fd, ok;
+
+	statuswant = 0;
+	statusat = now();
+	if (!(s = status(&n)))
+		return;
+	fmt(tmp, sizeof(tmp), "%s.tmp", conf.statusfile);
+	ok = (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0;
+	ok = ok && write(fd, s, n) == (ssize_t)n;
+	if (fd >= 0 && close(fd) < 0)
+		ok = 0;
+	ok = ok && rename(tmp, conf.statusfile) == 0;
+	if (!ok && !told)
+		logmsg(LOG_ERR, "statusfile %s: %s", conf.statusfile, strerror(errno));
+	told = !ok;
+	free(s);
+}
+
 /* signals and the loop */
 
 static void
@@ -1905,12 +2217,19 @@ reload(void)
 		logmsg(LOG_WARNING, "SIGHUP: no config file to reload");
 		return;
 	}
+	/* relative paths in it mean what they meant at start */
+	if (startfd >= 0 && fchdir(startfd) < 0)
+		logmsg(LOG_ERR, "cannot go back to the start directory: %s", strerror(errno));
 	if (!(c = malloc(sizeof(*c))) || loadconf(c, conf.file) < 0) {
 		logmsg(LOG_ERR, "%s: not reloaded, keeping the running configuration",
 		    conf.file);
 		free(c);
-		return;
+		c = NULL;
 	}
+	if (startfd >= 0 && chdir("/") < 0)
+		logmsg(LOG_ERR, "chdir /: %s", strerror(errno));
+	if (!c)
+		return;
 	if (newconf) {
 		freeconf(newconf);
 		free(newconf);
@@ -1930,6 +2249,7 @@ apply(void)
 	newconf = NULL;
 	initdests();
 	rescan();
+	fullat = now() + conf.efull * 1000;
 }
 
 static void
@@ -1949,6 +2269,9 @@ readsignals(void)
 		case SIGUSR1:
 			logmsg(LOG_INFO, "full sync requested");
 			wantfull();
+			break;
+		case SIGUSR2:
+			logstatus();
 			break;
 		}
 	}
@@ -1985,6 +2308,10 @@ timeout(void)
 	}
 	if (degraded && !quitting)
 		next = MIN(next, rescanat);
+	if (conf.efull && !quitting)
+		next = MIN(next, fullat);
+	if (conf.statusfile && statuswant)
+		next = MIN(next, statusat + 1000);
 	if (quitting)
 		next = MIN(next, quitat);
 	if (next == INT64_MAX)
@@ -2006,6 +2333,13 @@ timers(void)
 		rescanning = 1;
 	if (rescanning && !quitting)
 		rescan();
+	if (conf.efull && !quitting && t >= fullat) {
+		logmsg(LOG_INFO, "periodic full sync");
+		wantfull();
+		fullat = t + conf.efull * 1000;
+	}
+	if (conf.statusfile && statuswant && t >= statusat + 1000)
+		writestatus();
 }
 
 static void
@@ -2056,12 +2390,39 @@ loop(void)
 
 /* start-up */
 
+/* one instance per pidfile: flock, which the detached child inherits */
+static void
+lockpid(const char *file)
+{
+	char buf[32] = "";
+	ssize_t n;
+
+	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+		die(1, "pidfile %s:", file);
+	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0)
+		return;
+	if ((n = read(pidfd, buf, sizeof(buf) - 1)) > 0)
+		buf[n] = '\0';
+	die(1, "pidfile %s is locked: inosync already runs as pid %s",
+	    file, trim(buf));
+}
+
+static void
+writepid(void)
+{
+	char buf[32];
+	int n = fmt(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
+		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
+}
+
 static void
 usage(int status)
 {
 	static const char text[] =
-	    "usage: inosync [-c FILE] [-d] [-p] [-v] [-t]\n"
-	    "       inosync [-d] [-p] [-v] [-e SECONDS] [-x PATTERN]... SRC DEST...\n"
+	    "usage: inosync [-c FILE] [-d] [-p] [-v] [-t] [-P PIDFILE]\n"
+	    "       inosync [-d] [-p] [-v] [-P PIDFILE] [-e SECONDS] [-x PATTERN]... SRC DEST...\n"
 	    "       inosync --version | -h | --help\n";
 
 	if (write(status ? 2 : 1, text, sizeof(text) - 1) < 0)
@@ -2094,6 +2455,7 @@ daemonize(void)
 		_exit(0);
 	}
 	setsid();
+	startfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (chdir("/") < 0)
 		die(1, "chdir /:");
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
@@ -2121,7 +2483,7 @@ int
 main(int argc, char *argv[])
 {
 	static char file[PATH_MAX];
-	const char *cfile = NULL;
+	const char *cfile = NULL, *pidfile = NULL;
 	int c, check = 0, detach = 0;
 	sigset_t set;
 
@@ -2132,7 +2494,7 @@ main(int argc, char *argv[])
 	}
 	if (argc == 2 && !strcmp(argv[1], "--help"))
 		usage(0);
-	while ((c = getopt(argc, argv, "c:de:hptvx:")) != -1) {
+	while ((c = getopt(argc, argv, "c:de:hP:ptvx:")) != -1) {
 		switch (c) {
 		case 'c': cfile = optarg; break;
 		case 'd': detach = 1; break;
@@ -2141,6 +2503,7 @@ main(int argc, char *argv[])
 				return 2;
 			break;
 		case 'h': usage(0); break;
+		case 'P': argpidfile = optarg; break;
 		case 'p': pretend = 1; break;
 		case 't': check = 1; break;
 		case 'v': verbose = 1; break;
@@ -2163,6 +2526,8 @@ main(int argc, char *argv[])
 		printconf(&conf);
 		return 0;
 	}
+	if (conf.pidfile && !pretend)
+		lockpid(pidfile = conf.pidfile);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -2170,6 +2535,7 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		die(1, "signalfd:");
@@ -2181,10 +2547,17 @@ main(int argc, char *argv[])
 	addtree(root, 0);
 	if (detach)
 		daemonize();
+	if (pidfd >= 0)
+		writepid();
 	logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 	    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 	wantfull();
+	fullat = now() + conf.efull * 1000;
 	loop();
+	if (conf.statusfile)
+		unlink(conf.statusfile);
+	if (pidfd >= 0)
+		unlink(pidfile);
 	logmsg(LOG_INFO, "exited");
 	return 0;
 }

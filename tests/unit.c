@@ -57,11 +57,13 @@ testmatch(void)
 		{ "*.bak", "a.bakx", 0, 0 }, { "a*", "x/a.txt", 0, 1 },
 		{ "a*", "x/ba", 0, 0 }, { "*", "x/y", 0, 1 },
 		{ "a*/b", "ax/b", 0, 1 }, { "a*/b", "a/x/b", 0, 0 },
-		{ "**/x", "a/b/x", 0, 1 }, { "**/x", "x", 0, 0 },
+		{ "**/x", "a/b/x", 0, 1 }, { "**/x", "x", 0, 1 },
 		{ "a/**/y", "a/b/c/y", 0, 1 }, { "a/**/y", "q/a/b/y", 0, 1 },
 		{ "a/**/y", "a/y", 0, 0 }, { "a**", "a/b/c", 0, 1 },
 		{ "dir/***", "dir", 1, 1 }, { "dir/***", "dir/a/b", 0, 1 },
 		{ "dir/***", "x/dir/a", 0, 1 }, { "dir/***", "dirx", 1, 0 },
+		{ "dir/***", "dir", 0, 0 }, { "**/x", "x", 1, 1 },
+		{ "**/sub/**", "sub/f", 0, 1 },
 		{ "/dir/***", "x/dir/a", 0, 0 },
 		{ "[ab]c", "ac", 0, 1 }, { "[ab]c", "cc", 0, 0 },
 		{ "[!ab]c", "cc", 0, 1 }, { "[a-c]x", "bx", 0, 1 },
@@ -156,8 +158,9 @@ testpaths(void)
 	check(!relink(b, r, "a longer name") && findchild(r, "a longer name") == b &&
 	    !findchild(a, "b c"), "relink", b->name);
 	check(relpath(b, NULL, buf) > 0 && !strcmp(buf, "a longer name"), "relinked", buf);
-	check(islocal("/x") && islocal("a/b:c") && !islocal("h:x") &&
-	    !islocal("h::m") && !islocal("rsync://h/m"), "islocal", "");
+	check(kindof("/x") == LOCAL && kindof("a/b:c") == LOCAL &&
+	    kindof("h:x") == SHELL && kindof("u@h:/x") == SHELL &&
+	    kindof("h::m") == DAEMON && kindof("rsync://h/m") == DAEMON, "kindof", "");
 	conf.wpath = NULL;
 }
 
