@@ -3,6 +3,7 @@
 
 PREFIX = /usr/local
 MANPREFIX = $(PREFIX)/share/man
+SYSCONFDIR = /etc
 
 # static with musl when musl-gcc is there, else the system compiler
 CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc -static || echo cc`
@@ -25,6 +26,20 @@ tests/match: tests/match.c inosync.c config.h
 test: inosync tests/unit tests/match
 	tests/run
 
+# the example config only where there is none yet
+install: inosync
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man8 $(DESTDIR)$(SYSCONFDIR)
+	cp -f inosync $(DESTDIR)$(PREFIX)/bin/inosync
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/inosync
+	cp -f inosync.8 $(DESTDIR)$(MANPREFIX)/man8/inosync.8
+	chmod 644 $(DESTDIR)$(MANPREFIX)/man8/inosync.8
+	[ -e $(DESTDIR)$(SYSCONFDIR)/inosync.conf ] || { \
+		cp inosync.conf $(DESTDIR)$(SYSCONFDIR)/inosync.conf && \
+		chmod 644 $(DESTDIR)$(SYSCONFDIR)/inosync.conf; }
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/inosync $(DESTDIR)$(MANPREFIX)/man8/inosync.8
+
 # mirror demo/src to demo/mirror in the foreground, with events shown
 demo: inosync
 	@command -v rsync >/dev/null || { echo 'demo: needs rsync (apt-get install rsync)' >&2; exit 1; }
@@ -36,4 +51,4 @@ demo: inosync
 clean:
 	rm -rf inosync tests/unit tests/match demo
 
-.PHONY: all test demo clean
+.PHONY: all test install uninstall demo clean

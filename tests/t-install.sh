@@ -1,0 +1,216 @@
+# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# What gets installed: the man page, the example config, the service files
+# in contrib/, and make install / make uninstall.
+
+# the config keys users must find documented: those of the contract, and
+# any other the parser in inosync.c knows
+keys() {
+	echo wpath rnodes rpath rexcludes rspeed emask edelay rsync logfile \
+		rsh rargs rtimeout pidfile statusfile efull rhook
+	sed -n 's/^[[:space:]]*{ "\([a-z]*\)", set[a-z]*, [01] },.*/\1/p' "$ROOT/inosync.c"
+}
+
+# tags FILE: the tag lines of the man page's .TP paragraphs
+tags() {
+	awk 'prev == ".TP" { print } { prev = $0 }' "$1"
+}
+
+t_man_page_renders_without_warnings() {
+	command -v man > /dev/null || skip "no man here (apt-get install man-db)"
+	LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 \
+		-l "$ROOT/inosync.8" > out 2> err
+	rc=$?
+	[ "$rc" = 0 ] || fail "man exited $rc: $(cat err)"
+	[ ! -s err ] || fail "man warned: $(cat err)"
+	for s in NAME SYNOPSIS DESCRIPTION OPTIONS CONFIGURATION 'EXCLUDE PATTERNS' \
+		SIGNALS 'EXIT STATUS' FILES EXAMPLES 'SEE ALSO'; do
+		grep -qx "$s" out || fail "no section $s in the rendered page"
+	done
+	for m in 'rsync(1)' 'ssh(1)' 'rsyncd.conf(5)' 'inotify(7)'; do
+		sed -n '/^SEE ALSO/,$p' out | grep -qF "$m" || fail "SEE ALSO lacks $m"
+	done
+	if command -v mandoc > /dev/null; then
+		mandoc -T lint -W warning "$ROOT/inosync.8" > lint.out 2>&1 ||
+			fail "mandoc -T lint: $(cat lint.out)"
+	fi
+}
+
+t_man_page_documents_every_option_and_key() {
+	tags "$ROOT/inosync.8" > tp
+	opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$ROOT/inosync.c" | tr -d :)
+	[ -n "$opts" ] || fail "no getopt string found in inosync.c"
+	# -P and -e, -x are in the contract whatever the parser says today
+	for o in $(printf '%sPex\n' "$opts" | sed 's/./& /g'); do
+		grep -qE "^\.B[IR]? \\\\-$o( |\$)" tp || fail "option -$o has no paragraph in OPTIONS"
+	done
+	for o in version help; do
+		grep -qF -- "\\-\\-$o" tp || fail "option --$o has no paragraph in OPTIONS"
+	done
+	n=0
+	for k in $(keys); do
+		grep -qx "\\.B $k" tp || fail "key $k has no paragraph in CONFIGURATION"
+		n=$((n + 1))
+	done
+	[ "$n" -gt 16 ] || fail "no keys table found in inosync.c"
+	for s in SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2; do
+		grep -qF "$s" tp || fail "signal $s has no paragraph in SIGNALS"
+	done
+}
+
+t_example_config_shows_every_key() {
+	for k in $(keys); do
+		grep -qE "^(# )?$k = " "$ROOT/inosync.conf" ||
+			fail "key $k is not shown in inosync.conf"
+	done
+}
+
+t_example_config_passes_the_check() {
+	mkdir src
+	sed "s|^wpath = .*|wpath = $T/src|" "$ROOT/inosync.conf" > c.conf
+	chmod 644 c.conf
+	grep -qx "wpath = $T/src" c.conf || fail "no active 'wpath = ' line in inosync.conf"
+	"$INOSYNC" -t -c "$T/c.conf" > out 2> err
+	rc=$?
+	[ "$rc" = 0 ] || fail "inosync -t: exit $rc, want 0: $(cat err)"
+	[ ! -s err ] || fail "inosync -t said on stderr: $(cat err)"
+	grep -qx "rnodes = backup.example.com:/var/www" out ||
+		fail "the example destination is not in the effective settings: $(cat out)"
+}
+
+# what a user gets by removing the '# ' of every commented-out key
+t_example_config_commented_keys_are_valid_when_enabled() {
+	mkdir src
+	printf '#!/bin/sh\nexit 0\n' > hook
+	chmod 755 hook
+	sed -e 's/^# \([a-z][a-z]* = \)/\1/' \
+		-e "s|^wpath = .*|wpath = $T/src|" \
+		-e "s|^rhook = .*|rhook = $T/hook|" \
+		-e "s|^pidfile = .*|pidfile = $T/inosync.pid|" \
+		-e "s|^statusfile = .*|statusfile = $T/status|" \
+		-e "s|^logfile = .*|logfile = $T/rsync.log|" \
+		"$ROOT/inosync.conf" > all.conf
+	chmod 644 all.conf
+	"$INOSYNC" -t -c "$T/all.conf" > out 2> err
+	rc=$?
+	[ "$rc" = 0 ] || fail "inosync -t with every key enabled: exit $rc: $(cat err)"
+	[ ! -e inosync.pid ] || fail "-t wrote the pidfile"
+	[ ! -e status ] || fail "-t wrote the statusfile"
+}
+
+t_contrib_scripts_pass_sh_n_and_shellcheck() {
+	for f in inosync.init inosync.openrc inosync.procd runit/run; do
+		p=$ROOT/contrib/$f
+		[ -f "$p" ] || fail "contrib/$f is missing"
+		[ -x "$p" ] || fail "contrib/$f is not executable"
+		sh -n "$p" 2> err || fail "sh -n contrib/$f: $(cat err)"
+		if command -v shellcheck > /dev/null; then
+			# the openrc and procd ones say in a directive which of
+			# their variables the framework reads
+			shellcheck -s sh "$p" > err 2>&1 || fail "shellcheck contrib/$f: $(cat err)"
+		fi
+	done
+}
+
+t_systemd_unit_passes_systemd_analyze_verify() {
+	command -v systemd-analyze > /dev/null || skip "no systemd-analyze here"
+	u=$ROOT/contrib/inosync.service
+	grep -qx 'ExecStart=/usr/local/bin/inosync -c /etc/inosync.conf' "$u" ||
+		fail "ExecStart is not the foreground inosync -c /etc/inosync.conf"
+	# shellcheck disable=SC2016 # $MAINPID is systemd's
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$u" || fail "ExecReload does not send SIGHUP"
+	# verify wants ExecStart's binary and the Documentation= page to exist
+	sed "s|^ExecStart=/usr/local/bin/inosync |ExecStart=$INOSYNC |" "$u" > inosync.service
+	mkdir -p man/man8
+	cp "$ROOT/inosync.8" man/man8/
+	if command -v man > /dev/null; then
+		MANPATH=$T/man systemd-analyze verify "$T/inosync.service" > out 2>&1
+	else
+		systemd-analyze verify --man=no "$T/inosync.service" > out 2>&1
+	fi
+	rc=$?
+	# other units of this machine may be reported too: only ours counts
+	! grep -qF 'inosync.service' out || fail "systemd-analyze verify: $(cat out)"
+	[ "$rc" = 0 ] || fail "systemd-analyze verify exited $rc: $(cat out)"
+}
+
+# fulls: print how many full syncs (those without a list) were run
+fulls() {
+	echo $(($(runs) - $(runs --files-from)))
+}
+
+# fulls_more_than N
+fulls_more_than() {
+	[ "$(fulls)" -gt "$1" ]
+}
+
+t_init_script_starts_reloads_and_stops_the_daemon() {
+	"$INOSYNC" -h | grep -qF -- '-P' || skip "this inosync has no -P option"
+	mkdir src
+	echo a > src/a
+	mkconf "$T/c.conf"
+	cat > default <<-EOF
+	INOSYNC=$INOSYNC
+	CONF=$T/c.conf
+	PIDFILE=$T/inosync.pid
+	EOF
+	sed "s|/etc/default/inosync|$T/default|g" "$ROOT/contrib/inosync.init" > init
+	sh init status > out
+	rc=$?
+	[ "$rc" = 3 ] || fail "status before start: exit $rc, want 3: $(cat out)"
+	sh init start > out 2>&1 || fail "start: exit $?: $(cat out)"
+	wait_for 10 test -s inosync.pid || fail "no pidfile after start"
+	read -r pid < inosync.pid
+	remember "$pid"
+	alive "$pid" || fail "the pidfile names no live process"
+	wait_for 10 synced || fail "not mirrored after start"
+	wait_for 10 idle || fail "first sync did not finish"
+	sh init status > out || fail "status: exit $?, want 0: $(cat out)"
+	grep -qF "$pid" out || fail "status does not name pid $pid: $(cat out)"
+	sh init start > out 2>&1 || fail "second start: exit $?: $(cat out)"
+	[ "$(procs_with "$T/c.conf" | wc -l)" = 1 ] || fail "a second start started a second inosync"
+	n=$(fulls)
+	sh init reload > out 2>&1 || fail "reload: exit $?: $(cat out)"
+	wait_for 10 fulls_more_than "$n" || fail "no full sync after reload"
+	wait_for 10 idle || fail "the sync after reload did not finish"
+	sh init stop > out 2>&1 || fail "stop: exit $?: $(cat out)"
+	gone "$pid" || fail "inosync still running after stop returned"
+	[ ! -e inosync.pid ] || fail "pidfile left after a clean exit"
+	sh init status > out
+	rc=$?
+	[ "$rc" = 3 ] || fail "status after stop: exit $rc, want 3: $(cat out)"
+}
+
+# minstall TARGET: make TARGET into $T/root with PREFIX=/usr
+minstall() {
+	make -C "$ROOT" "$1" DESTDIR="$T/root" PREFIX=/usr > make.out 2>&1 ||
+		fail "make $1 DESTDIR=$T/root PREFIX=/usr: exit $?: $(cat make.out)"
+}
+
+t_make_install_puts_binary_man_page_and_config_in_place() {
+	command -v make > /dev/null || skip "no make here"
+	minstall install
+	b=root/usr/bin/inosync
+	[ -f "$b" ] || fail "make install installed no $b"
+	[ -x "$b" ] || fail "$b is not executable"
+	"$b" --version > out || fail "the installed inosync does not run"
+	cmp -s "$ROOT/inosync.8" root/usr/share/man/man8/inosync.8 ||
+		fail "root/usr/share/man/man8/inosync.8 is not the man page"
+	cmp -s "$ROOT/inosync.conf" root/etc/inosync.conf ||
+		fail "root/etc/inosync.conf is not the example config"
+	[ -z "$(find root/etc/inosync.conf -perm /022)" ] ||
+		fail "the installed config is writable by group or others, which root refuses"
+	echo '# mine' > root/etc/inosync.conf
+	minstall install
+	[ "$(cat root/etc/inosync.conf)" = '# mine' ] ||
+		fail "a second make install overwrote an existing etc/inosync.conf"
+}
+
+t_make_uninstall_removes_binary_and_man_page() {
+	command -v make > /dev/null || skip "no make here"
+	minstall install
+	[ -e root/usr/bin/inosync ] || fail "make install installed no binary"
+	minstall uninstall
+	[ ! -e root/usr/bin/inosync ] || fail "make uninstall left the binary"
+	[ ! -e root/usr/share/man/man8/inosync.8 ] || fail "make uninstall left the man page"
+	[ -e root/etc/inosync.conf ] || fail "make uninstall removed the config, which is the user's"
+}
