@@ -6,22 +6,23 @@ MANPREFIX = $(PREFIX)/share/man
 SYSCONFDIR = /etc
 
 # static with musl when musl-gcc is there, else the system compiler
-CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc -static || echo cc`
+CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo cc`
 CFLAGS = -Os -fno-asynchronous-unwind-tables
 LDFLAGS = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
 # what the program needs whatever CFLAGS says
 INOCFLAGS = -std=c99 -D_GNU_SOURCE -Wall -Wextra -pedantic
+INOLDFLAGS = -static
 
 all: inosync
 
 inosync: inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ inosync.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
 
 tests/unit: tests/unit.c inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/unit.c
 
 tests/match: tests/match.c inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/match.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/match.c
 
 test: inosync tests/unit tests/match
 	tests/run
