@@ -2350,7 +2350,7 @@ loop(void)
 	struct dest *d;
 
 	for (;;) {
-		if (newconf && !running())
+		if (newconf && !running() && !quitting)
 			apply();
 		runsyncs();
 		if (quitting && !running())
