@@ -1033,50 +1033,55 @@ class(const char *p, int c, int *in)
 }
 
 /* rsync's wildmatch: * stops at a slash, ** does not, "dir/" then "***"
- * at the end also matches dir itself; ?, [...] never match a slash */
+ * at the end also matches dir itself; ?, [...] never match a slash.
+ * Returns MATCH, NOMATCH, or one of the aborts that tell a star's loop
+ * that no later start can match, which keeps "*a*a*a*b" from taking
+ * exponential time. */
+enum { NOMATCH, MATCH, ABORTALL, ABORTSTAR };
+
 static int
-glob(const char *p, const char *t, int isdir)
+wild(const char *p, const char *t, int isdir)
 {
-	int n, in;
+	int n, in, r;
 
 	for (; *p; p++, t++) {
+		if (*p == '/' && !strcmp(p, "/***"))
+			return *t == '/' || (!*t && isdir) ? MATCH : NOMATCH;
+		if (!*t && *p != '*')
+			return ABORTALL;
 		switch (*p) {
 		case '?':
-			if (!*t || *t == '/')
-				return 0;
+			if (*t == '/')
+				return NOMATCH;
 			break;
 		case '*':
 			if (p[1] != '*') {
 				for (;; t++) {
-					if (glob(p + 1, t, isdir))
-						return 1;
-					if (!*t || *t == '/')
-						return 0;
+					if ((r = wild(p + 1, t, isdir)) != NOMATCH)
+						return r;
+					if (!*t)
+						return ABORTALL;
+					if (*t == '/')
+						return ABORTSTAR;
 				}
 			}
 			while (*p == '*')
 				p++;
 			for (;; t++) {
-				if (glob(p, t, isdir))
-					return 1;
+				if ((r = wild(p, t, isdir)) != NOMATCH && r != ABORTSTAR)
+					return r;
 				if (!*t)
-					return 0;
+					return ABORTALL;
 			}
 		case '[':
 			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0) {
 				if (*t != '[')
-					return 0;
+					return NOMATCH;
 				break;
 			}
-			if (!*t || *t == '/' || !in)
-				return 0;
+			if (*t == '/' || !in)
+				return NOMATCH;
 			p += n;
-			break;
-		case '/':
-			if (!strcmp(p, "/***"))
-				return *t == '/' || (!*t && isdir);
-			if (*t != '/')
-				return 0;
 			break;
 		case '\\':
 			if (p[1])
@@ -1084,10 +1089,16 @@ glob(const char *p, const char *t, int isdir)
 			/* fall through */
 		default:
 			if (*p != *t)
-				return 0;
+				return NOMATCH;
 		}
 	}
-	return !*t;
+	return *t ? NOMATCH : MATCH;
+}
+
+static int
+glob(const char *p, const char *t, int isdir)
+{
+	return wild(p, t, isdir) == MATCH;
 }
 
 static int

@@ -73,6 +73,11 @@ testmatch(void)
 		{ "a\\b", "a\\b", 0, 1 }, { "a\\*", "a*", 0, 1 },
 		{ "a\\*", "ab", 0, 0 }, { "[", "[", 0, 1 }, { "a[b", "a[b", 0, 1 },
 		{ "- foo", "foo", 0, 1 }, { ".#*", "d/.#x", 0, 1 },
+		/* exponential without wildmatch's aborts */
+		{ "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", 0, 0 },
+		{ "**a**a**a**a**a**a**a**a**a**a**a**b",
+		    "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/c", 0, 0 },
 	};
 	struct conf c;
 	size_t i;
