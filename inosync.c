@@ -140,7 +140,6 @@ struct dest {
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
-	pid_t hook;             /* running rhook */
 	unsigned long runs;
 	time_t lastok;          /* wall clock of the last successful sync */
 	time_t lasterrat;
@@ -163,6 +162,11 @@ static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
 static int64_t quitat, rescanat, fullat;
 static int statuswant;          /* the status changed since statusfile */
 static int64_t statusat;        /* when statusfile was last written */
+static struct hook {            /* a running rhook */
+	pid_t pid;
+	char *spec;             /* its destination */
+} *hooks;
+static size_t nhooks;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
@@ -757,14 +761,17 @@ kindof(const char *d)
 static char *
 rshopt(const struct conf *c)
 {
-	char t[64];
+	size_t n = strcspn(c->rsh ? c->rsh : "", " \t");
 	const char *base;
+	char t[64];
 
 	fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
 	if (!c->rsh)
 		return cat3("ssh -o BatchMode=yes", c->rtimeout ? t : "", "");
-	base = strrchr(c->rsh, '/') ? strrchr(c->rsh, '/') + 1 : c->rsh;
-	if (c->rtimeout && !strncmp(base, "ssh", 3) && (!base[3] || base[3] == ' ') &&
+	/* the program's name: the first word's last component */
+	for (base = c->rsh + n; base > c->rsh && base[-1] != '/'; base--)
+		;
+	if (c->rtimeout && c->rsh + n - base == 3 && !strncmp(base, "ssh", 3) &&
 	    !strstr(c->rsh, "ConnectTimeout"))
 		return cat3(c->rsh, t, "");
 	return strdup(c->rsh);
@@ -886,10 +893,11 @@ loadconf(struct conf *c, const char *file)
 		free(buf);
 		return cerr(where, "%s", strerror(errno));
 	}
-	if (!geteuid() && st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH))) {
 		free(buf);
-		return cerr(where, "group or others may write it, and it names "
-		    "programs run as root: refused (chmod go-w %s)", file);
+		return cerr(where, "it names programs run as root, but %s may "
+		    "write it: refused", st.st_uid ? "a user other than root" :
+		    "group or others");
 	}
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
@@ -1410,7 +1418,7 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 
 	if (fullpath(dir, NULL, path) < 0 || !(dp = opendir(path)))
 		return;
-	while ((e = readdir(dp))) {
+	while ((errno = 0, e = readdir(dp))) {
 		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
 		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode)))
@@ -1428,6 +1436,8 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 		}
 		(*stack)[(*n)++] = c;
 	}
+	if (!e && errno)
+		unwatched(path, errno);
 	closedir(dp);
 }
 
@@ -1915,22 +1925,45 @@ static void
 runhook(struct dest *d, int code)
 {
 	char st[16], *argv[5];
+	struct hook *h;
 	pid_t pid;
 
 	if (!conf.rhook || pretend)
 		return;
 	fmt(st, sizeof(st), "%d", code);
 	argv[0] = conf.rhook;
-	argv[1] = (char *)d->spec;
 	argv[2] = st;
 	argv[3] = d->full ? "full" : "incremental";
 	argv[4] = NULL;
-	if ((pid = fork()) == 0)
-		run(argv);
-	if (pid < 0)
+	if ((h = realloc(hooks, (nhooks + 1) * sizeof(*h))))
+		hooks = h;
+	if (!h || !(argv[1] = strdup(d->spec)) || (pid = fork()) < 0) {
 		logmsg(LOG_ERR, "%s: cannot run rhook: %s", d->spec, strerror(errno));
-	else
-		d->hook = pid;
+		free(h ? argv[1] : NULL);
+		return;
+	}
+	if (pid == 0)
+		run(argv);
+	hooks[nhooks].pid = pid;
+	hooks[nhooks++].spec = argv[1];
+}
+
+/* a reaped child that was no rsync: log a failed rhook */
+static void
+reaphook(pid_t pid, int st)
+{
+	size_t i;
+
+	for (i = 0; i < nhooks && hooks[i].pid != pid; i++)
+		;
+	if (i == nhooks)
+		return;
+	if (st)
+		logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", hooks[i].spec,
+		    conf.rhook ? conf.rhook : "", WIFEXITED(st) ? "exit" : "signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	free(hooks[i].spec);
+	hooks[i] = hooks[--nhooks];
 }
 
 /* the sync of destination i ended with code (exit status, 256 + signal):
@@ -1951,7 +1984,8 @@ finish(int i, int code)
 	if (d->full)
 		fmt(what, sizeof(what), "full sync");
 	else
-		fmt(what, sizeof(what), "sync of %u directories", d->ndirs);
+		fmt(what, sizeof(what), "sync of %u director%s", d->ndirs,
+		    d->ndirs == 1 ? "y" : "ies");
 	if (ok) {
 		d->backoff = 0;
 		d->lastok = time(NULL);
@@ -2060,19 +2094,13 @@ reap(void)
 	int st, i, k;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < ndests && dests[i].pid != pid && dests[i].hook != pid; i++)
+		for (i = 0; i < ndests && dests[i].pid != pid; i++)
 			;
-		if (i == ndests)
-			continue;
-		d = &dests[i];
-		if (d->hook == pid) {
-			d->hook = 0;
-			if (st)
-				logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", d->spec,
-				    conf.rhook, WIFEXITED(st) ? "exit" : "signal",
-				    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		if (i == ndests) {
+			reaphook(pid, st);
 			continue;
 		}
+		d = &dests[i];
 		d->pid = 0;
 		closefd(&d->fd[0]);
 		for (k = 1; k < 3; k++)
@@ -2410,8 +2438,11 @@ lockpid(const char *file)
 
 	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
 		die(1, "pidfile %s:", file);
-	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0)
+	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0) {
+		if (ftruncate(pidfd, 0) < 0) /* no stale pid until ours */
+			die(1, "pidfile %s:", file);
 		return;
+	}
 	if ((n = read(pidfd, buf, sizeof(buf) - 1)) > 0)
 		buf[n] = '\0';
 	die(1, "pidfile %s is locked: inosync already runs as pid %s",
