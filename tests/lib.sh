@@ -10,6 +10,9 @@
 
 : "${T:?}" "${ROOT:?}"
 INOSYNC=${INOSYNC:-$ROOT/inosync}
+# a whole number that stretches deadlines and observation windows, for a
+# slow machine or an emulated inosync (tests/cross); 1 by default
+TEST_SCALE=${TEST_SCALE:-1}
 PID=
 
 # fail MESSAGE: end the test as failed (call it from the test's own shell,
@@ -42,10 +45,10 @@ cs() {
 }
 
 # wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds (0) or
-# SECONDS have passed (1). On timeout CMD runs once more with its output
-# shown, so a failing `same` prints the difference.
+# SECONDS (times TEST_SCALE) have passed (1). On timeout CMD runs once more
+# with its output shown, so a failing `same` prints the difference.
 wait_for() {
-	_wf_end=$(cs "$1")
+	_wf_end=$(($(cs "$1") * TEST_SCALE))
 	shift
 	now
 	_wf_end=$((NOW + _wf_end))
@@ -363,9 +366,12 @@ log_has() {
 }
 
 # observe SECONDS: let time pass to see that something does NOT happen (an
-# observation window; waiting for something to happen is wait_for's job)
+# observation window; waiting for something to happen is wait_for's job).
+# The window grows with TEST_SCALE: a slower daemon takes longer to do what
+# it should not.
 observe() {
-	sleep "$1"
+	_ob_cs=$(($(cs "$1") * TEST_SCALE))
+	sleep "$((_ob_cs / 100)).$((_ob_cs / 10 % 10))$((_ob_cs % 10))"
 }
 
 # watches [PID]: print how many inotify watches the process holds
@@ -381,4 +387,216 @@ log_lines() {
 # synced_with SRC [DST]: $T/SRC and DST (default $T/dst) are the same
 synced_with() {
 	same "$T/$1" "${2:-$T/dst}"
+}
+
+# timed_rsync: like counting_rsync, but each line of $T/runs is
+# "PID CENTISECONDS ARGS" (the time since boot when rsync started)
+timed_rsync() {
+	cat > "$T/rsync" <<-EOF2
+	#!/bin/sh
+	read -r up idle < /proc/uptime
+	printf '%s\n' "\$\$ \${up%.*}\${up#*.} \$*" >> '$T/runs'
+	exec /usr/bin/rsync "\$@"
+	EOF2
+	chmod 755 "$T/rsync"
+}
+
+# statusval FILE KEY: print the value of KEY in the key=value FILE
+statusval() {
+	sed -n "s/^$2=//p" "$1" 2> /dev/null
+}
+
+# blackhole_start: a TCP listener on 127.0.0.1 that accepts connections,
+# holds them and never says a word (perl, which Debian always has); sets
+# BH_PORT and BH_PID
+blackhole_start() {
+	command -v perl > /dev/null || skip "no perl for the black hole listener"
+	rm -f "$T/blackhole.port"
+	# shellcheck disable=SC2016 # perl's variables
+	perl -e 'use Socket;
+		socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+		bind($s, sockaddr_in(0, inet_aton("127.0.0.1"))) or die "bind: $!\n";
+		listen($s, 64) or die "listen: $!\n";
+		my ($port) = sockaddr_in(getsockname($s));
+		open(my $f, ">", "$ARGV[0].new") or die "$ARGV[0].new: $!\n";
+		print $f "$port\n";
+		close($f);
+		rename("$ARGV[0].new", $ARGV[0]) or die "rename: $!\n";
+		my @held;
+		while (accept(my $c, $s)) { push @held, $c; }' \
+		"$T/blackhole.port" > "$T/blackhole.log" 2>&1 &
+	BH_PID=$!
+	remember "$BH_PID"
+	wait_for 5 test -s "$T/blackhole.port" || fail "the black hole listener did not start"
+	# shellcheck disable=SC2034 # for the test
+	BH_PORT=$(cat "$T/blackhole.port")
+}
+
+# sshd_start: an sshd on 127.0.0.1 on a free port, a child of the test,
+# with a host key of its own, that lets root in with the key $T/id (made
+# here) and nothing else; its log is $T/sshd.log. Sets SSHD_PORT, SSHD_PID
+# and SSH_RSH (an rsh value that reaches it). Skips, with the reason, where
+# there is no sshd or it cannot let root in.
+sshd_start() {
+	[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd (apt-get install openssh-server)"
+	for _ss_c in ssh ssh-keygen; do
+		command -v "$_ss_c" > /dev/null || skip "no $_ss_c (apt-get install openssh-client)"
+	done
+	[ "$(id -u)" = 0 ] || skip "needs root: the test logs in to sshd as root"
+	mkdir -p /run/sshd || skip "cannot make /run/sshd, which sshd needs"
+	for _ss_k in sshd_host_key id; do
+		ssh-keygen -q -t ed25519 -N '' -C inosync-test -f "$T/$_ss_k" > /dev/null ||
+			skip "ssh-keygen failed"
+	done
+	cp "$T/id.pub" "$T/authorized_keys"
+	cat > "$T/sshd_config" <<-EOF
+	ListenAddress 127.0.0.1
+	HostKey $T/sshd_host_key
+	PidFile $T/sshd.pid
+	AuthorizedKeysFile $T/authorized_keys
+	PermitRootLogin prohibit-password
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	StrictModes no
+	UsePAM no
+	EOF
+	for _ss_try in 1 2 3 4 5 6 7 8 9 10; do
+		_ss_port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		/usr/sbin/sshd -D -e -f "$T/sshd_config" -p "$_ss_port" > "$T/sshd.log" 2>&1 &
+		SSHD_PID=$!
+		remember "$SSHD_PID"
+		wait_for 5 sshd_up "$_ss_port" || true
+		if alive "$SSHD_PID" && log_has sshd "Server listening on 127.0.0.1 port $_ss_port"; then
+			SSHD_PORT=$_ss_port
+			break
+		fi
+		kill "$SSHD_PID" 2> /dev/null
+		wait "$SSHD_PID" 2> /dev/null
+	done
+	[ -n "${SSHD_PORT-}" ] || skip "sshd did not start: $(tail -n 2 "$T/sshd.log" | tr '\n' ' ')"
+	SSH_RSH="ssh -i $T/id -p $SSHD_PORT -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+	# shellcheck disable=SC2086 # SSH_RSH is words, as rsync splits it
+	$SSH_RSH 127.0.0.1 true < /dev/null > "$T/ssh-check.out" 2>&1 ||
+		skip "sshd does not let root in with a key here: $(tail -n 2 "$T/ssh-check.out" "$T/sshd.log" | tr '\n' ' ')"
+}
+
+# sshd_up PORT: sshd says it listens on PORT, or it has exited
+sshd_up() {
+	log_has sshd "Server listening on 127.0.0.1 port $1" || gone "$SSHD_PID"
+}
+
+# native_inosync: $INOSYNC is an ELF binary for this machine, not a script
+# or a foreign binary that an emulator runs (tests/cross)
+native_inosync() {
+	[ "$(od -An -c -N4 "$INOSYNC" 2> /dev/null | tr -d ' ')" = 177ELF ] || return 1
+	[ "$(od -An -tx1 -j18 -N2 "$INOSYNC")" = "$(od -An -tx1 -j18 -N2 "$(readlink -f /bin/sh)")" ]
+}
+
+# root_add FILE PATH: copy FILE to $ROOT_FS/PATH, with the shared
+# libraries and the loader `ldd FILE` lists (none for a static binary)
+root_add() {
+	mkdir -p "$ROOT_FS/${2%/*}"
+	cp -L "$1" "$ROOT_FS/$2" || fail "cannot copy $1 into $ROOT_FS"
+	for _ra_l in $(ldd "$1" 2> /dev/null | sed -n \
+		-e 's/.*=> \(\/[^ ]*\) (0x.*/\1/p' \
+		-e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p'); do
+		[ -e "$ROOT_FS/$_ra_l" ] && continue
+		mkdir -p "$ROOT_FS/${_ra_l%/*}"
+		cp -L "$_ra_l" "$ROOT_FS/$_ra_l" || fail "cannot copy $_ra_l into $ROOT_FS"
+	done
+}
+
+# bare_root: build ROOT_FS=$T/root, a root filesystem that holds BusyBox
+# (/bin/busybox, /bin/sh), inosync (/bin/inosync), rsync (/usr/bin/rsync
+# with its libraries and loader), /etc/inosync.conf (wpath = /src, rnodes =
+# /dst, edelay = 0.2, rsync = /usr/bin/rsync) and /src, and nothing else:
+# no /dev, no /proc, no /etc/passwd, no /dev/log. Lists what it holds in
+# $T/root.files for root_untouched. Skips where it cannot be built or run.
+bare_root() {
+	ROOT_FS=$T/root
+	[ "$(id -u)" = 0 ] || skip "needs root for chroot"
+	native_inosync || skip "$INOSYNC is not a binary for this machine: it would need its emulator in the root"
+	_br_bb=$(command -v busybox) || skip "no busybox (apt-get install busybox-static)"
+	command -v ldd > /dev/null || skip "no ldd to find rsync's libraries"
+	root_add "$_br_bb" /bin/busybox
+	ln -s busybox "$ROOT_FS/bin/sh"
+	root_add "$INOSYNC" /bin/inosync
+	root_add /usr/bin/rsync /usr/bin/rsync
+	mkdir -p "$ROOT_FS/etc" "$ROOT_FS/src"
+	printf '%s\n' 'wpath = /src' 'rnodes = /dst' 'edelay = 0.2' \
+		'rsync = /usr/bin/rsync' > "$ROOT_FS/etc/inosync.conf"
+	chroot "$ROOT_FS" /bin/sh -c : 2> "$T/chroot.err" ||
+		skip "cannot run BusyBox in a chroot: $(cat "$T/chroot.err")"
+	chroot "$ROOT_FS" /usr/bin/rsync --version > /dev/null 2> "$T/chroot.err" ||
+		fail "rsync does not run in the bare root: $(cat "$T/chroot.err")"
+	chroot "$ROOT_FS" /bin/inosync -t > /dev/null 2> "$T/chroot.err" ||
+		fail "inosync -t fails in the bare root: $(cat "$T/chroot.err")"
+	(cd "$ROOT_FS" && find . | sort) > "$T/root.files"
+}
+
+# root_untouched: ROOT_FS holds only what bare_root put there, besides
+# what is under /src and /dst (nothing made /dev/null, /dev/log, a pidfile)
+root_untouched() {
+	(cd "$ROOT_FS" && find . | grep -v -e '^\./src/' -e '^\./dst$' -e '^\./dst/' | sort) > "$T/root.now"
+	diff "$T/root.files" "$T/root.now" | sed -n 's/^> /new in the root: /p' > "$T/root.diff"
+	[ ! -s "$T/root.diff" ] || { cat "$T/root.diff"; return 1; }
+}
+
+# procs_in_root DIR: print the pids of live inosync processes whose root
+# directory is DIR (chroot DIR); a detached one is found no other way
+procs_in_root() {
+	for _pr_d in /proc/[0-9]*; do
+		[ "$(readlink "$_pr_d/root" 2> /dev/null)" = "$1" ] || continue
+		[ "$(progname "${_pr_d#/proc/}")" = inosync ] || continue
+		alive "${_pr_d#/proc/}" && echo "${_pr_d#/proc/}"
+	done
+	return 0
+}
+
+# mkdirs DIR N: make N directories DIR/aI/bJ, 100 to an aI, quickly
+mkdirs() {
+	awk -v d="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s/a%d/b%d\n", d, int(i / 100), i }' |
+		xargs mkdir -p || fail "cannot make $2 directories in $1"
+}
+
+# unwatched_dirs PID DIR: print the directories under DIR (DIR included)
+# that the process PID holds no inotify watch on, by inode
+unwatched_dirs() {
+	cat "/proc/$1/fdinfo/"* 2> /dev/null |
+		sed -n 's/^inotify wd:[0-9a-f]* ino:\([0-9a-f]*\) .*/\1/p' > "$T/.watched"
+	find "$2" -type d -printf '%i %p\n' | awk '
+		NR == FNR { w[$1]; next }
+		!(sprintf("%x", $1) in w) { print substr($0, index($0, " ") + 1) }' "$T/.watched" -
+}
+
+# deepest: of the paths on stdin, print one with the most components
+deepest() {
+	awk -F/ 'NF > n { n = NF; p = $0 } END { if (n) print p }'
+}
+
+# least_as LO HI CMD...: the least address-space limit (KiB) from LO up to
+# HI at which `CMD... KIB` succeeds, found by doubling, then halving the gap
+# until it is HI/32 or less. Sets LEAST_OK (0 if none up to HI) and
+# LEAST_BAD (the greatest limit tried at which CMD failed; 0 if none).
+least_as() {
+	_la_lo=0 _la_try=$1 _la_max=$2
+	shift 2
+	LEAST_OK=0 LEAST_BAD=0
+	while [ "$_la_try" -le "$_la_max" ]; do
+		if "$@" "$_la_try"; then
+			LEAST_OK=$_la_try
+			break
+		fi
+		_la_lo=$_la_try _la_try=$((_la_try * 2))
+	done
+	[ "$LEAST_OK" != 0 ] || { LEAST_BAD=$_la_lo; return 1; }
+	while [ "$_la_lo" != 0 ] && [ $((LEAST_OK - _la_lo)) -gt $((LEAST_OK / 32)) ]; do
+		_la_try=$(((_la_lo + LEAST_OK) / 2))
+		if "$@" "$_la_try"; then
+			LEAST_OK=$_la_try
+		else
+			_la_lo=$_la_try
+		fi
+	done
+	LEAST_BAD=$_la_lo
 }
