@@ -160,6 +160,7 @@ static size_t ndirt, cdirt;
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
 static int64_t quitat, rescanat, fullat;
+static int toldother;           /* a watch failure was logged this scan */
 static int statuswant;          /* the status changed since statusfile */
 static int64_t statusat;        /* when statusfile was last written */
 static struct hook {            /* a running rhook */
@@ -863,10 +864,10 @@ slurp(const char *file, char **buf, struct stat *st)
 		n = -1;
 	while (n > 0) {
 		if (len + 1 >= cap) {
-			if (cap >= CONFMAX || !(b = realloc(*buf, cap += 4096))) {
+			if (cap >= CONFMAX)
 				errno = EFBIG;
+			if (cap >= CONFMAX || !(b = realloc(*buf, cap += 4096)))
 				break;
-			}
 			*buf = b;
 		}
 		if ((n = read(fd, *buf + len, cap - len - 1)) > 0)
@@ -1363,9 +1364,10 @@ unwatched(const char *path, int err)
 		logmsg(LOG_ERR, "cannot watch %s: the inotify watch limit is "
 		    "reached; raise fs.inotify.max_user_watches. Until then a "
 		    "full sync runs every %d s", path, RESCAN_MS / 1000);
-	else if (err != ENOSPC)
-		logmsg(LOG_WARNING, "cannot watch %s: %s; a full sync runs "
-		    "every %d s", path, strerror(err), RESCAN_MS / 1000);
+	else if (err != ENOSPC && !toldother)
+		logmsg(LOG_WARNING, "cannot watch %s: %s (others not said); a "
+		    "full sync runs every %d s", path, strerror(err), RESCAN_MS / 1000);
+	toldother |= err != ENOSPC;
 	toldspc |= err == ENOSPC;
 	degraded = 1;
 	if (!rescanat)
@@ -1682,7 +1684,7 @@ rescan(void)
 {
 	int fd, was = degraded;
 
-	rescanning = degraded = 0;
+	rescanning = degraded = toldother = 0;
 	rescanat = 0;
 	statuswant = 1;
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
@@ -1996,7 +1998,11 @@ finish(int i, int code)
 	} else {
 		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
 		d->retry = t + d->backoff;
-		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s", code, describe(code));
+		if (code > 255)
+			fmt(d->lasterr, sizeof(d->lasterr), "rsync %s", describe(code));
+		else
+			fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
+			    code, describe(code));
 		d->lasterrat = time(NULL);
 		logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
 		    "%s: %s failed after %lld ms (%s); retrying in %lld ms",
@@ -2288,7 +2294,7 @@ apply(void)
 	newconf = NULL;
 	initdests();
 	rescan();
-	fullat = now() + conf.efull * 1000;
+	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
 static void
@@ -2375,7 +2381,7 @@ timers(void)
 	if (conf.efull && !quitting && t >= fullat) {
 		logmsg(LOG_INFO, "periodic full sync");
 		wantfull();
-		fullat = t + conf.efull * 1000;
+		fullat = t + (int64_t)conf.efull * 1000;
 	}
 	if (conf.statusfile && statuswant && t >= statusat + 1000)
 		writestatus();
@@ -2500,7 +2506,9 @@ daemonize(void)
 	startfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (chdir("/") < 0)
 		die(1, "chdir /:");
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+	/* let go of the caller's terminal or pipe, even without /dev */
+	if ((fd = open("/dev/null", O_RDWR)) >= 0 ||
+	    (fd = open("/", O_RDONLY | O_DIRECTORY)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -2569,7 +2577,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (conf.pidfile && !pretend)
-		lockpid(pidfile = conf.pidfile);
+		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -2594,7 +2602,7 @@ main(int argc, char *argv[])
 	logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 	    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 	wantfull();
-	fullat = now() + conf.efull * 1000;
+	fullat = now() + (int64_t)conf.efull * 1000;
 	loop();
 	if (conf.statusfile)
 		unlink(conf.statusfile);

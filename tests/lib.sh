@@ -576,7 +576,7 @@ deepest() {
 
 # least_as LO HI CMD...: the least address-space limit (KiB) from LO up to
 # HI at which `CMD... KIB` succeeds, found by doubling, then halving the gap
-# until it is HI/32 or less. Sets LEAST_OK (0 if none up to HI) and
+# until it is HI/16 or less. Sets LEAST_OK (0 if none up to HI) and
 # LEAST_BAD (the greatest limit tried at which CMD failed; 0 if none).
 least_as() {
 	_la_lo=0 _la_try=$1 _la_max=$2
@@ -590,7 +590,7 @@ least_as() {
 		_la_lo=$_la_try _la_try=$((_la_try * 2))
 	done
 	[ "$LEAST_OK" != 0 ] || { LEAST_BAD=$_la_lo; return 1; }
-	while [ "$_la_lo" != 0 ] && [ $((LEAST_OK - _la_lo)) -gt $((LEAST_OK / 32)) ]; do
+	while [ "$_la_lo" != 0 ] && [ $((LEAST_OK - _la_lo)) -gt $((LEAST_OK / 16)) ]; do
 		_la_try=$(((_la_lo + LEAST_OK) / 2))
 		if "$@" "$_la_try"; then
 			LEAST_OK=$_la_try
@@ -598,5 +598,6 @@ least_as() {
 			_la_lo=$_la_try
 		fi
 	done
+	# shellcheck disable=SC2034 # for the test
 	LEAST_BAD=$_la_lo
 }
