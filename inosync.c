@@ -2456,10 +2456,10 @@ lockpid(const char *file)
 }
 
 static void
-writepid(void)
+writepid(pid_t pid)
 {
 	char buf[32];
-	int n = fmt(buf, sizeof(buf), "%d\n", (int)getpid());
+	int n = fmt(buf, sizeof(buf), "%d\n", (int)pid);
 
 	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
 		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
@@ -2492,14 +2492,19 @@ keepstdio(void)
 static void
 daemonize(void)
 {
+	pid_t pid;
 	int fd;
 
-	switch (fork()) {
+	switch ((pid = fork())) {
 	case -1:
 		die(1, "fork:");
 	case 0:
 		break;
 	default:
+		/* the pidfile names the daemon by the time -d returns, for
+		 * the init script that reads it next; the lock is shared */
+		if (pidfd >= 0)
+			writepid(pid);
 		_exit(0);
 	}
 	setsid();
@@ -2597,8 +2602,8 @@ main(int argc, char *argv[])
 	addtree(root, 0);
 	if (detach)
 		daemonize();
-	if (pidfd >= 0)
-		writepid();
+	else if (pidfd >= 0)
+		writepid(getpid());
 	logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 	    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 	wantfull();
