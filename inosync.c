@@ -492,15 +492,19 @@ setlogfile(struct conf *c, const char *v, const char *where)
 	return (c->logfile = cat3("--log-file=", v, "")) ? 0 : cerr(where, "out of memory");
 }
 
-/* *to = v, an absolute path of an executable file */
+/* *to = v, an absolute path of an executable file; one that does not exist
+ * yet only if it may come later (rsync on a medium mounted after boot) */
 static int
-setprog(char **to, const char *key, const char *v, const char *where)
+setprog(char **to, const char *key, const char *v, const char *where, int later)
 {
 	struct stat st;
 
 	if (v[0] != '/')
 		return cerr(where, "%s %s is not an absolute path", key, v);
-	if (stat(v, &st) < 0 || !S_ISREG(st.st_mode) || access(v, X_OK) < 0)
+	if (later && stat(v, &st) < 0 && errno == ENOENT)
+		logmsg(LOG_WARNING, "%s: warning: %s %s does not exist; every "
+		    "sync fails until it does", where, key, v);
+	else if (stat(v, &st) < 0 || !S_ISREG(st.st_mode) || access(v, X_OK) < 0)
 		return cerr(where, "%s %s is not executable", key, v);
 	free(*to);
 	return (*to = strdup(v)) ? 0 : cerr(where, "out of memory");
@@ -509,13 +513,13 @@ setprog(char **to, const char *key, const char *v, const char *where)
 static int
 setrsync(struct conf *c, const char *v, const char *where)
 {
-	return setprog(&c->rsync, "rsync", v, where);
+	return setprog(&c->rsync, "rsync", v, where, 1);
 }
 
 static int
 setrhook(struct conf *c, const char *v, const char *where)
 {
-	return setprog(&c->rhook, "rhook", v, where);
+	return setprog(&c->rhook, "rhook", v, where, 0);
 }
 
 static int

@@ -4,7 +4,8 @@
 #   T        a fresh, empty temporary directory (the cwd), removed afterwards
 #   ROOT     the source tree; INOSYNC the binary under test
 # Files in $T the runner reads after the test: .pids (processes to kill if
-# still alive), .sysctl ("FILE VALUE" lines to restore), .skip (a reason).
+# still alive), .mounts (mount points to unmount), .sysctl ("FILE VALUE"
+# lines to restore), .skip (a reason).
 # POSIX sh only; no `local`, so helpers keep their variables apart with a
 # prefix of their own.
 
@@ -358,6 +359,39 @@ sysctl_set() {
 sysctl_restore() {
 	_sr_v=$(grep -F "$1 " "$T/.sysctl" | head -n 1)
 	echo "${_sr_v#* }" > "$1"
+}
+
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE (as mount's size=) on DIR, made if
+# missing; the runner unmounts it after the test
+mount_tmpfs() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a tmpfs"
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2" tmpfs "$1" 2> /dev/null || skip "cannot mount a tmpfs here"
+	echo "$1" >> "$T/.mounts"
+}
+
+# cputime PID: print the CPU time PID itself has used (user + system, its
+# children aside), in centiseconds
+cputime() {
+	read -r _cp_s 2> /dev/null < "/proc/$1/stat" || return 1
+	# shellcheck disable=SC2086 # split into fields: state is $1, utime $12
+	set -- ${_cp_s##*) }
+	_cp_hz=$(getconf CLK_TCK 2> /dev/null) || _cp_hz=100
+	echo $((($12 + $13) * 100 / _cp_hz))
+}
+
+# calm SECONDS [PID]: over an observation window of SECONDS the daemon
+# (default $PID) uses at most a tenth of a CPU: it waits, it does not spin
+calm() {
+	_ca_p=${2:-$PID}
+	_ca_a=$(cputime "$_ca_p") || return 1
+	now
+	_ca_t=$NOW
+	observe "$1"
+	_ca_b=$(cputime "$_ca_p") || return 1
+	now
+	echo "daemon CPU $((_ca_b - _ca_a))0 ms in $((NOW - _ca_t))0 ms" >&2
+	[ $(((_ca_b - _ca_a) * 10)) -le $((NOW - _ca_t)) ]
 }
 
 # log_has NAME STRING: $T/NAME.log contains STRING

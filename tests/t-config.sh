@@ -274,12 +274,21 @@ t_wpath_must_be_a_directory() {
 t_rsync_must_be_an_executable_file() {
 	mkdir src dir
 	echo '#!/bin/sh' > notexec
-	for r in "$T/notexec" "$T/dir" "$T/nonexistent"; do
+	for r in "$T/notexec" "$T/dir"; do
 		mkconf c.conf "rsync = $r" "logfile = $T/log"
 		conf_error "$T/c.conf" "$(lineof c.conf rsync)" executable
 	done
 	mkconf c.conf "rsync = rsync" "logfile = $T/log"
 	conf_error "$T/c.conf" "$(lineof c.conf rsync)" ""
+}
+
+t_rsync_that_does_not_exist_yet_is_a_warning() {
+	mkdir src
+	mkconf c.conf "rsync = $T/later/rsync"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "exit $?, want 0: $(cat err)"
+	[ "$(wc -l < err)" = 1 ] || fail "want one warning line, got: $(cat err)"
+	grep -qF "inosync: $T/c.conf:$(lineof c.conf rsync): warning: rsync $T/later/rsync does not exist" err ||
+		fail "the warning does not name the file, the line and the rsync: $(cat err)"
 }
 
 t_exclude_starting_with_wpath_warns_and_starts() {
