@@ -82,6 +82,12 @@
 #define RESCAN_MS 30000
 #endif
 
+/* bytes of each block the directory nodes are cut from: a little under
+ * 64 KiB, so that malloc's own header still fits in 64 KiB */
+#ifndef NODEBLOCK
+#define NODEBLOCK 65504
+#endif
+
 /* on SIGTERM: milliseconds running syncs may take to finish before they
  * are terminated, then milliseconds before they are killed */
 #ifndef TERMWAIT_MS

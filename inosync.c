@@ -114,8 +114,8 @@ struct node {                   /* one watched directory */
 	struct node *hnext;     /* next in its hash bucket */
 	char *name;             /* stored after the node unless renamed longer */
 	int wd;
-	unsigned dslot;         /* 1 + index in dirt[], 0 when clean */
-	unsigned char moved;    /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
+	unsigned dslot : 31;    /* 1 + index in dirt[], 0 when clean */
+	unsigned moved : 1;     /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
 };
 
 struct dirt {                   /* a directory some destination still owes */
@@ -152,7 +152,7 @@ static struct dest dests[MAXNODES];
 static int ndests;
 
 static struct node *root;
-static struct node **htab;      /* wd -> node */
+static struct node **htab;      /* wd -> node, two to a bucket on average */
 static size_t hsize, nnodes;
 static struct dirt *dirt;
 static size_t ndirt, cdirt;
@@ -1216,15 +1216,64 @@ orphan(struct node *n)
 	*pp = n->sibling;
 }
 
+/* Nodes are cut from blocks of NODEBLOCK bytes, not malloc'd one by one:
+ * with tens of thousands of directories malloc's rounding and headers
+ * would cost a third of the memory. A freed node waits on a list of its
+ * size, 8 bytes a step, for the next node of that size. */
+static void *blocks;            /* every block, linked through its first word */
+static char *blk;               /* what is left of the newest */
+static size_t blkleft;
+static void *freenodes[(sizeof(struct node) + NAME_MAX + 8) / 8 + 1];
+
+/* the size of a node, from the name it was made with */
+static size_t
+nodesize(const struct node *n)
+{
+	return (sizeof(*n) + strlen((const char *)(n + 1)) + 8) & ~(size_t)7;
+}
+
+static struct node *
+nalloc(size_t len)
+{
+	size_t size = (sizeof(struct node) + len + 8) & ~(size_t)7;
+	void **f = &freenodes[size / 8], *p;
+
+	if ((p = *f)) {
+		*f = *(void **)p;
+		return memset(p, 0, size);
+	}
+	if (blkleft < size) {
+		if (!(p = calloc(1, NODEBLOCK)))
+			return NULL;
+		*(void **)p = blocks;
+		blocks = p;
+		blk = (char *)p + 16;
+		blkleft = NODEBLOCK - 16;
+	}
+	p = blk;
+	blk += size;
+	blkleft -= size;
+	return p;
+}
+
+static void
+nfree(struct node *n)
+{
+	void **f = &freenodes[nodesize(n) / 8];
+
+	*(void **)n = *f;
+	*f = n;
+}
+
 static struct node *
 newnode(struct node *parent, const char *name, int wd)
 {
 	size_t len = strlen(name);
 	struct node *n, **b;
 
-	if (nnodes >= hsize && hgrow() < 0)
+	if (nnodes >= 2 * hsize && hgrow() < 0)
 		return NULL;
-	if (!(n = calloc(1, sizeof(*n) + len + 1)))
+	if (!(n = nalloc(len)))
 		return NULL;
 	n->name = (char *)(n + 1);
 	memcpy(n->name, name, len + 1);
@@ -1237,21 +1286,18 @@ newnode(struct node *parent, const char *name, int wd)
 	return n;
 }
 
-/* a watched directory renamed or moved within the tree */
+/* a watched directory renamed or moved within the tree; the name it was
+ * made with stays after the node, which nodesize() reads */
 static int
 relink(struct node *n, struct node *parent, const char *name)
 {
-	char *s;
+	char *s = (char *)(n + 1);
 
-	if (strlen(name) > strlen(n->name)) {
-		if (!(s = strdup(name)))
-			return -1;
-		if (n->name != (char *)(n + 1))
-			free(n->name);
-		n->name = s;
-	} else {
-		strcpy(n->name, name);
-	}
+	if (strcmp(name, s) && !(s = strdup(name)))
+		return -1;
+	if (n->name != (char *)(n + 1))
+		free(n->name);
+	n->name = s;
 	orphan(n);
 	adopt(parent, n);
 	return 0;
@@ -1581,7 +1627,7 @@ drop(struct node *n, int rm)
 		free(n->name);
 	if (n == root)
 		root = NULL;
-	free(n);
+	nfree(n);
 }
 
 /* events */
@@ -2542,7 +2588,8 @@ int
 main(int argc, char *argv[])
 {
 	static char file[PATH_MAX];
-	const char *cfile = NULL, *pidfile = NULL;
+	const char *cfile = NULL;
+	char *pidfile = NULL;
 	int c, check = 0, detach = 0;
 	sigset_t set;
 
@@ -2617,6 +2664,7 @@ main(int argc, char *argv[])
 		unlink(conf.statusfile);
 	if (pidfd >= 0)
 		unlink(pidfile);
+	free(pidfile);
 	logmsg(LOG_INFO, "exited");
 	return 0;
 }
