@@ -58,15 +58,41 @@ fuzz: tests/fuzz.c inosync.c config.h
 	mkdir -p fuzz-work
 	tests/fuzz.libfuzzer -max_total_time=$(FUZZTIME) -timeout=5 fuzz-work tests/fuzz-corpus
 
-# the whole suite against an ASan and UBSan build (dynamic: sanitizers
-# need their runtime)
-ASANCC = clang
-check-asan:
+# the suite against an ASan and UBSan build (dynamic: the sanitizers need
+# their runtime). Any report fails it, also one from a process whose exit
+# status no test looks at. TEST_FILES picks test files, as for tests/run.
+ASANCC = gcc
+inosync.asan: inosync.c config.h
 	$(ASANCC) -std=c99 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -g -O1 \
 		-fsanitize=address,undefined -fno-sanitize-recover=all \
-		-fno-omit-frame-pointer -o inosync.asan inosync.c
-	ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1 \
-		INOSYNC=$$PWD/inosync.asan tests/run
+		-fno-omit-frame-pointer -o $@ inosync.c
+
+check-asan: inosync.asan tests/unit tests/match tests/fuzz
+	rm -rf sanitizer-logs && mkdir sanitizer-logs
+	ASAN_OPTIONS=detect_leaks=1:exitcode=99:log_path=$$PWD/sanitizer-logs/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$$PWD/sanitizer-logs/ubsan \
+	INOSYNC=$$PWD/inosync.asan tests/run; rc=$$?; \
+	for f in sanitizer-logs/*; do [ -s "$$f" ] || continue; \
+		echo "check-asan: report in $$f:"; cat "$$f"; rc=1; done; \
+	exit $$rc
+
+# the suite with every inosync under valgrind's memcheck (a dynamic build,
+# where it can replace malloc); any error or leak fails it. Slow, so the
+# deadlines stretch by VGSCALE.
+VGCC = cc
+VGSCALE = 4
+inosync.vg: inosync.c config.h
+	$(VGCC) -std=c99 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -g -O1 -o $@ inosync.c
+
+check-valgrind: inosync.vg tests/unit tests/match tests/fuzz
+	rm -rf valgrind-logs && mkdir valgrind-logs
+	printf '#!/bin/sh\nexec valgrind -q --error-exitcode=98 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --log-file=%s/valgrind-logs/%%p %s/inosync.vg "$$@"\n' \
+		"$$PWD" "$$PWD" > inosync.valgrind
+	chmod 755 inosync.valgrind
+	INOSYNC=$$PWD/inosync.valgrind TEST_SCALE=$(VGSCALE) tests/run; rc=$$?; \
+	for f in valgrind-logs/*; do [ -s "$$f" ] || continue; \
+		echo "check-valgrind: report in $$f:"; cat "$$f"; rc=1; done; \
+	exit $$rc
 
 inosync.mips: inosync.c config.h
 	$(MIPSCC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
@@ -126,8 +152,9 @@ demo: inosync
 
 clean:
 	rm -rf inosync tests/unit tests/match tests/fuzz tests/fuzz.libfuzzer \
-		inosync.asan fuzz-work demo inosync.stripped
+		inosync.asan inosync.vg inosync.valgrind fuzz-work demo inosync.stripped \
+		sanitizer-logs valgrind-logs
 	rm -f inosync.mips inosync.armhf inosync.aarch64
 	rm -f tests/unit.mips tests/unit.armhf tests/unit.aarch64
 
-.PHONY: all test torture fuzz check-asan test-cross size install uninstall demo clean
+.PHONY: all test torture fuzz check-asan check-valgrind test-cross size install uninstall demo clean

@@ -526,6 +526,11 @@ native_inosync() {
 	[ "$(od -An -tx1 -j18 -N2 "$INOSYNC")" = "$(od -An -tx1 -j18 -N2 "$(readlink -f /bin/sh)")" ]
 }
 
+# sanitized: $INOSYNC is an ASan build (make check-asan)
+sanitized() {
+	grep -q __asan_init "$INOSYNC" 2> /dev/null
+}
+
 # root_add FILE PATH: copy FILE to $ROOT_FS/PATH, with the shared
 # libraries and the loader `ldd FILE` lists (none for a static binary)
 root_add() {
@@ -550,6 +555,7 @@ bare_root() {
 	ROOT_FS=$T/root
 	[ "$(id -u)" = 0 ] || skip "needs root for chroot"
 	native_inosync || skip "$INOSYNC is not a binary for this machine: it would need its emulator in the root"
+	! sanitized || skip "a sanitizer build needs /proc, which the bare root lacks"
 	_br_bb=$(command -v busybox) || skip "no busybox (apt-get install busybox-static)"
 	command -v ldd > /dev/null || skip "no ldd to find rsync's libraries"
 	root_add "$_br_bb" /bin/busybox

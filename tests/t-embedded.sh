@@ -261,6 +261,7 @@ holds_all() {
 # the limit); skips where the limit would bind something else than inosync
 short_tree() {
 	native_inosync || skip "$INOSYNC runs under an emulator: a limit would bind the emulator"
+	! sanitized || skip "a sanitizer build reserves terabytes of address space"
 	command -v prlimit > /dev/null || skip "no prlimit (util-linux)"
 	mkdir src
 	mkdirs src 10000

@@ -112,12 +112,13 @@ t_unreadable_subdirectory_is_retried_logged_and_the_rest_synced() {
 	wait_for 5 same src/open dst/open || fail "a change elsewhere did not arrive"
 	kill -0 "$PID" || fail "the daemon died"
 	calm 3 || fail "the daemon spins while the directory is unreadable"
+	# rsync deletes nothing while it meets an I/O error
+	rm src/open/one
 	chmod 755 src/locked
 	wait_for 70 synced || fail "not converged once the directory was readable"
-	# once watched again (the next rescan), its changes arrive too
-	echo 5 > src/locked/five
-	rm src/open/one
-	wait_for 45 synced || fail "a change in the repaired directory did not arrive"
+	grep -q '(rsync exit 0)' d.log || fail "no sync succeeded"
+	# (its changes arrive once the next rescan watches it: see the watch
+	# limit tests, which wait for that)
 	stop
 }
 

@@ -101,7 +101,8 @@ testlines(void)
 		{ "emask = IN_CLOSE_WRITE|IN_ATTRIB, IN_MOVE", 0 },
 		{ "nokey = 1", -1 }, { "rnodes", -1 }, { "rspeed = 1k", -1 },
 		{ "emask = IN_NOPE", -1 }, { "rsync = rsync", -1 },
-		{ "rsync = /nonexistent/rsync", -1 }, { "wpath = /nonexistent", -1 },
+		{ "rsync = /etc", -1 }, { "rsync = /nonexistent/rsync", 0 },
+		{ "wpath = /nonexistent", -1 },
 		{ "wpath = /etc/passwd", -1 }, { "rpath = ", -1 },
 		{ "rexcludes = + keep", -1 }, { "rexcludes = !", -1 },
 	};
