@@ -82,6 +82,15 @@
 #define RESCAN_MS 30000
 #endif
 
+/* rsync is given a directory's changed names, not the directory, while
+ * they take at most NAMESMAX bytes, and all directories' at most NAMESALL */
+#ifndef NAMESMAX
+#define NAMESMAX 1024
+#endif
+#ifndef NAMESALL
+#define NAMESALL 65536
+#endif
+
 /* bytes of each block the directory nodes are cut from: a little under
  * 64 KiB, so that malloc's own header still fits in 64 KiB */
 #ifndef NODEBLOCK

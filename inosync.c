@@ -7,13 +7,17 @@
  * Every directory of the tree that is not excluded has an inotify watch and
  * a node in a small tree (struct node), found by its watch descriptor through
  * a hash. An event marks the directory it happened in as dirty, with one bit
- * per destination: marking costs O(1), allocates nothing, and a thousand
- * events in one directory are one mark. The first mark arms a deadline
- * edelay seconds away. At the deadline each idle destination gets a single
- * rsync for all it owes: the dirty directories are written, NUL-separated,
- * to rsync's stdin (--files-from=-), and rsync sends their entries and
- * deletes what is gone from them. A new directory is scanned and synced
- * whole, since files made in it before its watch existed raise no event.
+ * per destination, and a thousand events in one directory are one mark;
+ * the changed name is kept with the mark while the directory has few (at
+ * most 1 KiB of them), so no event costs more than a short scan. The first
+ * mark arms a deadline edelay seconds away. At the deadline each idle
+ * destination gets a single rsync for all it owes, its list written,
+ * NUL-separated, to rsync's stdin (--files-from=-): a directory with few
+ * changed names as those names, which rsync copies or deletes, any other
+ * as the directory, whose entries rsync sends while it deletes what is
+ * gone. So one new file in a directory of 100,000 does not make rsync list
+ * the 100,000. A new directory is scanned and synced whole, since files
+ * made in it before its watch existed raise no event.
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
  * a destination gets one full recursive rsync instead.
  *
@@ -122,6 +126,9 @@ struct dirt {                   /* a directory some destination still owes */
 	struct node *n;
 	uint32_t dirty;         /* destinations that owe it */
 	uint32_t sent;          /* destinations whose running rsync has it */
+	char *names;            /* its changed entries, each ending in '\0';
+	                         * NULL: the whole directory */
+	size_t nlen;
 };
 
 struct dest {
@@ -155,7 +162,7 @@ static struct node *root;
 static struct node **htab;      /* wd -> node, two to a bucket on average */
 static size_t hsize, nnodes;
 static struct dirt *dirt;
-static size_t ndirt, cdirt;
+static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
@@ -1456,7 +1463,7 @@ watch(struct node *dir, const char *name)
 	return n;
 }
 
-static void mark(struct node *n, uint32_t bits);
+static void mark(struct node *n, const char *name, uint32_t bits);
 
 /* watch the subdirectories of dir; push them on *stack */
 static void
@@ -1501,10 +1508,10 @@ addtree(struct node *top, uint32_t bits)
 	size_t n = 0, cap = 0, done = 0;
 
 	scan(top, &stack, &n, &cap);
-	mark(top, bits);
+	mark(top, NULL, bits);
 	while (n) {
 		d = stack[--n];
-		mark(d, bits);
+		mark(d, NULL, bits);
 		scan(d, &stack, &n, &cap);
 		if (++done % 10000 == 0)
 			logmsg(LOG_DEBUG, "watching %zu directories", nnodes);
@@ -1523,6 +1530,8 @@ alldests(void)
 static void
 delrec(size_t i)
 {
+	free(dirt[i].names);
+	allnames -= dirt[i].nlen;
 	dirt[i].n->dslot = 0;
 	dirt[i] = dirt[--ndirt];
 	if (i < ndirt)
@@ -1537,9 +1546,45 @@ owe(struct dest *d)
 		d->due = now() + conf.edelay;
 }
 
+/* r's whole directory is owed, not only some of its entries */
 static void
-mark(struct node *n, uint32_t bits)
+whole(struct dirt *r)
 {
+	free(r->names);
+	r->names = NULL;
+	allnames -= r->nlen;
+	r->nlen = 0;
+}
+
+/* name is owed in r, unless it already is; past NAMESMAX bytes of names in
+ * one directory, or NAMESALL in all, the whole directory is owed instead */
+static void
+addname(struct dirt *r, const char *name)
+{
+	size_t len = strlen(name) + 1, k;
+	char *p;
+
+	for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
+		if (!strcmp(r->names + k, name))
+			return;
+	if (r->nlen + len > NAMESMAX || allnames + len > NAMESALL ||
+	    !(p = realloc(r->names, r->nlen + len))) {
+		whole(r);
+		return;
+	}
+	memcpy(p + r->nlen, name, len);
+	r->names = p;
+	r->nlen += len;
+	allnames += len;
+}
+
+/* the destinations in bits owe n's entry name, or n whole if name is NULL:
+ * rsync gets the changed names of a directory while they are few, so one
+ * changed file in a huge directory does not make it list the directory */
+static void
+mark(struct node *n, const char *name, uint32_t bits)
+{
+	int isnew = !n->dslot;
 	struct dirt *r;
 	uint32_t fresh;
 	int i;
@@ -1558,9 +1603,15 @@ mark(struct node *n, uint32_t bits)
 		}
 		dirt[ndirt].n = n;
 		dirt[ndirt].dirty = dirt[ndirt].sent = 0;
+		dirt[ndirt].names = NULL;
+		dirt[ndirt].nlen = 0;
 		n->dslot = ++ndirt;
 	}
 	r = &dirt[n->dslot - 1];
+	if (!name)
+		whole(r);
+	else if (isnew || r->names)
+		addname(r, name);
 	fresh = bits & ~r->dirty;
 	r->dirty |= bits;
 	statuswant |= fresh != 0;
@@ -1681,13 +1732,13 @@ event(const struct inotify_event *ev)
 	}
 	if (!ev->len) {
 		if (ev->mask & conf.emask)
-			mark(n, alldests());
+			mark(n, NULL, alldests());
 		return;
 	}
 	if (excludedin(n, ev->name, isdir))
 		return;
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-		mark(n, alldests());
+		mark(n, ev->name, alldests());
 		if ((c = watch(n, ev->name)))
 			addtree(c, alldests());
 		return;
@@ -1695,7 +1746,7 @@ event(const struct inotify_event *ev)
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
 	if (ev->mask & conf.emask)
-		mark(n, alldests());
+		mark(n, ev->name, alldests());
 }
 
 static void
@@ -1758,41 +1809,56 @@ rescan(void)
 
 /* rsync */
 
-/* move what destination i owes into its next sync; append each directory
- * to its list unless the sync is full; too long a list makes it full */
+/* append dir's entry name to d's list, or with name NULL dir itself as
+ * "dir/" (its entries, deleting what is gone); -1: out of memory */
+static int
+listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
+{
+	char path[PATH_MAX], *l;
+	int n = relpath(dir, name, path);
+
+	if (n < 0)
+		return 0; /* longer than any path rsync could take */
+	if (!name) {
+		if (!n)
+			path[n++] = '.';
+		path[n++] = '/';
+	}
+	path[n++] = '\0';
+	if (d->len + n > *cap) {
+		if (!(l = realloc(d->list, *cap * 2 + n + 4096)))
+			return -1;
+		d->list = l;
+		*cap = *cap * 2 + n + 4096;
+	}
+	memcpy(d->list + d->len, path, n);
+	d->len += n;
+	return 0;
+}
+
+/* move what destination i owes into its next sync; unless the sync is full,
+ * list each directory, or each of its changed names (rsync deletes those
+ * that are gone); too long a list makes the sync full */
 static int
 collect(struct dest *d, int i, int full)
 {
-	char path[PATH_MAX];
 	uint32_t bit = 1u << i;
-	size_t j, cap = 0;
-	char *l;
-	int n;
+	size_t j, k, cap = 0;
+	struct dirt *r;
 
 	d->len = d->off = 0;
 	d->ndirs = 0;
 	for (j = 0; j < ndirt; j++) {
-		if (!(dirt[j].dirty & bit))
+		r = &dirt[j];
+		if (!(r->dirty & bit))
 			continue;
-		dirt[j].dirty &= ~bit;
-		dirt[j].sent |= bit;
+		r->dirty &= ~bit;
+		r->sent |= bit;
 		d->ndirs++;
-		if (full || (n = relpath(dirt[j].n, NULL, path)) < 0)
-			continue;
-		if (!n)
-			path[n++] = '.';
-		path[n++] = '/';
-		path[n++] = '\0';
-		if (d->len + n > cap) {
-			if (!(l = realloc(d->list, cap * 2 + n + 4096))) {
-				full = 1;
-				continue;
-			}
-			d->list = l;
-			cap = cap * 2 + n + 4096;
-		}
-		memcpy(d->list + d->len, path, n);
-		d->len += n;
+		if (!r->names && !full)
+			full = listadd(d, r->n, NULL, &cap) < 0;
+		for (k = 0; r->names && k < r->nlen && !full; k += strlen(r->names + k) + 1)
+			full = listadd(d, r->n, r->names + k, &cap) < 0;
 	}
 	d->pending = 0;
 	if (full) {
@@ -1818,7 +1884,7 @@ mkargv(const struct dest *d, int full)
 		v[n++] = flags[i];
 	v[n++] = "--delete";
 	if (!full) {
-		v[n++] = "--ignore-missing-args";
+		v[n++] = "--delete-missing-args";
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}

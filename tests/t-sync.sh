@@ -354,3 +354,46 @@ t_short_lived_directories_do_no_harm() {
 	kill -0 "$PID" || fail "the daemon died"
 	stop
 }
+
+# list_rsync: like counting_rsync, and each run's --files-from list, one
+# name a line, is appended to $T/lists
+list_rsync() {
+	cat > "$T/rsync" <<-EOF2
+	#!/bin/sh
+	printf '%s\n' "\$\$ \$*" >> '$T/runs'
+	case "\$*" in *--files-from=-*)
+		cat > '$T/list.'\$\$
+		tr '\0' '\n' < '$T/list.'\$\$ >> '$T/lists'
+		exec /usr/bin/rsync "\$@" < '$T/list.'\$\$ ;;
+	esac
+	exec /usr/bin/rsync "\$@"
+	EOF2
+	chmod 755 "$T/rsync"
+}
+
+t_a_few_changed_files_are_named_not_their_directory() {
+	mkdir -p src/big
+	i=0
+	while [ $i -lt 300 ]; do
+		echo $i > "src/big/f$i"
+		i=$((i + 1))
+	done
+	boot
+	list_rsync
+	echo new > src/big/f7
+	rm src/big/f8
+	mv src/big/f9 src/big/g9
+	wait_for 10 synced || fail "changes not synced"
+	grep -qx 'big/f7' lists || fail "the changed file was not named: $(cat lists)"
+	! grep -qx 'big/' lists || fail "the whole directory was listed: $(cat lists)"
+	: > lists
+	# many names: the whole directory is cheaper to list than to name
+	i=0
+	while [ $i -lt 300 ]; do
+		echo x > "src/big/f$i"
+		i=$((i + 1))
+	done
+	wait_for 10 synced || fail "many changes not synced"
+	grep -qx 'big/' lists || fail "300 changed names were not one directory: $(head -n 3 lists)"
+	stop
+}
