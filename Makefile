@@ -47,7 +47,7 @@ test: inosync tests/unit tests/match tests/fuzz
 TORTURE_SEEDS = 1 2 3 4 5 6 7 8 9 10 11 12
 TORTURE_OPS = 2000
 torture: inosync
-	TORTURE_SEEDS='$(TORTURE_SEEDS)' TORTURE_OPS=$(TORTURE_OPS) tests/run random_changes
+	TORTURE_SEEDS='$(TORTURE_SEEDS)' TORTURE_OPS=$(TORTURE_OPS) TEST_TIMEOUT=1800 tests/run random_changes
 
 # libFuzzer on the config parser and the exclude matcher (clang, and
 # Debian's libclang-rt-dev); new inputs go to fuzz-work/, the seeds stay
