@@ -116,7 +116,7 @@ enum { LOCAL, SHELL, DAEMON };  /* how rsync reaches a destination */
 struct node {                   /* one watched directory */
 	struct node *parent, *child, *sibling;
 	struct node *hnext;     /* next in its hash bucket */
-	char *name;             /* stored after the node unless renamed longer */
+	char *name;             /* after the node, unless renamed since */
 	int wd;
 	unsigned dslot : 31;    /* 1 + index in dirt[], 0 when clean */
 	unsigned moved : 1;     /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
