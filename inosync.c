@@ -69,6 +69,10 @@
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
                   IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
+/* the events emask must have for the changed names to be all that changed
+ * in a directory; with fewer, an event syncs its whole directory */
+#define NAMEMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+
 struct pat {                    /* one rexcludes pattern */
 	char *opt;              /* "--exclude=PATTERN", for rsync */
 	char *s;                /* PATTERN without leading or trailing '/' */
@@ -1708,6 +1712,14 @@ lostroot(void)
 	rescanning = 1;
 }
 
+/* what of its directory an event with a name makes owed: the name, unless
+ * emask misses changes the names would not tell (then the directory) */
+static const char *
+named(const struct inotify_event *ev)
+{
+	return (conf.emask & NAMEMASK) == NAMEMASK ? ev->name : NULL;
+}
+
 static void
 event(const struct inotify_event *ev)
 {
@@ -1738,7 +1750,7 @@ event(const struct inotify_event *ev)
 	if (excludedin(n, ev->name, isdir))
 		return;
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-		mark(n, ev->name, alldests());
+		mark(n, named(ev), alldests());
 		if ((c = watch(n, ev->name)))
 			addtree(c, alldests());
 		return;
@@ -1746,7 +1758,7 @@ event(const struct inotify_event *ev)
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
 	if (ev->mask & conf.emask)
-		mark(n, ev->name, alldests());
+		mark(n, named(ev), alldests());
 }
 
 static void

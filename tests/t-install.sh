@@ -145,6 +145,9 @@ fulls_more_than() {
 
 t_init_script_starts_reloads_and_stops_the_daemon() {
 	"$INOSYNC" -h | grep -qF -- '-P' || skip "this inosync has no -P option"
+	# the script's status asks whether the pidfile's process is inosync
+	! grep -q 'exec valgrind' "$INOSYNC" 2> /dev/null ||
+		skip "under valgrind the process has valgrind's name, not inosync's"
 	mkdir src
 	echo a > src/a
 	mkconf "$T/c.conf"
