@@ -33,7 +33,7 @@
 
 /* default `emask`: the events that start a sync */
 #ifndef EMASK
-#define EMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+#define EMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
 #endif
 
 /* flags given to every rsync run, before the ones inosync adds; must not

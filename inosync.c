@@ -70,8 +70,10 @@
                   IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 /* the events emask must have for the changed names to be all that changed
- * in a directory; with fewer, an event syncs its whole directory */
-#define NAMEMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+ * in a directory (IN_ATTRIB: a chmod or touch after the close); with fewer,
+ * an event syncs its whole directory */
+#define NAMEMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
+                  IN_MOVED_TO | IN_ATTRIB)
 
 struct pat {                    /* one rexcludes pattern */
 	char *opt;              /* "--exclude=PATTERN", for rsync */
@@ -1247,9 +1249,11 @@ static struct node *
 nalloc(size_t len)
 {
 	size_t size = (sizeof(struct node) + len + 8) & ~(size_t)7;
-	void **f = &freenodes[size / 8], *p;
+	void **f, *p;
 
-	if ((p = *f)) {
+	if (size / 8 >= LEN(freenodes)) /* a name over NAME_MAX bytes (vfat) */
+		return calloc(1, size);
+	if ((p = *(f = &freenodes[size / 8]))) {
 		*f = *(void **)p;
 		return memset(p, 0, size);
 	}
@@ -1270,10 +1274,14 @@ nalloc(size_t len)
 static void
 nfree(struct node *n)
 {
-	void **f = &freenodes[nodesize(n) / 8];
+	size_t k = nodesize(n) / 8;
 
-	*(void **)n = *f;
-	*f = n;
+	if (k >= LEN(freenodes)) {
+		free(n);
+		return;
+	}
+	*(void **)n = freenodes[k];
+	freenodes[k] = n;
 }
 
 static struct node *
@@ -1822,20 +1830,21 @@ rescan(void)
 /* rsync */
 
 /* append dir's entry name to d's list, or with name NULL dir itself as
- * "dir/" (its entries, deleting what is gone); -1: out of memory */
+ * "dir/" (its entries, deleting what is gone); each begins with "./", or
+ * rsync would skip one beginning with '#' or ';' as a comment. -1: out of
+ * memory */
 static int
 listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 {
-	char path[PATH_MAX], *l;
-	int n = relpath(dir, name, path);
+	char path[PATH_MAX + 4], *l;
+	int n = relpath(dir, name, path + 2);
 
 	if (n < 0)
 		return 0; /* longer than any path rsync could take */
-	if (!name) {
-		if (!n)
-			path[n++] = '.';
+	memcpy(path, "./", 2);
+	n += 2;
+	if (!name && n > 2)
 		path[n++] = '/';
-	}
 	path[n++] = '\0';
 	if (d->len + n > *cap) {
 		if (!(l = realloc(d->list, *cap * 2 + n + 4096)))

@@ -68,7 +68,7 @@ t_check_prints_defaults_and_unset_keys() {
 	grep -qxE 'edelay = 10(\.0*)?' out || fail "no 'edelay = 10' in: $(cat out)"
 	grep -qxE 'rsync = /.*rsync' out || fail "no default 'rsync = /...' in: $(cat out)"
 	mask=$(sed -n 's/^emask = //p' out | tr ',|' '  ' | tr -s ' ' '\n' | sort | tr '\n' ' ')
-	[ "$mask" = "IN_CLOSE_WRITE IN_CREATE IN_DELETE IN_MOVED_FROM IN_MOVED_TO " ] ||
+	[ "$mask" = "IN_ATTRIB IN_CLOSE_WRITE IN_CREATE IN_DELETE IN_MOVED_FROM IN_MOVED_TO " ] ||
 		fail "default emask is '$mask'"
 	has_line out "# rpath (unset)"
 	has_line out "# logfile (unset)"
