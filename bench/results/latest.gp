@@ -1,58 +1,58 @@
 $lat << EOD
-"bare rsync" 9.66 22.99
-"inosync" 10.56 14.23
-"lsyncd" 14.52 18.61
-"clsync" 20.83 376.89
-"inotifywait loop" 15.38 23.38
+"bare rsync" 7.67 9.07
+"inosync" 7.58 8.44
+"lsyncd" 7.53 9.41
+"clsync" 8.89 379.40
+"inotifywait loop" 14.92 17.17
 EOD
 $fcpu << EOD
-"inosync" 0.01
-"lsyncd" 3.69
-"clsync" 0.03
-"inotifywait loop" 0.03
+"inosync" 0.30
+"lsyncd" 13.03
+"clsync" 0.14
+"inotifywait loop" 0.17
 EOD
 $fconv << EOD
-"inosync" 1.12
-"lsyncd" 3.72
-"clsync" 3.50
-"inotifywait loop" 0.77
+"inosync" 1.53
+"lsyncd" 11.51
+"clsync" 120
+"inotifywait loop" 120
 EOD
 $fruns << EOD
-"inosync" 1
-"lsyncd" 6
-"clsync" 2
-"inotifywait loop" 180
+"inosync" 2
+"lsyncd" 20
+"clsync" 3
+"inotifywait loop" 753
 EOD
 $ready << EOD
-"inosync" 0.37 1.06
-"lsyncd" 0.39 1.18
-"clsync" 0.37 1.21
-"inotifywait loop" 0.09 0.33
+"inosync" 2.37 10.70
+"lsyncd" 2.48 11.61
+"clsync" 2.22 10.30
+"inotifywait loop" 0.69 2.99
 EOD
 $perdir << EOD
-"inosync" 90 89
-"lsyncd" 266 257
-"clsync" 153 127
-"inotifywait loop" 238 261
+"inosync" 61 61
+"lsyncd" 221 246
+"clsync" 108 106
+"inotifywait loop" 255 272
 EOD
 $size << EOD
-"inosync" 60472
+"inosync" 64280
 "lsyncd" 3457112
 "clsync" 8665592
 "inotifywait loop" 2344920
 EOD
 $idle << EOD
-"inosync" 156
-"lsyncd" 2760
-"clsync" 4768
-"inotifywait loop" 4136
+"inosync" 160
+"lsyncd" 2776
+"clsync" 4916
+"inotifywait loop" 4112
 EOD
 $flat << EOD
-"bare rsync" 9.70 47.86
-"inosync" 302.04 355.17
-"lsyncd" 83.22 116.36
-"clsync" 88.56 134.06
-"inotifywait loop" 216.69 279.57
+"bare rsync" 10.40 49.34
+"inosync" 11.71 50.23
+"lsyncd" 736.87 787.91
+"clsync" 476.95 513.83
+"inotifywait loop" 2083.84 2028.38
 EOD
 set terminal pngcairo size 1500,1200 font ",10"
 set output "/work/main/bench/results/latest.png"
@@ -63,27 +63,32 @@ set boxwidth 0.9
 set grid ytics
 set key top left
 set xtics rotate by -20 scale 0
-set multiplot layout 3,3 title "inosync vs peers, quick run, 2026-11-24 02:37 UTC (same run, same trees)"
-set yrange [0:*]
-set title "latency of one new file (ms, lower is better)"
+set multiplot layout 3,3 title "inosync vs peers, full run, 2026-11-24 04:23 UTC (same run, same trees)"
+set title "latency of one new file (ms, log)"
+set logscale y; set yrange [7.53 / 3.0 : 379.40 * 3.0]
 plot $lat using 2:xtic(1) title 'median', '' using 3 title 'p90'
-set logscale y; set yrange [*:*]
 set title "flood: daemon CPU (s, log)"
+set logscale y; set yrange [0.14 / 3.0 : 13.03 * 3.0]
 plot $fcpu using 2:xtic(1) notitle lc 3
 set title "flood: rsync runs (log)"
+set logscale y; set yrange [2 / 3.0 : 753 * 3.0]
 plot $fruns using 2:xtic(1) notitle lc 4
-unset logscale y; set yrange [0:*]
 set title "flood: converged, s after the burst"
+unset logscale y; set yrange [0 : 120 * 1.1]
 plot $fconv using 2:xtic(1) notitle lc 5
 set title "scale: ready (s)"
-plot $ready using 2:xtic(1) title '5000 dirs', '' using 3 title '20000 dirs'
+unset logscale y; set yrange [0 : 11.61 * 1.1]
+plot $ready using 2:xtic(1) title '50000 dirs', '' using 3 title '200000 dirs'
 set title "scale: RSS bytes per watched directory"
-plot $perdir using 2:xtic(1) title '5000 dirs', '' using 3 title '20000 dirs'
-set logscale y; set yrange [*:*]
+unset logscale y; set yrange [0 : 272 * 1.1]
+plot $perdir using 2:xtic(1) title '50000 dirs', '' using 3 title '200000 dirs'
 set title "footprint: bytes on disk, libraries included (log)"
+set logscale y; set yrange [64280 / 3.0 : 8665592 * 3.0]
 plot $size using 2:xtic(1) notitle lc 6
 set title "footprint: idle RSS (KiB, log)"
+set logscale y; set yrange [160 / 3.0 : 4916 * 3.0]
 plot $idle using 2:xtic(1) notitle lc 7
-set title "flat dir of 10000 files: rsync cost of one new file (ms, log)"
+set title "flat dir of 100000 files: rsync cost of one new file (ms, log)"
+set logscale y; set yrange [10.40 / 3.0 : 2083.84 * 3.0]
 plot $flat using 2:xtic(1) title 'CPU', '' using 3 title 'wall'
 unset multiplot
