@@ -116,7 +116,7 @@ t_unreadable_subdirectory_is_retried_logged_and_the_rest_synced() {
 	rm src/open/one
 	chmod 755 src/locked
 	wait_for 70 synced || fail "not converged once the directory was readable"
-	grep -q '(rsync exit 0)' d.log || fail "no sync succeeded"
+	wait_for 10 log_has d "(rsync exit 0)" || fail "no sync succeeded"
 	# (its changes arrive once the next rescan watches it: see the watch
 	# limit tests, which wait for that)
 	stop
