@@ -377,7 +377,7 @@ cputime() {
 	# shellcheck disable=SC2086 # split into fields: state is $1, utime $12
 	set -- ${_cp_s##*) }
 	_cp_hz=$(getconf CLK_TCK 2> /dev/null) || _cp_hz=100
-	echo $((($12 + $13) * 100 / _cp_hz))
+	echo $(((${12} + ${13}) * 100 / _cp_hz))
 }
 
 # calm SECONDS [PID]: over an observation window of SECONDS the daemon

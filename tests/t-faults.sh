@@ -10,6 +10,7 @@ partial_in() {
 # rsyncd_kill: kill -9 the rsync daemon and the children serving transfers
 rsyncd_kill() {
 	_rk_kids=$(children "$RSYNCD_PID")
+	# shellcheck disable=SC2086 # pids, one word each
 	kill -KILL "$RSYNCD_PID" $_rk_kids 2> /dev/null
 	wait "$RSYNCD_PID" 2> /dev/null
 	return 0
@@ -100,6 +101,7 @@ t_unreadable_subdirectory_is_retried_logged_and_the_rest_synced() {
 	chmod 000 src/locked
 	counting_rsync
 	mkconf c.conf
+	# shellcheck disable=SC2086 # empty, or a command and its arguments
 	spawn d $drop "$INOSYNC" -c "$T/c.conf"
 	wait_for 10 log_has d "cannot watch $T/src/locked: Permission denied" ||
 		fail "the unwatchable directory was not named"
