@@ -361,6 +361,20 @@ sysctl_restore() {
 	echo "${_sr_v#* }" > "$1"
 }
 
+# one_daemon PIDS WHERE: PIDS (a list from procs_with or procs_in_root)
+# is exactly one daemon, which the runner kills if the test leaves it
+# running (a detached daemon is not our child); sets DPID. WHERE ends the
+# failure messages ("after -d").
+one_daemon() {
+	for _od_p in $1; do
+		remember "$_od_p"
+	done
+	[ -n "$1" ] || fail "no daemon running $2"
+	[ "$(echo "$1" | wc -l)" = 1 ] || fail "more than one daemon $2: $1"
+	# shellcheck disable=SC2034 # for the test
+	DPID=$1
+}
+
 # mount_tmpfs DIR SIZE: a tmpfs of SIZE (as mount's size=) on DIR, made if
 # missing; the runner unmounts it after the test
 mount_tmpfs() {

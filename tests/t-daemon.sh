@@ -103,11 +103,7 @@ t_detach_returns_0_and_keeps_syncing() {
 	rc=$?
 	[ "$rc" = 0 ] || fail "-d: exit $rc, want 0: $(cat out)"
 	pids=$(procs_with "$T/detach.conf")
-	for p in $pids; do
-		remember "$p"
-	done
-	[ -n "$pids" ] || fail "no daemon running after -d"
-	[ "$(echo "$pids" | wc -l)" = 1 ] || fail "more than one daemon: $pids"
+	one_daemon "$pids" "after -d"
 	wait_for 10 synced || fail "no first sync after -d"
 	echo b > src/b
 	wait_for 10 synced || fail "no sync after -d"

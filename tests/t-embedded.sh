@@ -22,12 +22,7 @@ root_changes() {
 # root_daemon: set DPID to the one inosync running in the bare root (it
 # detached: not our child), and have the runner kill it if the test fails
 root_daemon() {
-	DPID=$(procs_in_root "$ROOT_FS")
-	for _rd_p in $DPID; do
-		remember "$_rd_p"
-	done
-	[ -n "$DPID" ] || fail "no inosync runs in the bare root"
-	[ "$(echo "$DPID" | wc -l)" = 1 ] || fail "more than one inosync in the bare root: $DPID"
+	one_daemon "$(procs_in_root "$ROOT_FS")" "in the bare root"
 }
 
 # term_root_daemon: SIGTERM ends the detached daemon
@@ -122,12 +117,8 @@ t_detached_with_stdio_closed_keeps_syncing() {
 	timeout 10 "$INOSYNC" -d -c "$T/c.conf" <&- >&- 2>&-
 	rc=$?
 	pids=$(procs_with "$T/c.conf")
-	for p in $pids; do
-		remember "$p"
-	done
+	one_daemon "$pids" "after -d"
 	[ "$rc" = 0 ] || fail "-d with fds 0-2 closed: exit $rc, want 0"
-	[ -n "$pids" ] || fail "no daemon running after -d"
-	[ "$(echo "$pids" | wc -l)" = 1 ] || fail "more than one daemon: $pids"
 	wait_for 10 synced || fail "no first sync"
 	for d in a b c d e; do
 		mkdir "src/$d"

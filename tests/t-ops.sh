@@ -232,10 +232,7 @@ t_pidfile_of_a_detached_daemon_names_it_and_P_overrides_the_key() {
 	got=$(cat arg.pid 2> /dev/null) # at once: an init script reads it now
 	[ "$rc" = 0 ] || fail "-d: exit $rc, want 0: $(cat out)"
 	pids=$(procs_with "$T/c.conf")
-	for p in $pids; do
-		remember "$p"
-	done
-	[ "$(echo "$pids" | wc -w)" = 1 ] || fail "want one daemon, got: $pids"
+	one_daemon "$pids" "after -d"
 	[ "$got" = "$pids" ] || fail "pidfile held '$got' when -d returned, want $pids"
 	[ ! -e key.pid ] || fail "-P did not override the pidfile key"
 	wait_for 10 synced || fail "no first sync after -d"
