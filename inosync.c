@@ -1349,8 +1349,8 @@ pathof(const struct node *n, char *buf, size_t size)
 	size_t len = 0, pos, l;
 
 	for (p = n; p->parent; p = p->parent)
-		len += strlen(p->name) + 1;
-	if (len >= size)
+		len += strlen(p->name) + 1; /* the name, and a '/' or the NUL */
+	if (len + !len > size)
 		return -1;
 	pos = len ? len - 1 : 0;
 	buf[pos] = '\0';
@@ -1364,14 +1364,15 @@ pathof(const struct node *n, char *buf, size_t size)
 	return len ? (int)len - 1 : 0;
 }
 
-/* dir's path relative to wpath, then "/name" if name; in buf[PATH_MAX] */
+/* dir's path relative to wpath, then "/name" if name, in buf of size
+ * bytes; -1 if it does not fit */
 static int
-relpath(const struct node *dir, const char *name, char *buf)
+relpath(const struct node *dir, const char *name, char *buf, size_t size)
 {
-	int n = pathof(dir, buf, PATH_MAX);
+	int n = pathof(dir, buf, size);
 	size_t l = name ? strlen(name) : 0;
 
-	if (n < 0 || n + l + 2 > PATH_MAX)
+	if (n < 0 || n + (name && n) + l + 1 > size)
 		return -1;
 	if (name && n)
 		buf[n++] = '/';
@@ -1379,7 +1380,8 @@ relpath(const struct node *dir, const char *name, char *buf)
 	return n + l;
 }
 
-/* the absolute path of dir/name (name may be NULL) */
+/* the absolute path of dir/name (name may be NULL) in buf[PATH_MAX]; -1
+ * if it does not fit */
 static int
 fullpath(const struct node *dir, const char *name, char *buf)
 {
@@ -1388,8 +1390,8 @@ fullpath(const struct node *dir, const char *name, char *buf)
 
 	if (!dir)
 		return fmt(buf, PATH_MAX, "%s", *conf.wpath ? conf.wpath : "/");
-	if (w + 2 > PATH_MAX || (n = relpath(dir, name, buf + w + 1)) < 0 ||
-	    w + 1 + n >= PATH_MAX)
+	if (w + 2 > PATH_MAX ||
+	    (n = relpath(dir, name, buf + w + 1, PATH_MAX - w - 1)) < 0)
 		return -1;
 	memcpy(buf, conf.wpath, w);
 	buf[w] = '/';
@@ -1407,7 +1409,8 @@ excludedin(const struct node *dir, const char *name, int isdir)
 		return 0;
 	if (!conf.needpath)
 		return excluded(name, isdir);
-	return relpath(dir, name, path) < 0 || excluded(path, isdir);
+	/* too long for rsync too: not excluded, so full syncs cover it */
+	return relpath(dir, name, path, sizeof(path)) >= 0 && excluded(path, isdir);
 }
 
 static void
@@ -1443,6 +1446,21 @@ unwatched(const char *path, int err)
 		rescanat = now() + RESCAN_MS;
 }
 
+/* an entry of dir whose absolute path is longer than PATH_MAX: named by
+ * the deepest ancestor whose path still fits */
+static void
+toolong(const struct node *dir)
+{
+	char path[PATH_MAX], what[PATH_MAX + 64];
+
+	while (dir->parent && fullpath(dir, NULL, path) < 0)
+		dir = dir->parent;
+	if (fullpath(dir, NULL, path) < 0)
+		fmt(path, sizeof(path), "%s", conf.src);
+	fmt(what, sizeof(what), "a directory under %s", path);
+	unwatched(what, ENAMETOOLONG);
+}
+
 /* watch dir/name, the root if dir is NULL */
 static struct node *
 watch(struct node *dir, const char *name)
@@ -1452,7 +1470,7 @@ watch(struct node *dir, const char *name)
 	int wd;
 
 	if (fullpath(dir, name, path) < 0) {
-		unwatched(name, ENAMETOOLONG);
+		toolong(dir);
 		return NULL;
 	}
 	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS));
@@ -1487,8 +1505,15 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 	struct stat st;
 	DIR *dp;
 
-	if (fullpath(dir, NULL, path) < 0 || !(dp = opendir(path)))
+	if (fullpath(dir, NULL, path) < 0) {
+		toolong(dir);
 		return;
+	}
+	if (!(dp = opendir(path))) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			unwatched(path, errno);
+		return;
+	}
 	while ((errno = 0, e = readdir(dp))) {
 		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
 		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -1705,7 +1730,7 @@ logevent(const struct node *n, const struct inotify_event *ev)
 		if (ev->mask & events[i].mask)
 			fmt(names + strlen(names), sizeof(names) - strlen(names),
 			    " %s", events[i].name);
-	if (relpath(n, ev->len ? ev->name : NULL, path) < 0)
+	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
 		strcpy(path, "(too long)");
 	logmsg(LOG_DEBUG, "event%s%s%s%s: /%s", names,
 	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
@@ -1832,15 +1857,15 @@ rescan(void)
 /* append dir's entry name to d's list, or with name NULL dir itself as
  * "dir/" (its entries, deleting what is gone); each begins with "./", or
  * rsync would skip one beginning with '#' or ';' as a comment. -1: out of
- * memory */
+ * memory, or a path longer than PATH_MAX, which only a full sync covers */
 static int
 listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 {
 	char path[PATH_MAX + 4], *l;
-	int n = relpath(dir, name, path + 2);
+	int n = relpath(dir, name, path + 2, PATH_MAX);
 
 	if (n < 0)
-		return 0; /* longer than any path rsync could take */
+		return -1;
 	memcpy(path, "./", 2);
 	n += 2;
 	if (!name && n > 2)

@@ -155,18 +155,57 @@ testpaths(void)
 	r = newnode(NULL, "", 1);
 	a = newnode(r, "a", 2);
 	b = newnode(a, "b c", 3);
-	check(relpath(r, NULL, buf) == 0 && !strcmp(buf, ""), "relpath root", buf);
-	check(relpath(b, NULL, buf) == 5 && !strcmp(buf, "a/b c"), "relpath", buf);
-	check(relpath(r, "x", buf) == 1 && !strcmp(buf, "x"), "relpath name", buf);
+	check(relpath(r, NULL, buf, sizeof(buf)) == 0 && !strcmp(buf, ""), "relpath root", buf);
+	check(relpath(b, NULL, buf, sizeof(buf)) == 5 && !strcmp(buf, "a/b c"), "relpath", buf);
+	check(relpath(r, "x", buf, sizeof(buf)) == 1 && !strcmp(buf, "x"), "relpath name", buf);
 	check(fullpath(r, NULL, buf) > 0 && !strcmp(buf, "/w"), "fullpath root", buf);
 	check(fullpath(b, "f", buf) > 0 && !strcmp(buf, "/w/a/b c/f"), "fullpath", buf);
 	check(lookup(3) == b && lookup(4) == NULL, "lookup", "3");
 	check(!relink(b, r, "a longer name") && findchild(r, "a longer name") == b &&
 	    !findchild(a, "b c"), "relink", b->name);
-	check(relpath(b, NULL, buf) > 0 && !strcmp(buf, "a longer name"), "relinked", buf);
+	check(relpath(b, NULL, buf, sizeof(buf)) > 0 && !strcmp(buf, "a longer name"), "relinked", buf);
 	check(kindof("/x") == LOCAL && kindof("a/b:c") == LOCAL &&
 	    kindof("h:x") == SHELL && kindof("u@h:/x") == SHELL &&
 	    kindof("h::m") == DAEMON && kindof("rsync://h/m") == DAEMON, "kindof", "");
+	conf.wpath = NULL;
+}
+
+/* paths at the length limits: 16 levels of 251-byte names and one more
+ * short one fit PATH_MAX relative to wpath, not with a 30-byte wpath
+ * before them. No builder writes past its buffer, and each says when the
+ * path does not fit. */
+static void
+testlongpaths(void)
+{
+	static struct { char buf[PATH_MAX]; char after[PATH_MAX]; } b;
+	char name[252], path[PATH_MAX];
+	struct node *n, *deep;
+	size_t i, want;
+	int len;
+
+	conf.wpath = "/tmp/inosync-test.abcdef/srcxx"; /* 30 bytes */
+	memset(name, 'n', 251);
+	name[251] = '\0';
+	deep = newnode(NULL, "", 100);
+	for (i = 0; i < 16; i++)
+		deep = newnode(deep, name, 101 + i);
+	for (i = 1; i < 80; i++) {
+		name[i] = '\0';
+		n = newnode(deep, name, 200 + i);
+		want = 30 + 252 * 16 + 1 + i;
+		memset(b.after, 'c', sizeof(b.after));
+		len = fullpath(n, NULL, b.buf);
+		check(b.after[0] == 'c', "fullpath stays in its buffer", name);
+		check(len < 0 ? want >= PATH_MAX : (size_t)len == want &&
+		    strlen(b.buf) == want, "fullpath fits or says so", name);
+		len = fullpath(deep, name, b.buf);
+		check(b.after[0] == 'c' && (len < 0) == (want >= PATH_MAX),
+		    "fullpath of a name stays in its buffer", name);
+		len = relpath(n, NULL, path, sizeof(path));
+		check(len < 0 ? want - 31 >= PATH_MAX : (size_t)len == want - 31,
+		    "relpath fits or says so", name);
+		name[i] = 'n';
+	}
 	conf.wpath = NULL;
 }
 
@@ -181,6 +220,7 @@ main(void)
 	testlines();
 	testquote();
 	testpaths();
+	testlongpaths();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
