@@ -58,6 +58,12 @@
 #define LOGLINE 512
 #endif
 
+/* bytes of a child's output read from one of its pipes in a poll round:
+ * a pipe's whole capacity, so what an exited rsync left is all read */
+#ifndef DRAINMAX
+#define DRAINMAX 65536
+#endif
+
 /* bytes read from the inotify fd at once */
 #ifndef EVBUF
 #define EVBUF 65536
@@ -82,6 +88,24 @@
 #define RESCAN_MS 30000
 #endif
 
+/* while the source is held (or without /proc/self/mountinfo to tell when
+ * a mount changes): milliseconds between looks at wpath */
+#ifndef HOLDCHECK_MS
+#define HOLDCHECK_MS 1000
+#endif
+
+/* milliseconds from a change of the mount table to reading it: an
+ * unmount's IN_UNMOUNT events come just after the change, and are read
+ * first; a burst of mounts is read once */
+#ifndef MOUNTWAIT_MS
+#define MOUNTWAIT_MS 100
+#endif
+
+/* largest /proc/self/mountinfo read, in bytes */
+#ifndef MOUNTMAX
+#define MOUNTMAX (4 * 1024 * 1024)
+#endif
+
 /* rsync is given a directory's changed names, not the directory, while
  * they take at most NAMESMAX bytes, and all directories' at most NAMESALL */
 #ifndef NAMESMAX
@@ -104,6 +128,11 @@
 #endif
 #ifndef KILLWAIT_MS
 #define KILLWAIT_MS 3000
+#endif
+
+/* milliseconds an rhook may run when rtimeout is 0; then it is killed */
+#ifndef HOOKWAIT_MS
+#define HOOKWAIT_MS 600000
 #endif
 
 /* syslog facility used after -d */

@@ -88,6 +88,7 @@ struct pat {                    /* one rexcludes pattern */
 struct conf {
 	const char *file;       /* config file, NULL for the SRC DEST form */
 	char *wpath;            /* resolved, no trailing '/' ("" for /) */
+	char *wguard;           /* a name that must be in wpath for syncs */
 	char *rpath;
 	char *rnodes[MAXNODES];
 	int nrnodes;
@@ -155,6 +156,11 @@ struct dest {
 	int64_t start;          /* start of the running sync */
 	unsigned long runs;
 	time_t lastok;          /* wall clock of the last successful sync */
+	pid_t hook;             /* running rhook, 0 if none */
+	int64_t hookat;         /* when it started */
+	int hookkilled;         /* we stopped it: its end is no news */
+	int hookwait;           /* a sync ended while it ran: its rhook is next */
+	int hookcode, hookfull; /* that sync's status and kind */
 	time_t lasterrat;
 	char lasterr[80];
 };
@@ -172,15 +178,23 @@ static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
-static int64_t quitat, rescanat, fullat;
+static int64_t stopat, rescanat, fullat;
+static int stopsig;             /* what stopat sends the children next */
 static int toldother;           /* a watch failure was logged this scan */
 static int statuswant;          /* the status changed since statusfile */
 static int64_t statusat;        /* when statusfile was last written */
-static struct hook {            /* a running rhook */
-	pid_t pid;
-	char *spec;             /* its destination */
-} *hooks;
-static size_t nhooks;
+static char heldwhy[PATH_MAX]; /* why the source is held, "" if it is not */
+static int64_t checkat;         /* next look at wpath, while held or no /proc */
+static struct {                 /* the source as last accepted */
+	dev_t dev;
+	ino_t ino;
+	size_t mnt;             /* wpath's prefix its filesystem is mounted on */
+	int ok;                 /* accepted since start or reload */
+} src;
+static int mfd = -1;            /* /proc/self/mountinfo, -1 without /proc */
+static int64_t mountsat;        /* when to read a changed mount table, or 0 */
+static char *mounts;            /* mounts inside wpath: "ID PATH\0"... */
+static size_t mountslen;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
@@ -335,13 +349,30 @@ tosyslog(int prio, char *msg, size_t n)
 	    (const struct sockaddr *)&sa, sizeof(sa));
 }
 
+/* stderr may be a pipe to a log service that reads slowly or not at all
+ * (svlogd, s6-log, journald): a line goes only when the pipe takes it at
+ * once, since a pipe that poll() finds writable takes PIPE_BUF bytes
+ * without blocking; else it is dropped, and the next line says so */
+static int
+tostderr(const char *s, size_t n)
+{
+	struct pollfd p = { 2, POLLOUT, 0 };
+
+	if (poll(&p, 1, 0) != 1 || (p.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return -1;
+	return write(2, s, n) == (ssize_t)n ? 0 : -1;
+}
+
+#define LOGHEAD 128             /* room before a line for its prefixes */
+
 static void
 logmsg(int prio, const char *f, ...)
 {
-	char buf[8192], *msg = buf + 40;
-	size_t max = sizeof(buf) - 41;
+	static unsigned long dropped;
+	char buf[LOGHEAD + PIPE_BUF], *msg = buf + LOGHEAD, *s = msg - 9;
+	size_t max = PIPE_BUF - LOGHEAD;
 	va_list ap;
-	int n;
+	int n, h;
 
 	if (prio == LOG_DEBUG && !verbose)
 		return;
@@ -358,10 +389,18 @@ logmsg(int prio, const char *f, ...)
 		tosyslog(prio, msg, n);
 		return;
 	}
-	memcpy(msg - 9, "inosync: ", 9);
-	msg[n] = '\n';
-	if (write(2, msg - 9, n + 10) < 0)
-		return; /* nowhere left to say it */
+	memcpy(s, "inosync: ", 9);
+	msg[n++] = '\n';
+	if (dropped) { /* in the same write, before the line */
+		h = fmt(buf, LOGHEAD - 9, "inosync: %lu log lines dropped: "
+		    "the log reader was too slow\n", dropped);
+		memmove(s -= h, buf, h);
+		n += h;
+	}
+	if (tostderr(s, n + 9) < 0)
+		dropped++;
+	else
+		dropped = 0;
 }
 
 static void
@@ -480,6 +519,14 @@ setwpath(struct conf *c, const char *v, const char *where)
 	if (!(c->wpath = strdup(buf)))
 		return cerr(where, "out of memory");
 	return 0;
+}
+
+static int
+setwguard(struct conf *c, const char *v, const char *where)
+{
+	if (strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, ".."))
+		return cerr(where, "wguard %s is not a name in wpath (no '/')", v);
+	return (c->wguard = strdup(v)) ? 0 : cerr(where, "out of memory");
 }
 
 static int
@@ -691,6 +738,7 @@ static const struct key {
 	{ "rhook", setrhook, 0 },
 	{ "pidfile", setpidfile, 0 },
 	{ "statusfile", setstatusfile, 0 },
+	{ "wguard", setwguard, 0 },
 };
 
 static int
@@ -749,6 +797,7 @@ freeconf(struct conf *c)
 	}
 	free(c->pats);
 	free(c->wpath);
+	free(c->wguard);
 	free(c->rpath);
 	free(c->rsync);
 	free(c->logfile);
@@ -985,6 +1034,7 @@ printconf(const struct conf *c)
 	int i;
 
 	printstr("wpath", *c->wpath ? c->wpath : "/");
+	printstr("wguard", c->wguard);
 	printstr("rpath", c->rpath);
 	for (i = 0; i < c->nrnodes; i++)
 		out("rnodes = %s\n", c->rnodes[i]);
@@ -1732,25 +1782,55 @@ logevent(const struct node *n, const struct inotify_event *ev)
 			    " %s", events[i].name);
 	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
 		strcpy(path, "(too long)");
-	logmsg(LOG_DEBUG, "event%s%s%s%s: /%s", names,
+	logmsg(LOG_DEBUG, "event%s%s%s%s%s: /%s", names,
 	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
+	    ev->mask & IN_UNMOUNT ? " IN_UNMOUNT" : "",
 	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
 	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
-}
-
-static void
-lostroot(void)
-{
-	logmsg(LOG_ERR, "%s was removed or moved: rescanning", conf.src);
-	rescanning = 1;
 }
 
 /* what of its directory an event with a name makes owed: the name, unless
  * emask misses changes the names would not tell (then the directory) */
 static const char *
-named(const struct inotify_event *ev)
+named(const char *name)
 {
-	return (conf.emask & NAMEMASK) == NAMEMASK ? ev->name : NULL;
+	return (conf.emask & NAMEMASK) == NAMEMASK ? name : NULL;
+}
+
+/* a directory name appeared in n (made, moved in, or shown by a mount):
+ * watch it, and sync it whole, since what was made in it before its watch
+ * raised no event */
+static void
+newdir(struct node *n, const char *name)
+{
+	struct node *c;
+
+	mark(n, named(name), alldests());
+	if ((c = watch(n, name)))
+		addtree(c, alldests());
+}
+
+static void hold(const char *why);
+
+/* the filesystem n is on was unmounted: wpath's holds the source, one
+ * inside it shows the directory it was mounted on, watched anew */
+static void
+unmounted(struct node *n)
+{
+	struct node *parent = n->parent;
+	char *name;
+
+	if (n == root) {
+		hold("wpath was unmounted");
+		return;
+	}
+	if (!(name = strdup(n->name))) {
+		unwatched(conf.src, ENOMEM);
+		return;
+	}
+	drop(n, 0);
+	newdir(parent, name);
+	free(name);
 }
 
 static void
@@ -1768,9 +1848,13 @@ event(const struct inotify_event *ev)
 		return;
 	if (verbose)
 		logevent(n, ev);
+	if (ev->mask & IN_UNMOUNT) {
+		unmounted(n);
+		return;
+	}
 	if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
 		if (n == root)
-			lostroot();
+			hold("wpath was removed or moved");
 		else if (ev->mask & IN_IGNORED || n->moved)
 			drop(n, !(ev->mask & IN_IGNORED)); /* gone, or moved out */
 		return;
@@ -1783,15 +1867,13 @@ event(const struct inotify_event *ev)
 	if (excludedin(n, ev->name, isdir))
 		return;
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-		mark(n, named(ev), alldests());
-		if ((c = watch(n, ev->name)))
-			addtree(c, alldests());
+		newdir(n, ev->name);
 		return;
 	}
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
 	if (ev->mask & conf.emask)
-		mark(n, named(ev), alldests());
+		mark(n, named(ev->name), alldests());
 }
 
 static void
@@ -2084,50 +2166,82 @@ describe(int code)
 	return "unknown error";
 }
 
-/* rhook DEST STATUS KIND, after a sync */
+/* rhook DEST STATUS KIND, after a sync; one at a time for a destination,
+ * so a sync that ends while the last one's rhook runs has its own after it */
 static void
-runhook(struct dest *d, int code)
+runhook(struct dest *d, int code, int full)
 {
 	char st[16], *argv[5];
-	struct hook *h;
 	pid_t pid;
 
 	if (!conf.rhook || pretend)
 		return;
+	d->hookwait = d->hook != 0;
+	d->hookcode = code;
+	d->hookfull = full;
+	if (d->hook)
+		return;
 	fmt(st, sizeof(st), "%d", code);
 	argv[0] = conf.rhook;
+	argv[1] = (char *)d->spec;
 	argv[2] = st;
-	argv[3] = d->full ? "full" : "incremental";
+	argv[3] = full ? "full" : "incremental";
 	argv[4] = NULL;
-	if ((h = realloc(hooks, (nhooks + 1) * sizeof(*h))))
-		hooks = h;
-	if (!h || !(argv[1] = strdup(d->spec)) || (pid = fork()) < 0) {
+	if ((pid = fork()) < 0) {
 		logmsg(LOG_ERR, "%s: cannot run rhook: %s", d->spec, strerror(errno));
-		free(h ? argv[1] : NULL);
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		setpgid(0, 0);
 		run(argv);
-	hooks[nhooks].pid = pid;
-	hooks[nhooks++].spec = argv[1];
+	}
+	setpgid(pid, pid);
+	d->hook = pid;
+	d->hookat = now();
+	d->hookkilled = 0;
 }
 
-/* a reaped child that was no rsync: log a failed rhook */
+/* a reaped child that was no rsync: log a failed rhook, run the next */
 static void
 reaphook(pid_t pid, int st)
 {
-	size_t i;
+	struct dest *d;
+	int i;
 
-	for (i = 0; i < nhooks && hooks[i].pid != pid; i++)
+	for (i = 0; i < ndests && dests[i].hook != pid; i++)
 		;
-	if (i == nhooks)
+	if (i == ndests)
 		return;
-	if (st)
-		logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", hooks[i].spec,
+	d = &dests[i];
+	d->hook = 0;
+	if (st && !d->hookkilled)
+		logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", d->spec,
 		    conf.rhook ? conf.rhook : "", WIFEXITED(st) ? "exit" : "signal",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	free(hooks[i].spec);
-	hooks[i] = hooks[--nhooks];
+	if (d->hookwait && !quitting && !newconf)
+		runhook(d, d->hookcode, d->hookfull);
+}
+
+/* when a running rhook is killed: rtimeout, or HOOKWAIT_MS without one */
+static int64_t
+hookend(const struct dest *d)
+{
+	return d->hookat + (conf.rtimeout ? conf.rtimeout * 1000 : HOOKWAIT_MS);
+}
+
+static void
+killhooks(int64_t t)
+{
+	struct dest *d;
+
+	for (d = dests; d < dests + ndests; d++) {
+		if (!d->hook || d->hookkilled || t < hookend(d))
+			continue;
+		kill(-d->hook, SIGKILL);
+		d->hookkilled = 1;
+		logmsg(LOG_WARNING, "%s: rhook %s killed after %lld s", d->spec,
+		    conf.rhook, (long long)(t - d->hookat + 500) / 1000);
+	}
 }
 
 /* the sync of destination i ended with code (exit status, 256 + signal):
@@ -2175,7 +2289,7 @@ finish(int i, int code)
 		d->due = t;
 	}
 	if (!d->killed)
-		runhook(d, code);
+		runhook(d, code, d->full);
 }
 
 static void
@@ -2222,14 +2336,18 @@ emit(struct dest *d, int k)
 	logmsg(k && !strstr(s, "vanished") ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
 }
 
-/* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines */
+/* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines;
+ * at most DRAINMAX bytes a call, so that a child that never stops writing
+ * holds back neither the other destinations nor the signals */
 static void
 drain(struct dest *d, int k)
 {
 	char buf[4096];
-	ssize_t n, j;
+	ssize_t n = 0, j;
+	size_t got = 0;
 
-	while ((n = read(d->fd[k], buf, sizeof(buf))) > 0) {
+	while (got < DRAINMAX && (n = read(d->fd[k], buf, sizeof(buf))) > 0) {
+		got += n;
 		for (j = 0; j < n; j++) {
 			if (buf[j] != '\n')
 				d->line[k - 1][d->llen[k - 1]++] = buf[j];
@@ -2237,7 +2355,7 @@ drain(struct dest *d, int k)
 				emit(d, k - 1);
 		}
 	}
-	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		emit(d, k - 1);
 		closefd(&d->fd[k]);
 	}
@@ -2280,25 +2398,32 @@ reap(void)
 	}
 }
 
+/* running rsyncs, and rhooks if hooks */
 static int
-running(void)
+running(int hooks)
 {
 	int i, n = 0;
 
 	for (i = 0; i < ndests; i++)
-		n += dests[i].pid != 0;
+		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
 	return n;
 }
 
+/* sig to every running rsync, and rhook if hooks, and to the processes
+ * they started */
 static void
-stopall(int sig)
+stopall(int sig, int hooks)
 {
-	int i;
+	struct dest *d;
 
-	for (i = 0; i < ndests; i++) {
-		if (dests[i].pid) {
-			dests[i].killed = 1;
-			kill(-dests[i].pid, sig);
+	for (d = dests; d < dests + ndests; d++) {
+		if (d->pid) {
+			d->killed = 1;
+			kill(-d->pid, sig);
+		}
+		if (d->hook && hooks) {
+			d->hookkilled = 1;
+			kill(-d->hook, sig);
 		}
 	}
 }
@@ -2316,6 +2441,295 @@ initdests(void)
 	}
 }
 
+/* the source guard: a destination never loses what the daemon did not
+ * see deleted. An unmounted volume leaves an empty directory where wpath
+ * was, or one something else wrote to; a full sync of that would empty
+ * every mirror. So no rsync starts unless wpath is still the directory
+ * last accepted and holds wguard; else the source is held, no rsync runs,
+ * and wpath is looked at again until it can be accepted: on the
+ * filesystem it was on, and not empty unless it is the very directory
+ * accepted before. Then it is watched anew and fully synced. */
+
+/* how much of wpath names where the filesystem dev is mounted */
+static size_t
+mountlen(dev_t dev)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(conf.wpath), k;
+
+	memcpy(p, conf.wpath, n + 1);
+	while (n) {
+		for (k = n; p[k - 1] != '/'; k--)
+			;
+		p[k > 1 ? k - 1 : 1] = '\0'; /* the parent */
+		if (stat(p, &st) < 0 || st.st_dev != dev)
+			return n;
+		n = k - 1;
+	}
+	return 0;
+}
+
+/* path is a directory with nothing in it, as an unmounted mount point */
+static int
+isempty(const char *path)
+{
+	struct dirent *e;
+	DIR *dp;
+
+	if (!(dp = opendir(path)))
+		return 0; /* the sync will say what is wrong */
+	while ((e = readdir(dp)) && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+		;
+	closedir(dp);
+	return !e;
+}
+
+/* why no rsync may run now, NULL if it may; accepting: why wpath, as it
+ * is now, cannot be accepted as the source (it is not held then) */
+static const char *
+srcfail(int accepting, struct stat *st)
+{
+	static char why[PATH_MAX + 64];
+	char g[PATH_MAX];
+	struct stat gs;
+	int same;
+
+	if (stat(conf.src, st) < 0) {
+		fmt(why, sizeof(why), "wpath: %s", strerror(errno));
+		return why;
+	}
+	same = src.ok && st->st_dev == src.dev && st->st_ino == src.ino;
+	if (!accepting && !same)
+		return mountlen(st->st_dev) != src.mnt ? "wpath's filesystem was "
+		    "unmounted, or another mounted over it" :
+		    "wpath was replaced by another directory";
+	if (conf.wguard && (fmt(g, sizeof(g), "%s%s", conf.src, conf.wguard) >= PATH_MAX ||
+	    lstat(g, &gs) < 0)) {
+		fmt(why, sizeof(why), "wguard %s is missing", g);
+		return why;
+	}
+	if (!accepting || same)
+		return NULL;
+	if (src.ok && mountlen(st->st_dev) != src.mnt)
+		return "wpath is on another filesystem than before";
+	if (isempty(conf.src))
+		return "wpath is empty (is its volume mounted?)";
+	return NULL;
+}
+
+/* hold the source: no rsync runs, the tree is forgotten; said once */
+static void
+hold(const char *why)
+{
+	checkat = now() + HOLDCHECK_MS;
+	if (!*heldwhy)
+		logmsg(LOG_ERR, "source held: %s: %s; no rsync runs, so no "
+		    "destination loses anything, until it is back", conf.src, why);
+	fmt(heldwhy, sizeof(heldwhy), "%s", why);
+	statuswant = 1;
+	rescanning = degraded = 0;
+	stopall(SIGTERM, 0);
+	if (root)
+		drop(root, 1);
+}
+
+/* at start, after a reload, and while held: accept wpath as the source,
+ * watch it anew and sync it fully, or hold it */
+static void
+takesource(void)
+{
+	struct stat st;
+	const char *why = srcfail(1, &st);
+	int was = *heldwhy != '\0';
+
+	if (why) {
+		hold(why);
+		return;
+	}
+	src.dev = st.st_dev;
+	src.ino = st.st_ino;
+	src.mnt = mountlen(st.st_dev);
+	src.ok = 1;
+	heldwhy[0] = '\0';
+	if (was)
+		logmsg(LOG_INFO, "source back: %s is watched anew and fully synced", conf.src);
+	rescan();
+}
+
+/* has the source gone, or come back? */
+static void
+looksource(void)
+{
+	struct stat st;
+	const char *why;
+
+	checkat = now() + HOLDCHECK_MS;
+	if (*heldwhy)
+		takesource();
+	else if ((why = srcfail(0, &st)))
+		hold(why);
+}
+
+/* mountinfo's octal escapes ("\040" for a blank) undone in place */
+static void
+unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		*d = *s;
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
+			s += 3;
+		}
+	}
+	*d = '\0';
+}
+
+/* the whole of mountinfo in a buffer kept for the next time; NULL if it
+ * cannot be read or is larger than MOUNTMAX */
+static char *
+readmountinfo(size_t *n)
+{
+	static char *buf;
+	static size_t cap;
+	ssize_t r = 1;
+	char *b;
+
+	*n = 0;
+	if (lseek(mfd, 0, SEEK_SET) < 0)
+		return NULL;
+	while (r > 0) {
+		if (*n + 1 >= cap) {
+			errno = EFBIG;
+			if (cap >= MOUNTMAX || !(b = realloc(buf, cap + 16384)))
+				return NULL;
+			buf = b;
+			cap += 16384;
+		}
+		if ((r = read(mfd, buf + *n, cap - *n - 1)) > 0)
+			*n += r;
+	}
+	if (r < 0)
+		return NULL;
+	buf[*n] = '\0';
+	return buf;
+}
+
+/* the mounts inside wpath as "ID PATH\0"..., PATH relative to wpath */
+static char *
+listmounts(size_t *len)
+{
+	size_t n, w = strlen(conf.src), l;
+	char *buf, *out, *line, *e, *f[5], *p;
+	int i;
+
+	*len = 0;
+	if (!(buf = readmountinfo(&n)) || !(out = malloc(n + 1)))
+		return NULL;
+	for (line = buf; line < buf + n; line = e + 1) {
+		if (!(e = strchr(line, '\n')))
+			e = buf + n;
+		*e = '\0';
+		for (i = 0, p = line; i < 5 && p; i++)
+			if ((p = strchr(f[i] = p, ' ')))
+				*p++ = '\0';
+		if (i < 5)
+			continue;
+		unescape(f[4]);
+		if (strncmp(f[4], conf.src, w) || !f[4][w])
+			continue;
+		l = strlen(f[0]);
+		memcpy(out + *len, f[0], l);
+		out[*len + l] = ' ';
+		*len += l + 1;
+		l = strlen(f[4] + w) + 1;
+		memcpy(out + *len, f[4] + w, l);
+		*len += l;
+	}
+	return out;
+}
+
+static int
+inlist(const char *list, size_t len, const char *s)
+{
+	size_t k;
+
+	for (k = 0; k < len; k += strlen(list + k) + 1)
+		if (!strcmp(list + k, s))
+			return 1;
+	return 0;
+}
+
+/* a mount or unmount at rel, inside wpath, changed what is there: forget
+ * what was watched there, watch it anew and sync it whole */
+static void
+remount(const char *rel)
+{
+	struct node *p = root, *c;
+	char name[PATH_MAX];
+	size_t n;
+
+	for (;;) {
+		if ((n = strcspn(rel, "/")) >= sizeof(name))
+			return;
+		memcpy(name, rel, n);
+		name[n] = '\0';
+		if (!rel[n])
+			break;
+		if (!p || !(p = findchild(p, name)))
+			return; /* below a directory not watched */
+		rel += n + 1;
+	}
+	if (!p)
+		return;
+	if ((c = findchild(p, name)))
+		drop(c, 1);
+	if (!excludedin(p, name, 1))
+		newdir(p, name);
+}
+
+/* follow the mount table, or say once why not */
+static void
+watchmounts(void)
+{
+	mfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (mfd >= 0 && (mounts = listmounts(&mountslen)))
+		return;
+	logmsg(LOG_WARNING, "no /proc/self/mountinfo (%s): wpath is looked at "
+	    "every %d ms instead, and a filesystem mounted inside it is seen "
+	    "only by a rescan", strerror(errno), HOLDCHECK_MS);
+	closefd(&mfd);
+}
+
+/* the mount table changed: look at the source, and rescan each mount
+ * point inside wpath that came or went */
+static void
+mountschanged(void)
+{
+	size_t len, k;
+	char *now;
+
+	if (!(now = listmounts(&len))) {
+		logmsg(LOG_ERR, "/proc/self/mountinfo: %s; wpath is looked at "
+		    "every %d ms instead", strerror(errno), HOLDCHECK_MS);
+		closefd(&mfd);
+		return;
+	}
+	looksource();
+	for (k = 0; k < len && !*heldwhy; k += strlen(now + k) + 1)
+		if (!inlist(mounts, mountslen, now + k))
+			remount(strchr(now + k, ' ') + 1);
+	for (k = 0; k < mountslen && !*heldwhy; k += strlen(mounts + k) + 1)
+		if (!inlist(now, len, mounts + k))
+			remount(strchr(mounts + k, ' ') + 1);
+	free(mounts);
+	mounts = now;
+	mountslen = len;
+}
+
 /* status */
 
 static const char *
@@ -2323,6 +2737,8 @@ state(const struct dest *d)
 {
 	if (d->pid)
 		return "syncing";
+	if (*heldwhy)
+		return "held";
 	if (d->retry > now() && (d->pending || d->needfull))
 		return "retrying";
 	return d->pending || d->needfull ? "waiting" : "idle";
@@ -2332,7 +2748,7 @@ state(const struct dest *d)
 static char *
 status(size_t *len)
 {
-	size_t size = 256 + strlen(conf.src), n, i;
+	size_t size = 256 + strlen(conf.src) + strlen(heldwhy), n, i;
 	const struct dest *d;
 	char *s;
 
@@ -2340,8 +2756,9 @@ status(size_t *len)
 		size += 512 + 2 * strlen(dests[i].spec);
 	if (!(s = malloc(size)))
 		return NULL;
-	n = fmt(s, size, "pid=%d\nwpath=%s\nwatched=%zu\nall_watched=%s\n"
-	    "destinations=%d\n", (int)getpid(), conf.src, nnodes,
+	n = fmt(s, size, "pid=%d\nwpath=%s\nsource=%s\nsource_reason=%s\n"
+	    "watched=%zu\nall_watched=%s\ndestinations=%d\n", (int)getpid(),
+	    conf.src, *heldwhy ? "held" : "ok", heldwhy, nnodes,
 	    degraded ? "no" : "yes", ndests);
 	for (i = 0; i < (size_t)ndests; i++) {
 		d = &dests[i];
@@ -2373,7 +2790,22 @@ logstatus(void)
 	free(s);
 }
 
-/* statusfile: written whole, then renamed over the old one */
+/* a regular file with one link, as a file the daemon writes must be:
+ * not a FIFO that blocks it, nor a hard link to a file it would overwrite */
+static int
+plainfile(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	errno = EPERM;
+	return S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
+/* statusfile: written whole in a file of a new, unique name beside it
+ * (mkstemp's O_EXCL: nothing planted there is opened), then renamed over
+ * the old one */
 static void
 writestatus(void)
 {
@@ -2386,12 +2818,16 @@ writestatus(void)
 	statusat = now();
 	if (!(s = status(&n)))
 		return;
-	fmt(tmp, sizeof(tmp), "%s.tmp", conf.statusfile);
-	ok = (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0;
-	ok = ok && write(fd, s, n) == (ssize_t)n;
-	if (fd >= 0 && close(fd) < 0)
-		ok = 0;
-	ok = ok && rename(tmp, conf.statusfile) == 0;
+	errno = ENAMETOOLONG;
+	ok = fmt(tmp, sizeof(tmp), "%s.XXXXXX", conf.statusfile) < (int)sizeof(tmp);
+	ok = ok && (fd = mkostemp(tmp, O_CLOEXEC)) >= 0;
+	if (ok) {
+		ok = plainfile(fd) && fchmod(fd, 0644) == 0 &&
+		    write(fd, s, n) == (ssize_t)n;
+		ok = close(fd) == 0 && ok && rename(tmp, conf.statusfile) == 0;
+		if (!ok)
+			unlink(tmp);
+	}
 	if (!ok && !told)
 		logmsg(LOG_ERR, "statusfile %s: %s", conf.statusfile, strerror(errno));
 	told = !ok;
@@ -2403,14 +2839,15 @@ writestatus(void)
 static void
 quit(void)
 {
-	int n = running();
+	int n = running(0);
 
 	if (quitting) { /* asked twice: stop the syncs now */
-		quitat = now();
+		stopat = now();
 		return;
 	}
 	quitting = 1;
-	quitat = now() + TERMWAIT_MS;
+	stopat = now() + TERMWAIT_MS;
+	stopsig = SIGTERM;
 	closefd(&ifd);
 	logmsg(LOG_INFO, n ? "exiting after %d running syncs" : "exiting", n);
 }
@@ -2442,7 +2879,9 @@ reload(void)
 		free(newconf);
 	}
 	newconf = c;
-	stopall(SIGTERM);
+	stopall(SIGTERM, 1); /* then SIGKILL, as on exit, for one that ignores it */
+	stopat = now() + KILLWAIT_MS;
+	stopsig = SIGKILL;
 	logmsg(LOG_INFO, "%s reloaded", conf.file);
 }
 
@@ -2455,7 +2894,10 @@ apply(void)
 	free(newconf);
 	newconf = NULL;
 	initdests();
-	rescan();
+	src.ok = 0; /* a reload accepts the source anew */
+	takesource();
+	free(mounts);
+	mounts = mfd >= 0 ? listmounts(&mountslen) : NULL;
 	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
@@ -2489,14 +2931,21 @@ static void
 runsyncs(void)
 {
 	int64_t t = now();
-	int i;
+	const char *why;
+	struct stat st;
+	int i, looked = 0;
 
-	if (quitting || newconf)
+	if (quitting || newconf || *heldwhy)
 		return;
 	for (i = 0; i < ndests; i++) {
-		if (!dests[i].pid && (dests[i].pending || dests[i].needfull) &&
-		    dests[i].due <= t && dests[i].retry <= t)
-			spawn(i, t);
+		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
+		    dests[i].due > t || dests[i].retry > t)
+			continue;
+		if (!looked++ && (why = srcfail(0, &st))) {
+			hold(why);
+			return;
+		}
+		spawn(i, t);
 	}
 }
 
@@ -2519,8 +2968,15 @@ timeout(void)
 		next = MIN(next, fullat);
 	if (conf.statusfile && statuswant)
 		next = MIN(next, statusat + 1000);
-	if (quitting)
-		next = MIN(next, quitat);
+	if (!quitting && (*heldwhy || mfd < 0))
+		next = MIN(next, checkat);
+	if (!quitting && mountsat)
+		next = MIN(next, mountsat);
+	if ((quitting || newconf) && running(1))
+		next = MIN(next, stopat);
+	for (i = 0; i < ndests; i++)
+		if (dests[i].hook && !dests[i].hookkilled)
+			next = MIN(next, hookend(&dests[i]));
 	if (next == INT64_MAX)
 		return -1;
 	return next <= t ? 0 : (int)MIN(next - t, INT_MAX);
@@ -2529,16 +2985,23 @@ timeout(void)
 static void
 timers(void)
 {
-	static int stage;
 	int64_t t = now();
 
-	if (quitting && t >= quitat) {
-		stopall(stage++ ? SIGKILL : SIGTERM);
-		quitat = t + KILLWAIT_MS;
+	if ((quitting || newconf) && running(1) && t >= stopat) {
+		stopall(stopsig, 1);
+		stopsig = SIGKILL;
+		stopat = t + KILLWAIT_MS;
 	}
+	killhooks(t);
+	if (!quitting && mountsat && t >= mountsat) {
+		mountsat = 0;
+		mountschanged();
+	}
+	if (!quitting && (*heldwhy || mfd < 0) && t >= checkat)
+		looksource();
 	if (degraded && !quitting && t >= rescanat)
 		rescanning = 1;
-	if (rescanning && !quitting)
+	if (rescanning && !quitting && !*heldwhy)
 		rescan();
 	if (conf.efull && !quitting && t >= fullat) {
 		logmsg(LOG_INFO, "periodic full sync");
@@ -2552,20 +3015,22 @@ timers(void)
 static void
 loop(void)
 {
-	struct pollfd pfd[2 + 3 * MAXNODES];
+	struct pollfd pfd[3 + 3 * MAXNODES];
 	int owner[LEN(pfd)], n, i, k;
 	struct dest *d;
 
 	for (;;) {
-		if (newconf && !running() && !quitting)
+		if (newconf && !running(1) && !quitting)
 			apply();
 		runsyncs();
-		if (quitting && !running())
+		if (quitting && !running(1))
 			return;
+		/* poll() passes over an fd below 0: no inotify while exiting,
+		 * no mountinfo without /proc */
 		n = 0;
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		if (ifd >= 0)
-			pfd[n++] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = mfd, .events = POLLPRI };
 		for (i = 0; i < ndests; i++) {
 			for (k = 0; k < 3; k++) {
 				if (dests[i].fd[k] < 0)
@@ -2577,7 +3042,7 @@ loop(void)
 		}
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
 			die(1, "poll:");
-		for (i = 1 + (ifd >= 0); i < n; i++) {
+		for (i = 3; i < n; i++) {
 			d = &dests[owner[i] / 3];
 			k = owner[i] % 3;
 			if (!pfd[i].revents || d->fd[k] != pfd[i].fd)
@@ -2587,8 +3052,10 @@ loop(void)
 			else
 				feed(d);
 		}
-		if (ifd >= 0 && n > 1 && pfd[1].fd == ifd && pfd[1].revents)
+		if (ifd >= 0 && pfd[1].fd == ifd && pfd[1].revents)
 			readevents();
+		if (mfd >= 0 && pfd[2].revents && !mountsat)
+			mountsat = now() + MOUNTWAIT_MS;
 		if (pfd[0].revents)
 			readsignals();
 		timers();
@@ -2604,8 +3071,11 @@ lockpid(const char *file)
 	char buf[32] = "";
 	ssize_t n;
 
-	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) < 0)
 		die(1, "pidfile %s:", file);
+	if (!plainfile(pidfd))
+		die(1, "pidfile %s is not a regular file with one link: refused", file);
 	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0) {
 		if (ftruncate(pidfd, 0) < 0) /* no stale pid until ours */
 			die(1, "pidfile %s:", file);
@@ -2760,16 +3230,17 @@ main(int argc, char *argv[])
 	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
 		die(1, "inotify_init1:");
 	initdests();
-	if (!(root = watch(NULL, NULL)))
-		die(1, "cannot watch %s:", conf.src);
-	addtree(root, 0);
+	takesource();
+	if (!root && !*heldwhy)
+		die(1, "cannot watch %s", conf.src);
 	if (detach)
 		daemonize();
 	else if (pidfd >= 0)
 		writepid(getpid());
-	logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
-	    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
-	wantfull();
+	watchmounts(); /* after -d: its warning is no error of the start */
+	if (!*heldwhy)
+		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
+		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 	fullat = now() + (int64_t)conf.efull * 1000;
 	loop();
 	if (conf.statusfile)

@@ -255,11 +255,14 @@ mkconf() {
 	} > "$_mc_f"
 }
 
-# boot [LINE...]: counting rsync, $T/src, $T/c.conf from mkconf, start the
-# daemon as "d" and wait until every destination had its first sync
+# boot [LINE...]: counting rsync, $T/src (with a file .boot if it is
+# empty), $T/c.conf from mkconf, start the daemon as "d" and wait until
+# every destination had its first sync
 boot() {
 	counting_rsync
 	mkdir -p "$T/src"
+	# an empty wpath at start is held, as an unmounted volume's would be
+	[ -n "$(ls -A "$T/src")" ] || echo boot > "$T/src/.boot"
 	mkconf "$T/c.conf" "$@"
 	start d -c "$T/c.conf"
 	_bo_n=$(grep -c '^rnodes' "$T/c.conf")

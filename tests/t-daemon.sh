@@ -142,6 +142,7 @@ t_verbose_logs_event_detail() {
 
 t_daemon_works_with_stdio_closed() {
 	mkdir src
+	echo x > src/x # an empty wpath is held at start
 	counting_rsync
 	mkconf c.conf
 	# -v: plenty to log, and nowhere to log it

@@ -55,6 +55,8 @@ t_bare_root_foreground_syncs_and_logs_to_stderr() {
 	root_changes
 	wait_for 10 root_synced || fail "changes in the bare root were not synced"
 	wait_for 5 log_has d "sync of " || fail "the later sync is not logged on stderr"
+	[ "$(grep -c 'no /proc/self/mountinfo' d.log)" = 1 ] ||
+		fail "the missing mount table was not said exactly once"
 	stop
 	log_has d exited || fail "the exit is not logged on stderr"
 	[ ! -s out.log ] || fail "inosync wrote to stdout: $(head -n 3 out.log)"

@@ -7,6 +7,7 @@
 # logged one rsync command line per destination; the lines are in $T/pretend
 pretend() {
 	mkdir -p "$T/src"
+	echo x > "$T/src/x" # an empty wpath is held at start
 	mkconf "$T/p.conf" "$@"
 	start p -p -c "$T/p.conf"
 	_pr_n=$(grep -c '^rnodes' "$T/p.conf")
@@ -225,6 +226,7 @@ t_pidfile_holds_the_daemon_pid_and_goes_on_clean_exit() {
 
 t_pidfile_of_a_detached_daemon_names_it_and_P_overrides_the_key() {
 	mkdir src
+	echo x > src/x
 	counting_rsync
 	mkconf c.conf "pidfile = $T/key.pid"
 	timeout 10 "$INOSYNC" -d -P "$T/arg.pid" -c "$T/c.conf" > out 2>&1
@@ -303,6 +305,7 @@ t_stale_pidfile_of_a_killed_daemon_does_not_block_a_new_start() {
 t_config_that_group_or_others_may_write_is_refused_as_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root: the check is for a config read by root"
 	mkdir src
+	echo x > src/x
 	counting_rsync
 	mkconf c.conf
 	chmod 664 c.conf
@@ -542,6 +545,7 @@ t_each_sync_is_one_log_line_with_kind_duration_and_rsync_exit() {
 
 t_event_detail_is_logged_only_with_v() {
 	mkdir src
+	echo x > src/x
 	counting_rsync
 	mkconf c.conf
 	start d -c c.conf
