@@ -35,10 +35,11 @@ rsync_keeps() {
 }
 
 # matcher_keeps PATTERN...: print what tests/match says is kept: the paths
-# with no excluded ancestor-or-self
+# with no excluded ancestor-or-self (awk tells the files apart by name: with
+# NR == FNR an empty list of excluded paths would swallow the paths)
 matcher_keeps() {
 	"$ROOT/tests/match" "$@" < paths > excluded || fail "tests/match $* failed"
-	awk 'NR == FNR { x[$0] = 1; next }
+	awk 'FILENAME == ARGV[1] { x[$0] = 1; next }
 	{
 		n = split($0, c, "/"); pre = ""
 		for (i = 1; i <= n; i++) {
