@@ -1015,7 +1015,11 @@ printconf(const struct conf *c)
 
 /* exclude matching, with rsync's rules */
 
-/* [...] at p (after the '['): length of the class, and whether c is in it */
+/* [...] at p (after the '['): length of the class, and whether c is in
+ * it; -1 if it is malformed (unterminated, or an unknown [:name:]), which
+ * in rsync's wildmatch makes the whole pattern match nothing. Step by
+ * step as there: a '-' after a range or a [:name:] is literal, and a "[:"
+ * whose first ']' is not after a ':' is a literal '[' */
 static int
 class(const char *p, int c, int *in)
 {
@@ -1026,34 +1030,47 @@ class(const char *p, int c, int *in)
 		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
 	};
 	const char *s = p, *e;
-	int neg, lo, hi;
+	int neg, prev = 0, ch;
 	size_t i, n;
 
 	if ((neg = *s == '!' || *s == '^'))
 		s++;
 	*in = 0;
+	ch = (unsigned char)*s;
 	do {
-		if (!*s)
+		if (!ch)
 			return -1;
-		if (s[0] == '[' && s[1] == ':' && (e = strstr(s + 2, ":]"))) {
-			n = e - s - 2;
-			for (i = 0; i < LEN(cls); i++)
-				if (strlen(cls[i].name) == n && !strncmp(s + 2, cls[i].name, n))
-					*in |= cls[i].is(c) != 0;
-			s = e + 2;
-			continue;
+		if (ch == '\\') {
+			if (!(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c == ch;
+		} else if (ch == '-' && prev && s[1] && s[1] != ']') {
+			if ((ch = (unsigned char)*++s) == '\\' && !(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c >= prev && c <= ch;
+			ch = 0;
+		} else if (ch == '[' && s[1] == ':') {
+			for (e = s + 2; *e && *e != ']'; e++)
+				;
+			if (!*e)
+				return -1;
+			if (e == s + 2 || e[-1] != ':') {
+				*in |= c == '[';
+				continue;
+			}
+			n = e - s - 3;
+			for (i = 0; i < LEN(cls) && (strlen(cls[i].name) != n ||
+			    strncmp(s + 2, cls[i].name, n)); i++)
+				;
+			if (i == LEN(cls))
+				return -1;
+			*in |= cls[i].is(c) != 0;
+			s = e;
+			ch = 0;
+		} else {
+			*in |= c == ch;
 		}
-		if (*s == '\\' && s[1])
-			s++;
-		lo = hi = (unsigned char)*s++;
-		if (s[0] == '-' && s[1] && s[1] != ']') {
-			s++;
-			if (*s == '\\' && s[1])
-				s++;
-			hi = (unsigned char)*s++;
-		}
-		*in |= c >= lo && c <= hi;
-	} while (*s != ']');
+	} while (prev = ch, (ch = (unsigned char)*++s) != ']');
 	*in ^= neg;
 	return s + 1 - p;
 }
@@ -1100,18 +1117,14 @@ wild(const char *p, const char *t, int isdir)
 					return ABORTALL;
 			}
 		case '[':
-			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0) {
-				if (*t != '[')
-					return NOMATCH;
-				break;
-			}
+			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0)
+				return ABORTALL;
 			if (*t == '/' || !in)
 				return NOMATCH;
 			p += n;
 			break;
 		case '\\':
-			if (p[1])
-				p++;
+			p++; /* a trailing one: '\0' matches no text left */
 			/* fall through */
 		default:
 			if (*p != *t)

@@ -12,6 +12,7 @@ table() {
 		x/y x/z/y/f x/z/w/q/y x/z/x \
 		dir/f dir/sub/f dirt/f sub/dirt \
 		a.bak abc ac bc cc 'a\b' 'a*c' '[ab]c' 'a?c' .hidden .dot/f \
+		'[' 'a[b' 'x[' 'x\' '\' ']' ':' 'd[/f' 'sub/a[b' \
 		deep/a/b/c/foo deep/a/b/c/x.bak deep/a/b/c/d/y; do
 		case $p in */*) mkdir -p "table/${p%/*}" ;; esac
 		echo "$p" > "table/$p"
@@ -109,6 +110,14 @@ t_exclude_brackets_and_question_mark_match_one_character() {
 
 t_exclude_backslash_is_literal_without_wildcards() {
 	agree 'a\b' 'sub/a\b' 'a\*c' '\[ab\]c' '*\b' 'a\?c'
+}
+
+# rsync's wildmatch matches nothing with an unterminated [ or [:class:],
+# an unknown class or a trailing backslash (a pattern without * ? [ is
+# compared literally, so x\ still matches x\)
+t_exclude_broken_brackets_and_trailing_backslash_match_nothing() {
+	agree '[' 'a[b' '*[' '?[' 'd[/***' 'd[/' '[!]' '[\' '[![:foo:]]' '[[:alpha:]' \
+		'*\' 'x\' '[[:x]' '[[:]' 'a[b]' '[[]'
 }
 
 # --- the daemon end to end
@@ -217,6 +226,17 @@ t_src_dest_form_x_patterns_keep_what_rsync_keeps() {
 t_exclude_odd_corners_agree_with_rsync() {
 	agree 'a**c' '**c' '**.bak' '*/**/f' 'foo/**/' '/**' '*/' '[]a]c' 'x/**' \
 		'sub/*/' 'deep/**/' '**/' '/*' '/*/' 'b*/foo' '[a-c][a-c]' '*[!c]'
+}
+
+t_names_a_broken_pattern_seems_to_match_are_synced() {
+	boot 'rexcludes = a[b' 'rexcludes = *[' 'rexcludes = *\'
+	echo a > 'src/a[b'
+	echo x > 'src/x\'
+	mkdir 'src/d['
+	echo f > 'src/d[/f'
+	want 'a[b' '*[' '*\'
+	wait_for 10 same want dst || fail "names rsync copies were never synced"
+	stop
 }
 
 t_directory_renamed_out_of_an_excluded_name_is_copied_and_watched() {
