@@ -76,7 +76,9 @@
                   IN_MOVED_TO | IN_ATTRIB)
 
 struct pat {                    /* one rexcludes pattern */
-	char *opt;              /* "--exclude=PATTERN", for rsync */
+	char *opt;              /* "--exclude=- PATTERN", for rsync, which
+	                         * strips the one "- ": PATTERN reaches it
+	                         * verbatim, whatever it begins with */
 	char *s;                /* PATTERN without leading or trailing '/' */
 	int slashes;            /* '/' inside s */
 	unsigned char anchored; /* leading '/': only at the top of wpath */
@@ -649,10 +651,10 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	c->pats = p;
 	x = &p[c->npats];
 	memset(x, 0, sizeof(*x));
-	if (!(x->opt = cat3("--exclude=", v, "")))
+	if (!(x->opt = cat3("--exclude=- ", v, "")))
 		return cerr(where, "out of memory");
 	c->npats++;
-	x->s = x->opt + 10;
+	x->s = x->opt + 12;
 	x->anchored = *x->s == '/';
 	x->s += x->anchored;
 	n = strlen(x->s);
@@ -839,10 +841,10 @@ checkconf(struct conf *c, const char *where)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
 	for (i = 0; i < c->npats; i++)
-		if (*c->wpath && !strncmp(c->pats[i].opt + 10, e, strlen(e)))
+		if (*c->wpath && !strncmp(c->pats[i].opt + 12, e, strlen(e)))
 			logmsg(LOG_WARNING, "%s: warning: exclude '%s' begins "
 			    "with wpath, but patterns are relative to wpath",
-			    where, c->pats[i].opt + 10);
+			    where, c->pats[i].opt + 12);
 	return setdests(c, where);
 }
 
@@ -982,14 +984,19 @@ printstr(const char *key, const char *v)
 static void
 printconf(const struct conf *c)
 {
+	const char *p;
 	int i;
 
 	printstr("wpath", *c->wpath ? c->wpath : "/");
 	printstr("rpath", c->rpath);
 	for (i = 0; i < c->nrnodes; i++)
 		out("rnodes = %s\n", c->rnodes[i]);
-	for (i = 0; i < c->npats; i++)
-		out("rexcludes = %s\n", c->pats[i].opt + 10);
+	/* with its "- " when the pattern itself begins with one, so that
+	 * it reads back the same */
+	for (i = 0; i < c->npats; i++) {
+		p = c->pats[i].opt + 12;
+		out("rexcludes = %s%s\n", strncmp(p, "- ", 2) ? "" : "- ", p);
+	}
 	if (!c->npats)
 		out("# rexcludes (unset)\n");
 	out("rspeed = %ld\nemask =", c->rspeed);

@@ -58,6 +58,22 @@ t_check_prints_every_key_as_given() {
 	case $mask in *IN_MOVED*) fail "emask '$mask' has events not given" ;; esac
 }
 
+# -t prints a pattern so that it reads back as the same pattern: one that
+# itself begins with "- " keeps its prefix, an ordinary one is as given
+t_check_prints_patterns_that_read_back_the_same() {
+	mkdir src
+	mkconf c.conf 'rexcludes = - - foo' 'rexcludes = - *.tmp' 'rexcludes = -x'
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out 'rexcludes = - - foo'
+	has_line out 'rexcludes = *.tmp'
+	has_line out 'rexcludes = -x'
+	grep '^rexcludes' out > printed
+	{ grep -v '^rexcludes' c.conf; cat printed; } > again.conf
+	"$INOSYNC" -t -c again.conf > out 2> err || fail "-t of the printed patterns exited $?: $(cat err)"
+	grep '^rexcludes' out | cmp -s - printed ||
+		fail "printed patterns read back as: $(grep '^rexcludes' out)"
+}
+
 t_check_prints_defaults_and_unset_keys() {
 	mkdir src
 	printf 'wpath = %s\nrnodes = %s\n' "$T/src" "$T/dst" > c.conf

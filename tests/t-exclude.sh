@@ -239,6 +239,18 @@ t_names_a_broken_pattern_seems_to_match_are_synced() {
 	stop
 }
 
+# rsync strips one "- " from --exclude=- - foo and excludes "- foo", the
+# pattern the daemon matches; not foo
+t_pattern_after_a_dash_prefix_is_the_one_rsync_gets() {
+	boot 'rexcludes = - - foo' 'rexcludes = - *.tmp'
+	echo a > 'src/- foo'
+	echo b > src/foo
+	echo c > src/c.tmp
+	want '- - foo' '*.tmp'
+	wait_for 10 same want dst || fail "rsync did not get the pattern the daemon matches"
+	stop
+}
+
 t_directory_renamed_out_of_an_excluded_name_is_copied_and_watched() {
 	mkdir -p src/cache/sub
 	echo x > src/cache/sub/x
