@@ -543,11 +543,68 @@ setrsh(struct conf *c, const char *v, const char *where)
 	return (c->rsh = strdup(v)) ? 0 : cerr(where, "out of memory");
 }
 
+#define FILTERS "include and filter rules (--include, --filter, -f, -F, " \
+    "--include-from, --exclude-from) would make rsync copy what the " \
+    "daemon's matcher excludes; use rexcludes"
+#define DELETES "--del and --delete-* change what rsync deletes; inosync " \
+    "gives it --delete and --delete-missing-args"
+
+/* rsync options that change what rsync copies or deletes behind the
+ * exclude matcher's back: long names as rsync spells them (it takes no
+ * abbreviations; "delete" stands for every --delete-*), short letters */
+static const struct {
+	char c;
+	const char *name, *why;
+} refused[] = {
+	{ 0, "include", FILTERS }, { 0, "include-from", FILTERS },
+	{ 0, "exclude-from", FILTERS }, { 'f', "filter", FILTERS },
+	{ 'F', "filter", FILTERS },
+	{ 0, "files-from", "inosync gives rsync its own --files-from: the "
+	    "directories that changed" },
+	{ 'r', "recursive", "recursion (-r, --recursive) would make every "
+	    "sync walk whole subtrees, not the directories that changed" },
+	{ 0, "del", DELETES }, { 0, "delete", DELETES },
+};
+
+/* the entry of refused[] that word a of rargs is, or -1; *skip is 1 when
+ * a ends in a short option that takes the next word as its value */
+static int
+refusedarg(const char *a, int *skip)
+{
+	size_t i, n, l;
+
+	*skip = 0;
+	if (a[0] != '-' || !a[1])
+		return -1;
+	if (a[1] == '-') {
+		n = strcspn(a += 2, "=");
+		for (i = 0; i < LEN(refused); i++) {
+			l = strlen(refused[i].name);
+			if (!strncmp(a, refused[i].name, l) &&
+			    (l == n || !strcmp(refused[i].name, "delete")))
+				return i;
+		}
+		return -1;
+	}
+	/* a bundle like -avr; what follows a letter that takes a value
+	 * (-T/tmp/r) is that value */
+	for (a++; *a; a++) {
+		for (i = 0; i < LEN(refused); i++)
+			if (*a == refused[i].c)
+				return i;
+		if (strchr("@BeMT", *a))
+			break;
+	}
+	*skip = *a && !a[1];
+	return -1;
+}
+
 /* split on blanks, never through a shell */
 static int
 setrargs(struct conf *c, const char *v, const char *where)
 {
 	size_t n = strlen(v), i;
+	int k, r, skip;
 	char *s;
 
 	if (!(c->rargs = malloc(n + 1)) || !(c->rargv = calloc(n / 2 + 1, sizeof(char *))))
@@ -559,6 +616,10 @@ setrargs(struct conf *c, const char *v, const char *where)
 		else if (!i || !s[i - 1])
 			c->rargv[c->nrargs++] = s + i;
 	}
+	for (k = 0; k < c->nrargs; k += 1 + skip)
+		if ((r = refusedarg(c->rargv[k], &skip)) >= 0)
+			return cerr(where, "rargs '%s' is refused: %s",
+			    c->rargv[k], refused[r].why);
 	return 0;
 }
 

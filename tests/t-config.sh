@@ -275,6 +275,28 @@ t_overlong_line_is_an_error() {
 	conf_error "$T/c.conf" 1 long
 }
 
+# rsync options that change what rsync copies or deletes behind the exclude
+# matcher's back are refused, in each spelling rsync takes; options that
+# only look alike are not
+t_rargs_that_change_what_rsync_copies_are_refused() {
+	mkdir src
+	for a in '--include=x' '--include x' '--include-from=f' '--exclude-from f' \
+		'--filter=+_x' '--filter x' '-f x' '-f+x' '-F' '-FF' '-rF' '-avr' '-r' \
+		'--recursive' '--files-from=f' '--files-from f' '--del' '--delete' \
+		'--delete-after' '--delete-excluded' '--delete-before' '--delete-during' \
+		'--delete-delay' '--delete-missing-args' '--numeric-ids -Hr' '-vT /tmp -r'; do
+		mkconf c.conf "rargs = $a" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf rargs)" refused
+	done
+	grep -qF "'-r'" "$T/ce.err" ||
+		fail "the error does not name the refused argument: $(cat "$T/ce.err")"
+	for a in '--numeric-ids -H' '-T/tmp/rfx' '-vT /tmp/rF' '-T -r' '-B8192 -z' \
+		'--no-r' '--no-recursive' '--exclude=x' '-C' '--chmod=D755,F644' '-e rsh'; do
+		mkconf c.conf "rargs = $a"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "rargs = $a refused: $(cat err)"
+	done
+}
+
 t_missing_config_file_is_an_error_at_line_0() {
 	conf_error "$T/nope.conf" 0 "no such file"
 }

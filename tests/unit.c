@@ -113,6 +113,8 @@ testlines(void)
 		{ "wpath = /nonexistent", -1 },
 		{ "wpath = /etc/passwd", -1 }, { "rpath = ", -1 },
 		{ "rexcludes = + keep", -1 }, { "rexcludes = !", -1 },
+		{ "rargs = --numeric-ids -avr", -1 }, { "rargs = --delete-after", -1 },
+		{ "rargs = -avT/tmp/rF", 0 }, { "rargs = --no-r -H", 0 },
 	};
 	struct conf c;
 	char buf[LINEMAX];
