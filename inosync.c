@@ -1557,8 +1557,13 @@ watch(struct node *dir, const char *name)
 }
 
 static void mark(struct node *n, const char *name, uint32_t bits);
+static void drop(struct node *n, int rm);
 
-/* watch the subdirectories of dir; push them on *stack */
+/* watch the subdirectories of dir; push them on *stack. One that is
+ * excluded but watched was moved here from a place it was not excluded
+ * (mv y x, /x/cache excluded): it loses its watch and subtree, since
+ * rsync would copy what changes in it (it does not check the parents of
+ * a --files-from name against the excludes) */
 static void
 scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 {
@@ -1575,8 +1580,14 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode)))
 			continue;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    excludedin(dir, e->d_name, 1) || !(c = watch(dir, e->d_name)))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (excludedin(dir, e->d_name, 1)) {
+			if ((c = findchild(dir, e->d_name)))
+				drop(c, 1);
+			continue;
+		}
+		if (!(c = watch(dir, e->d_name)))
 			continue;
 		if (*n == *cap) {
 			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {

@@ -264,6 +264,34 @@ t_directory_renamed_out_of_an_excluded_name_is_copied_and_watched() {
 	stop
 }
 
+# watches_are N: the daemon holds exactly N inotify watches
+watches_are() {
+	[ "$(watches)" = "$1" ]
+}
+
+# mv y x with /x/cache excluded: the watched y/cache becomes the excluded
+# x/cache; rsync does not check the parents of a --files-from name against
+# the excludes, so a watch left on it would copy every write in it
+t_directory_moved_under_an_excluded_path_is_unwatched() {
+	mkdir -p src/y/cache/sub src/z
+	echo a > src/y/cache/a
+	boot 'rexcludes = /x/cache'
+	wait_for 5 watches_are 5 || fail "$(watches) watches for 5 directories"
+	mv src/y src/x
+	want /x/cache
+	wait_for 10 same want dst || fail "the move was not mirrored"
+	wait_for 5 watches_are 3 || fail "$(watches) watches for the 3 directories not excluded"
+	wait_for 10 idle
+	n=$(runs)
+	echo b > src/x/cache/b
+	echo c > src/x/cache/sub/c
+	observe 1
+	[ "$(runs)" = "$n" ] || fail "writes in the now excluded x/cache started $(($(runs) - n)) rsync runs"
+	want /x/cache
+	same want dst || fail "the now excluded x/cache was copied"
+	stop
+}
+
 t_directory_renamed_to_an_excluded_name_is_removed_and_ignored() {
 	mkdir -p src/d/sub
 	echo x > src/d/sub/x
