@@ -489,6 +489,9 @@ setrnodes(struct conf *c, const char *v, const char *where)
 {
 	if (c->nrnodes == MAXNODES)
 		return cerr(where, "too many rnodes (at most %d)", MAXNODES);
+	if (*v == '-')
+		return cerr(where, "destination '%s' begins with '-': rsync "
+		    "would take it for an option (write ./%s)", v, v);
 	if (!(c->rnodes[c->nrnodes] = strdup(v)))
 		return cerr(where, "out of memory");
 	c->nrnodes++;

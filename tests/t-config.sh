@@ -297,6 +297,19 @@ t_rargs_that_change_what_rsync_copies_are_refused() {
 	done
 }
 
+# a destination beginning with '-' would reach rsync as an option
+t_rnodes_beginning_with_a_dash_is_refused() {
+	mkdir src
+	mkconf c.conf "rnodes = $T/dst" "rnodes = --delete-excluded" "rnodes = $T/d2"
+	conf_error "$T/c.conf" "$(lineof c.conf 'rnodes = --')" option
+	"$INOSYNC" -t -- "$T/src" "$T/dst" -x > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "DEST -x: exit $rc, want 2; stderr: $(cat err)"
+	[ "$(wc -l < err)" = 1 ] || fail "want one stderr line, got: $(cat err)"
+	grep -qF 'inosync: command line: ' err || fail "stderr: $(cat err)"
+	grep -qF -- "'-x'" err || fail "the error does not name -x: $(cat err)"
+}
+
 t_missing_config_file_is_an_error_at_line_0() {
 	conf_error "$T/nope.conf" 0 "no such file"
 }
