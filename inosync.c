@@ -92,6 +92,7 @@ struct conf {
 	char *wpath;            /* resolved, no trailing '/' ("" for /) */
 	char *rpath;
 	char *rnodes[MAXNODES];
+	char *rwhere[MAXNODES]; /* "FILE:LINE" of each, for its errors */
 	int nrnodes;
 	struct pat *pats;
 	int npats;
@@ -492,7 +493,8 @@ setrnodes(struct conf *c, const char *v, const char *where)
 	if (*v == '-')
 		return cerr(where, "destination '%s' begins with '-': rsync "
 		    "would take it for an option (write ./%s)", v, v);
-	if (!(c->rnodes[c->nrnodes] = strdup(v)))
+	if (!(c->rnodes[c->nrnodes] = strdup(v)) ||
+	    !(c->rwhere[c->nrnodes] = strdup(where)))
 		return cerr(where, "out of memory");
 	c->nrnodes++;
 	return 0;
@@ -805,10 +807,11 @@ freeconf(struct conf *c)
 {
 	int i;
 
-	for (i = 0; i < c->nrnodes; i++)
+	for (i = 0; i < c->nrnodes; i++) {
 		free(c->rnodes[i]);
-	for (i = 0; i < c->nrnodes; i++)
+		free(c->rwhere[i]);
 		free(c->dests[i]);
+	}
 	for (i = 0; i < c->npats; i++) {
 		free(c->pats[i].opt);
 		free(c->pats[i].s);
@@ -861,6 +864,55 @@ rshopt(const struct conf *c)
 	return strdup(c->rsh);
 }
 
+static int match(const struct pat *x, const char *path, int isdir);
+
+/* a local destination inside wpath, and not excluded (or under an
+ * excluded directory), would be mirrored into itself forever; it may not
+ * exist yet, so the longest prefix of it that does is resolved */
+static int
+checkdest(const struct conf *c, const char *d, const char *where)
+{
+	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
+	size_t w = strlen(c->wpath);
+	const char *t;
+	int i;
+
+	if ((size_t)fmt(buf, sizeof(buf), "%s", d) >= sizeof(buf))
+		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	while (!realpath(buf, real)) {
+		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1]))
+			return 0;
+		if (p == buf)
+			p++; /* keep the root */
+		*p = '\0';
+	}
+	for (t = d + strlen(buf); *t == '/'; t++)
+		;
+	fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "", t);
+	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
+		return 0;
+	for (rel = buf + w; *rel == '/'; rel++)
+		;
+	for (p = rel + strlen(rel); p > rel && p[-1] == '/';)
+		*--p = '\0';
+	if (!*rel)
+		return cerr(where, "destination %s is wpath itself", d);
+	/* rel and each of its ancestors, as a directory */
+	for (p = rel;; p++) {
+		if (*p && *p != '/')
+			continue;
+		save = *p;
+		*p = '\0';
+		for (i = 0; i < c->npats; i++)
+			if (match(&c->pats[i], rel, 1))
+				return 0;
+		if (!(*p = save))
+			break;
+	}
+	return cerr(where, "destination %s is inside wpath %s and not excluded: "
+	    "it would be mirrored into itself", d, *c->wpath ? c->wpath : "/");
+}
+
 static int
 setdests(struct conf *c, const char *where)
 {
@@ -886,6 +938,8 @@ setdests(struct conf *c, const char *where)
 		if (!c->dests[i])
 			return cerr(where, "out of memory");
 		c->kind[i] = kindof(c->dests[i]);
+		if (c->kind[i] == LOCAL && checkdest(c, c->dests[i], c->rwhere[i]) < 0)
+			return -1;
 	}
 	return 0;
 }

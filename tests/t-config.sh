@@ -310,6 +310,37 @@ t_rnodes_beginning_with_a_dash_is_refused() {
 	grep -qF -- "'-x'" err || fail "the error does not name -x: $(cat err)"
 }
 
+# a local destination inside wpath and not excluded would be mirrored into
+# itself (mirror/mirror/...): refused at its own rnodes line, whether it
+# exists yet or not, through a symlink, relative, with rpath; wpath itself
+# too. One that a pattern excludes, or an ancestor of it, is allowed.
+t_local_destination_inside_wpath_is_refused() {
+	mkdir -p src/exists src/b
+	ln -s src link
+	for d in "$T/src/mirror" "$T/src/exists" "$T/src/new/deeper/" "$T/link/mirror" \
+		"$T/src" "$T/src/" "$T/link" src/mirror "$T/src/b/../mirror" "$T/src//b/x"; do
+		mkconf c.conf "rnodes = $d" "rnodes = $T/dst" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf "rnodes = $d")" wpath
+	done
+	mkconf c.conf "rnodes = $T/dst" "rnodes = $T/" "rpath = src/m" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(grep -nxF "rnodes = $T/" c.conf | cut -d: -f1)" wpath
+	mkconf c.conf "rnodes = $T/src/mirror" "rexcludes = /mirror/x" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rnodes)" wpath
+	"$INOSYNC" -t "$T/src" "$T/dst" "$T/src/m" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "DEST inside SRC: exit $rc, want 2; stderr: $(cat err)"
+	grep -qF 'inosync: command line: ' err || fail "stderr: $(cat err)"
+	for x in /mirror mirror/ 'mirror/***' /mirror/ 'm*' mirror; do
+		mkconf c.conf "rnodes = $T/src/mirror/" "rexcludes = $x"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "destination excluded by $x refused: $(cat err)"
+	done
+	mkconf c.conf "rnodes = $T/link/backup/new/m" "rexcludes = /backup/"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "destination under an excluded directory refused: $(cat err)"
+	mkconf c.conf "rnodes = $T/srcx" "rnodes = $T/src.d/m"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "destination beside wpath refused: $(cat err)"
+	"$INOSYNC" -t -x /m "$T/src" "$T/src/m" > out 2> err || fail "DEST excluded by -x refused: $(cat err)"
+}
+
 t_missing_config_file_is_an_error_at_line_0() {
 	conf_error "$T/nope.conf" 0 "no such file"
 }
