@@ -2823,9 +2823,8 @@ addarg(const char *x)
 int
 main(int argc, char *argv[])
 {
-	static char file[PATH_MAX];
 	const char *cfile = NULL;
-	char *pidfile = NULL;
+	char *file = NULL, *pidfile = NULL;
 	int c, check = 0, detach = 0;
 	sigset_t set;
 
@@ -2859,10 +2858,11 @@ main(int argc, char *argv[])
 		usage(2);
 	if (!argc && !cfile)
 		cfile = CONFFILE;
-	/* an absolute name, so SIGHUP finds it after -d went to / */
-	if (cfile && realpath(cfile, file))
-		cfile = file;
-	if ((cfile ? loadconf(&conf, cfile) : argconf(&conf, argv, argc)) < 0)
+	/* absolute, so SIGHUP finds it after -d went to /, but unresolved:
+	 * SIGHUP follows a config symlink repointed since */
+	if (cfile && setpath(&file, cfile, "-c") < 0)
+		return 2;
+	if ((file ? loadconf(&conf, file) : argconf(&conf, argv, argc)) < 0)
 		return 2;
 	if (check) {
 		printconf(&conf);
@@ -2901,6 +2901,7 @@ main(int argc, char *argv[])
 	if (pidfd >= 0)
 		unlink(pidfile);
 	free(pidfile);
+	free(file);
 	logmsg(LOG_INFO, "exited");
 	return 0;
 }

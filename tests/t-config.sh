@@ -341,6 +341,27 @@ t_local_destination_inside_wpath_is_refused() {
 	"$INOSYNC" -t -x /m "$T/src" "$T/src/m" > out 2> err || fail "DEST excluded by -x refused: $(cat err)"
 }
 
+# SIGHUP reads the file that -c names as given, so a config symlink
+# repointed since the start is followed; a relative -c is kept as the
+# start directory and the name, symlink unresolved
+t_sighup_follows_a_repointed_config_symlink() {
+	mkdir src
+	echo a > src/a
+	counting_rsync
+	mkconf a.conf "rnodes = $T/d1"
+	mkconf b.conf "rnodes = $T/d2"
+	ln -s a.conf link
+	start d -c link
+	wait_for 10 synced d1 || fail "a.conf's destination not synced"
+	ln -sfn b.conf link
+	kill -HUP "$PID"
+	wait_for 10 log_has d "$T/link reloaded" || fail "no '$T/link reloaded' in the log"
+	wait_for 10 synced d2 || fail "the reload did not read b.conf, which link names now"
+	echo b > src/b
+	wait_for 10 synced d2 || fail "a change after the reload did not reach b.conf's destination"
+	stop
+}
+
 t_missing_config_file_is_an_error_at_line_0() {
 	conf_error "$T/nope.conf" 0 "no such file"
 }
