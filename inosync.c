@@ -452,11 +452,16 @@ parsenum(const char *s, int decimals, long max, long *v, const char *where)
 		n = n * 10 + (*p - '0');
 	}
 	n *= scale;
+	if (*p == '.' && !decimals && isdigit((unsigned char)p[1]))
+		return cerr(where, "'%s' is not a whole number", s);
 	if (*p == '.' && decimals) {
 		for (p++, d = 0; isdigit((unsigned char)*p) && d < decimals; p++, d++)
 			n += (*p - '0') * (scale /= 10);
 		if (d == 0)
 			return cerr(where, "'%s' is not a number", s);
+		if (isdigit((unsigned char)*p))
+			return cerr(where, "'%s' has too many decimals: at most "
+			    "%d decimals are allowed", s, decimals);
 	}
 	if (*p)
 		return cerr(where, "'%s' is not a number (junk at '%s')", s, p);

@@ -243,6 +243,23 @@ t_number_with_junk_is_an_error() {
 	done
 }
 
+# a number with more decimals than allowed says so, not "junk at '9'";
+# also -e, which takes the same numbers
+t_number_with_too_many_decimals_says_so() {
+	mkdir src
+	for v in "edelay = 86400.9999" "edelay = 0.0001" "edelay = 1.2345"; do
+		mkconf c.conf "$v" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf "$v")" "at most 3 decimals"
+	done
+	mkconf c.conf "rspeed = 1.5" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rspeed)" "whole number"
+	"$INOSYNC" -t -e 86400.9999 "$T/src" "$T/dst" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "-e 86400.9999: exit $rc, want 2"
+	grep -qF "inosync: -e: " err || fail "stderr: $(cat err)"
+	grep -qF "at most 3 decimals" err || fail "-e 86400.9999 does not say what is wrong: $(cat err)"
+}
+
 t_number_formats_that_are_allowed() {
 	mkdir src
 	for v in "edelay = 0" "edelay = 0.2" "edelay = 3" "edelay = 1.5" "rspeed = 0" "rspeed = 2048"; do
