@@ -1,4 +1,4 @@
-# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# shellcheck shell=sh disable=SC2154,SC1003 # T, PID, INOSYNC... come from lib.sh; names end in backslashes
 # rexcludes: the daemon's matcher (tests/match) keeps exactly what rsync
 # keeps, pattern by pattern (DESIGN §6), and excluded changes start no rsync.
 
