@@ -893,7 +893,9 @@ checkdest(const struct conf *c, const char *d, const char *where)
 	}
 	for (t = d + strlen(buf); *t == '/'; t++)
 		;
-	fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "", t);
+	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
+	    t) >= sizeof(buf))
+		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
 	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
 		return 0;
 	for (rel = buf + w; *rel == '/'; rel++)
