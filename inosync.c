@@ -76,7 +76,9 @@
                   IN_MOVED_TO | IN_ATTRIB)
 
 struct pat {                    /* one rexcludes pattern */
-	char *opt;              /* "--exclude=PATTERN", for rsync */
+	char *opt;              /* "--exclude=- PATTERN", for rsync, which
+	                         * strips the one "- ": PATTERN reaches it
+	                         * verbatim, whatever it begins with */
 	char *s;                /* PATTERN without leading or trailing '/' */
 	int slashes;            /* '/' inside s */
 	unsigned char anchored; /* leading '/': only at the top of wpath */
@@ -91,6 +93,7 @@ struct conf {
 	char *wguard;           /* a name that must be in wpath for syncs */
 	char *rpath;
 	char *rnodes[MAXNODES];
+	char *rwhere[MAXNODES]; /* "FILE:LINE" of each, for its errors */
 	int nrnodes;
 	struct pat *pats;
 	int npats;
@@ -488,11 +491,16 @@ parsenum(const char *s, int decimals, long max, long *v, const char *where)
 		n = n * 10 + (*p - '0');
 	}
 	n *= scale;
+	if (*p == '.' && !decimals && isdigit((unsigned char)p[1]))
+		return cerr(where, "'%s' is not a whole number", s);
 	if (*p == '.' && decimals) {
 		for (p++, d = 0; isdigit((unsigned char)*p) && d < decimals; p++, d++)
 			n += (*p - '0') * (scale /= 10);
 		if (d == 0)
 			return cerr(where, "'%s' is not a number", s);
+		if (isdigit((unsigned char)*p))
+			return cerr(where, "'%s' has too many decimals: at most "
+			    "%d decimals are allowed", s, decimals);
 	}
 	if (*p)
 		return cerr(where, "'%s' is not a number (junk at '%s')", s, p);
@@ -534,7 +542,11 @@ setrnodes(struct conf *c, const char *v, const char *where)
 {
 	if (c->nrnodes == MAXNODES)
 		return cerr(where, "too many rnodes (at most %d)", MAXNODES);
-	if (!(c->rnodes[c->nrnodes] = strdup(v)))
+	if (*v == '-')
+		return cerr(where, "destination '%s' begins with '-': rsync "
+		    "would take it for an option (write ./%s)", v, v);
+	if (!(c->rnodes[c->nrnodes] = strdup(v)) ||
+	    !(c->rwhere[c->nrnodes] = strdup(where)))
 		return cerr(where, "out of memory");
 	c->nrnodes++;
 	return 0;
@@ -588,11 +600,68 @@ setrsh(struct conf *c, const char *v, const char *where)
 	return (c->rsh = strdup(v)) ? 0 : cerr(where, "out of memory");
 }
 
+#define FILTERS "include and filter rules (--include, --filter, -f, -F, " \
+    "--include-from, --exclude-from) would make rsync copy what the " \
+    "daemon's matcher excludes; use rexcludes"
+#define DELETES "--del and --delete-* change what rsync deletes; inosync " \
+    "gives it --delete and --delete-missing-args"
+
+/* rsync options that change what rsync copies or deletes behind the
+ * exclude matcher's back: long names as rsync spells them (it takes no
+ * abbreviations; "delete" stands for every --delete-*), short letters */
+static const struct {
+	char c;
+	const char *name, *why;
+} refused[] = {
+	{ 0, "include", FILTERS }, { 0, "include-from", FILTERS },
+	{ 0, "exclude-from", FILTERS }, { 'f', "filter", FILTERS },
+	{ 'F', "filter", FILTERS },
+	{ 0, "files-from", "inosync gives rsync its own --files-from: the "
+	    "directories that changed" },
+	{ 'r', "recursive", "recursion (-r, --recursive) would make every "
+	    "sync walk whole subtrees, not the directories that changed" },
+	{ 0, "del", DELETES }, { 0, "delete", DELETES },
+};
+
+/* the entry of refused[] that word a of rargs is, or -1; *skip is 1 when
+ * a ends in a short option that takes the next word as its value */
+static int
+refusedarg(const char *a, int *skip)
+{
+	size_t i, n, l;
+
+	*skip = 0;
+	if (a[0] != '-' || !a[1])
+		return -1;
+	if (a[1] == '-') {
+		n = strcspn(a += 2, "=");
+		for (i = 0; i < LEN(refused); i++) {
+			l = strlen(refused[i].name);
+			if (!strncmp(a, refused[i].name, l) &&
+			    (l == n || !strcmp(refused[i].name, "delete")))
+				return i;
+		}
+		return -1;
+	}
+	/* a bundle like -avr; what follows a letter that takes a value
+	 * (-T/tmp/r) is that value */
+	for (a++; *a; a++) {
+		for (i = 0; i < LEN(refused); i++)
+			if (*a == refused[i].c)
+				return i;
+		if (strchr("@BeMT", *a))
+			break;
+	}
+	*skip = *a && !a[1];
+	return -1;
+}
+
 /* split on blanks, never through a shell */
 static int
 setrargs(struct conf *c, const char *v, const char *where)
 {
 	size_t n = strlen(v), i;
+	int k, r, skip;
 	char *s;
 
 	if (!(c->rargs = malloc(n + 1)) || !(c->rargv = calloc(n / 2 + 1, sizeof(char *))))
@@ -604,6 +673,10 @@ setrargs(struct conf *c, const char *v, const char *where)
 		else if (!i || !s[i - 1])
 			c->rargv[c->nrargs++] = s + i;
 	}
+	for (k = 0; k < c->nrargs; k += 1 + skip)
+		if ((r = refusedarg(c->rargv[k], &skip)) >= 0)
+			return cerr(where, "rargs '%s' is refused: %s",
+			    c->rargv[k], refused[r].why);
 	return 0;
 }
 
@@ -696,10 +769,10 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	c->pats = p;
 	x = &p[c->npats];
 	memset(x, 0, sizeof(*x));
-	if (!(x->opt = cat3("--exclude=", v, "")))
+	if (!(x->opt = cat3("--exclude=- ", v, "")))
 		return cerr(where, "out of memory");
 	c->npats++;
-	x->s = x->opt + 10;
+	x->s = x->opt + 12;
 	x->anchored = *x->s == '/';
 	x->s += x->anchored;
 	n = strlen(x->s);
@@ -787,10 +860,11 @@ freeconf(struct conf *c)
 {
 	int i;
 
-	for (i = 0; i < c->nrnodes; i++)
+	for (i = 0; i < c->nrnodes; i++) {
 		free(c->rnodes[i]);
-	for (i = 0; i < c->nrnodes; i++)
+		free(c->rwhere[i]);
 		free(c->dests[i]);
+	}
 	for (i = 0; i < c->npats; i++) {
 		free(c->pats[i].opt);
 		free(c->pats[i].s);
@@ -844,6 +918,57 @@ rshopt(const struct conf *c)
 	return strdup(c->rsh);
 }
 
+static int match(const struct pat *x, const char *path, int isdir);
+
+/* a local destination inside wpath, and not excluded (or under an
+ * excluded directory), would be mirrored into itself forever; it may not
+ * exist yet, so the longest prefix of it that does is resolved */
+static int
+checkdest(const struct conf *c, const char *d, const char *where)
+{
+	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
+	size_t w = strlen(c->wpath);
+	const char *t;
+	int i;
+
+	if ((size_t)fmt(buf, sizeof(buf), "%s", d) >= sizeof(buf))
+		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	while (!realpath(buf, real)) {
+		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1]))
+			return 0;
+		if (p == buf)
+			p++; /* keep the root */
+		*p = '\0';
+	}
+	for (t = d + strlen(buf); *t == '/'; t++)
+		;
+	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
+	    t) >= sizeof(buf))
+		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
+		return 0;
+	for (rel = buf + w; *rel == '/'; rel++)
+		;
+	for (p = rel + strlen(rel); p > rel && p[-1] == '/';)
+		*--p = '\0';
+	if (!*rel)
+		return cerr(where, "destination %s is wpath itself", d);
+	/* rel and each of its ancestors, as a directory */
+	for (p = rel;; p++) {
+		if (*p && *p != '/')
+			continue;
+		save = *p;
+		*p = '\0';
+		for (i = 0; i < c->npats; i++)
+			if (match(&c->pats[i], rel, 1))
+				return 0;
+		if (!(*p = save))
+			break;
+	}
+	return cerr(where, "destination %s is inside wpath %s and not excluded: "
+	    "it would be mirrored into itself", d, *c->wpath ? c->wpath : "/");
+}
+
 static int
 setdests(struct conf *c, const char *where)
 {
@@ -869,6 +994,8 @@ setdests(struct conf *c, const char *where)
 		if (!c->dests[i])
 			return cerr(where, "out of memory");
 		c->kind[i] = kindof(c->dests[i]);
+		if (c->kind[i] == LOCAL && checkdest(c, c->dests[i], c->rwhere[i]) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -888,10 +1015,10 @@ checkconf(struct conf *c, const char *where)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
 	for (i = 0; i < c->npats; i++)
-		if (*c->wpath && !strncmp(c->pats[i].opt + 10, e, strlen(e)))
+		if (*c->wpath && !strncmp(c->pats[i].opt + 12, e, strlen(e)))
 			logmsg(LOG_WARNING, "%s: warning: exclude '%s' begins "
 			    "with wpath, but patterns are relative to wpath",
-			    where, c->pats[i].opt + 10);
+			    where, c->pats[i].opt + 12);
 	return setdests(c, where);
 }
 
@@ -1031,6 +1158,7 @@ printstr(const char *key, const char *v)
 static void
 printconf(const struct conf *c)
 {
+	const char *p;
 	int i;
 
 	printstr("wpath", *c->wpath ? c->wpath : "/");
@@ -1038,8 +1166,12 @@ printconf(const struct conf *c)
 	printstr("rpath", c->rpath);
 	for (i = 0; i < c->nrnodes; i++)
 		out("rnodes = %s\n", c->rnodes[i]);
-	for (i = 0; i < c->npats; i++)
-		out("rexcludes = %s\n", c->pats[i].opt + 10);
+	/* with its "- " when the pattern itself begins with one, so that
+	 * it reads back the same */
+	for (i = 0; i < c->npats; i++) {
+		p = c->pats[i].opt + 12;
+		out("rexcludes = %s%s\n", strncmp(p, "- ", 2) ? "" : "- ", p);
+	}
 	if (!c->npats)
 		out("# rexcludes (unset)\n");
 	out("rspeed = %ld\nemask =", c->rspeed);
@@ -1065,7 +1197,11 @@ printconf(const struct conf *c)
 
 /* exclude matching, with rsync's rules */
 
-/* [...] at p (after the '['): length of the class, and whether c is in it */
+/* [...] at p (after the '['): length of the class, and whether c is in
+ * it; -1 if it is malformed (unterminated, or an unknown [:name:]), which
+ * in rsync's wildmatch makes the whole pattern match nothing. Step by
+ * step as there: a '-' after a range or a [:name:] is literal, and a "[:"
+ * whose first ']' is not after a ':' is a literal '[' */
 static int
 class(const char *p, int c, int *in)
 {
@@ -1076,34 +1212,47 @@ class(const char *p, int c, int *in)
 		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
 	};
 	const char *s = p, *e;
-	int neg, lo, hi;
+	int neg, prev = 0, ch;
 	size_t i, n;
 
 	if ((neg = *s == '!' || *s == '^'))
 		s++;
 	*in = 0;
+	ch = (unsigned char)*s;
 	do {
-		if (!*s)
+		if (!ch)
 			return -1;
-		if (s[0] == '[' && s[1] == ':' && (e = strstr(s + 2, ":]"))) {
-			n = e - s - 2;
-			for (i = 0; i < LEN(cls); i++)
-				if (strlen(cls[i].name) == n && !strncmp(s + 2, cls[i].name, n))
-					*in |= cls[i].is(c) != 0;
-			s = e + 2;
-			continue;
+		if (ch == '\\') {
+			if (!(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c == ch;
+		} else if (ch == '-' && prev && s[1] && s[1] != ']') {
+			if ((ch = (unsigned char)*++s) == '\\' && !(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c >= prev && c <= ch;
+			ch = 0;
+		} else if (ch == '[' && s[1] == ':') {
+			for (e = s + 2; *e && *e != ']'; e++)
+				;
+			if (!*e)
+				return -1;
+			if (e == s + 2 || e[-1] != ':') {
+				*in |= c == '[';
+				continue;
+			}
+			n = e - s - 3;
+			for (i = 0; i < LEN(cls) && (strlen(cls[i].name) != n ||
+			    strncmp(s + 2, cls[i].name, n)); i++)
+				;
+			if (i == LEN(cls))
+				return -1;
+			*in |= cls[i].is(c) != 0;
+			s = e;
+			ch = 0;
+		} else {
+			*in |= c == ch;
 		}
-		if (*s == '\\' && s[1])
-			s++;
-		lo = hi = (unsigned char)*s++;
-		if (s[0] == '-' && s[1] && s[1] != ']') {
-			s++;
-			if (*s == '\\' && s[1])
-				s++;
-			hi = (unsigned char)*s++;
-		}
-		*in |= c >= lo && c <= hi;
-	} while (*s != ']');
+	} while (prev = ch, (ch = (unsigned char)*++s) != ']');
 	*in ^= neg;
 	return s + 1 - p;
 }
@@ -1150,18 +1299,14 @@ wild(const char *p, const char *t, int isdir)
 					return ABORTALL;
 			}
 		case '[':
-			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0) {
-				if (*t != '[')
-					return NOMATCH;
-				break;
-			}
+			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0)
+				return ABORTALL;
 			if (*t == '/' || !in)
 				return NOMATCH;
 			p += n;
 			break;
 		case '\\':
-			if (p[1])
-				p++;
+			p++; /* a trailing one: '\0' matches no text left */
 			/* fall through */
 		default:
 			if (*p != *t)
@@ -1544,8 +1689,13 @@ watch(struct node *dir, const char *name)
 }
 
 static void mark(struct node *n, const char *name, uint32_t bits);
+static void drop(struct node *n, int rm);
 
-/* watch the subdirectories of dir; push them on *stack */
+/* watch the subdirectories of dir; push them on *stack. One that is
+ * excluded but watched was moved here from a place it was not excluded
+ * (mv y x, /x/cache excluded): it loses its watch and subtree, since
+ * rsync would copy what changes in it (it does not check the parents of
+ * a --files-from name against the excludes) */
 static void
 scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 {
@@ -1569,8 +1719,14 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode)))
 			continue;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    excludedin(dir, e->d_name, 1) || !(c = watch(dir, e->d_name)))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (excludedin(dir, e->d_name, 1)) {
+			if ((c = findchild(dir, e->d_name)))
+				drop(c, 1);
+			continue;
+		}
+		if (!(c = watch(dir, e->d_name)))
 			continue;
 		if (*n == *cap) {
 			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
@@ -3169,9 +3325,8 @@ addarg(const char *x)
 int
 main(int argc, char *argv[])
 {
-	static char file[PATH_MAX];
 	const char *cfile = NULL;
-	char *pidfile = NULL;
+	char *file = NULL, *pidfile = NULL;
 	int c, check = 0, detach = 0;
 	sigset_t set;
 
@@ -3205,10 +3360,11 @@ main(int argc, char *argv[])
 		usage(2);
 	if (!argc && !cfile)
 		cfile = CONFFILE;
-	/* an absolute name, so SIGHUP finds it after -d went to / */
-	if (cfile && realpath(cfile, file))
-		cfile = file;
-	if ((cfile ? loadconf(&conf, cfile) : argconf(&conf, argv, argc)) < 0)
+	/* absolute, so SIGHUP finds it after -d went to /, but unresolved:
+	 * SIGHUP follows a config symlink repointed since */
+	if (cfile && setpath(&file, cfile, "-c") < 0)
+		return 2;
+	if ((file ? loadconf(&conf, file) : argconf(&conf, argv, argc)) < 0)
 		return 2;
 	if (check) {
 		printconf(&conf);
@@ -3248,6 +3404,7 @@ main(int argc, char *argv[])
 	if (pidfd >= 0)
 		unlink(pidfile);
 	free(pidfile);
+	free(file);
 	logmsg(LOG_INFO, "exited");
 	return 0;
 }

@@ -58,6 +58,22 @@ t_check_prints_every_key_as_given() {
 	case $mask in *IN_MOVED*) fail "emask '$mask' has events not given" ;; esac
 }
 
+# -t prints a pattern so that it reads back as the same pattern: one that
+# itself begins with "- " keeps its prefix, an ordinary one is as given
+t_check_prints_patterns_that_read_back_the_same() {
+	mkdir src
+	mkconf c.conf 'rexcludes = - - foo' 'rexcludes = - *.tmp' 'rexcludes = -x'
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out 'rexcludes = - - foo'
+	has_line out 'rexcludes = *.tmp'
+	has_line out 'rexcludes = -x'
+	grep '^rexcludes' out > printed
+	{ grep -v '^rexcludes' c.conf; cat printed; } > again.conf
+	"$INOSYNC" -t -c again.conf > out 2> err || fail "-t of the printed patterns exited $?: $(cat err)"
+	grep '^rexcludes' out | cmp -s - printed ||
+		fail "printed patterns read back as: $(grep '^rexcludes' out)"
+}
+
 t_check_prints_defaults_and_unset_keys() {
 	mkdir src
 	printf 'wpath = %s\nrnodes = %s\n' "$T/src" "$T/dst" > c.conf
@@ -227,6 +243,23 @@ t_number_with_junk_is_an_error() {
 	done
 }
 
+# a number with more decimals than allowed says so, not "junk at '9'";
+# also -e, which takes the same numbers
+t_number_with_too_many_decimals_says_so() {
+	mkdir src
+	for v in "edelay = 86400.9999" "edelay = 0.0001" "edelay = 1.2345"; do
+		mkconf c.conf "$v" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf "$v")" "at most 3 decimals"
+	done
+	mkconf c.conf "rspeed = 1.5" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rspeed)" "whole number"
+	"$INOSYNC" -t -e 86400.9999 "$T/src" "$T/dst" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "-e 86400.9999: exit $rc, want 2"
+	grep -qF "inosync: -e: " err || fail "stderr: $(cat err)"
+	grep -qF "at most 3 decimals" err || fail "-e 86400.9999 does not say what is wrong: $(cat err)"
+}
+
 t_number_formats_that_are_allowed() {
 	mkdir src
 	for v in "edelay = 0" "edelay = 0.2" "edelay = 3" "edelay = 1.5" "rspeed = 0" "rspeed = 2048"; do
@@ -257,6 +290,93 @@ t_overlong_line_is_an_error() {
 	conf_error "$T/c.conf" "$(lineof c.conf "# x")" long
 	printf '# %s%s\nwpath = %s\n' "$x" "$x" "$T/src" > c.conf
 	conf_error "$T/c.conf" 1 long
+}
+
+# rsync options that change what rsync copies or deletes behind the exclude
+# matcher's back are refused, in each spelling rsync takes; options that
+# only look alike are not
+t_rargs_that_change_what_rsync_copies_are_refused() {
+	mkdir src
+	for a in '--include=x' '--include x' '--include-from=f' '--exclude-from f' \
+		'--filter=+_x' '--filter x' '-f x' '-f+x' '-F' '-FF' '-rF' '-avr' '-r' \
+		'--recursive' '--files-from=f' '--files-from f' '--del' '--delete' \
+		'--delete-after' '--delete-excluded' '--delete-before' '--delete-during' \
+		'--delete-delay' '--delete-missing-args' '--numeric-ids -Hr' '-vT /tmp -r'; do
+		mkconf c.conf "rargs = $a" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf rargs)" refused
+	done
+	grep -qF "'-r'" "$T/ce.err" ||
+		fail "the error does not name the refused argument: $(cat "$T/ce.err")"
+	for a in '--numeric-ids -H' '-T/tmp/rfx' '-vT /tmp/rF' '-T -r' '-B8192 -z' \
+		'--no-r' '--no-recursive' '--exclude=x' '-C' '--chmod=D755,F644' '-e rsh'; do
+		mkconf c.conf "rargs = $a"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "rargs = $a refused: $(cat err)"
+	done
+}
+
+# a destination beginning with '-' would reach rsync as an option
+t_rnodes_beginning_with_a_dash_is_refused() {
+	mkdir src
+	mkconf c.conf "rnodes = $T/dst" "rnodes = --delete-excluded" "rnodes = $T/d2"
+	conf_error "$T/c.conf" "$(lineof c.conf 'rnodes = --')" option
+	"$INOSYNC" -t -- "$T/src" "$T/dst" -x > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "DEST -x: exit $rc, want 2; stderr: $(cat err)"
+	[ "$(wc -l < err)" = 1 ] || fail "want one stderr line, got: $(cat err)"
+	grep -qF 'inosync: command line: ' err || fail "stderr: $(cat err)"
+	grep -qF -- "'-x'" err || fail "the error does not name -x: $(cat err)"
+}
+
+# a local destination inside wpath and not excluded would be mirrored into
+# itself (mirror/mirror/...): refused at its own rnodes line, whether it
+# exists yet or not, through a symlink, relative, with rpath; wpath itself
+# too. One that a pattern excludes, or an ancestor of it, is allowed.
+t_local_destination_inside_wpath_is_refused() {
+	mkdir -p src/exists src/b
+	ln -s src link
+	for d in "$T/src/mirror" "$T/src/exists" "$T/src/new/deeper/" "$T/link/mirror" \
+		"$T/src" "$T/src/" "$T/link" src/mirror "$T/src/b/../mirror" "$T/src//b/x"; do
+		mkconf c.conf "rnodes = $d" "rnodes = $T/dst" "logfile = $T/log"
+		conf_error "$T/c.conf" "$(lineof c.conf "rnodes = $d")" wpath
+	done
+	mkconf c.conf "rnodes = $T/dst" "rnodes = $T/" "rpath = src/m" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(grep -nxF "rnodes = $T/" c.conf | cut -d: -f1)" wpath
+	mkconf c.conf "rnodes = $T/src/mirror" "rexcludes = /mirror/x" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rnodes)" wpath
+	"$INOSYNC" -t "$T/src" "$T/dst" "$T/src/m" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "DEST inside SRC: exit $rc, want 2; stderr: $(cat err)"
+	grep -qF 'inosync: command line: ' err || fail "stderr: $(cat err)"
+	for x in /mirror mirror/ 'mirror/***' /mirror/ 'm*' mirror; do
+		mkconf c.conf "rnodes = $T/src/mirror/" "rexcludes = $x"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "destination excluded by $x refused: $(cat err)"
+	done
+	mkconf c.conf "rnodes = $T/link/backup/new/m" "rexcludes = /backup/"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "destination under an excluded directory refused: $(cat err)"
+	mkconf c.conf "rnodes = $T/srcx" "rnodes = $T/src.d/m"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "destination beside wpath refused: $(cat err)"
+	"$INOSYNC" -t -x /m "$T/src" "$T/src/m" > out 2> err || fail "DEST excluded by -x refused: $(cat err)"
+}
+
+# SIGHUP reads the file that -c names as given, so a config symlink
+# repointed since the start is followed; a relative -c is kept as the
+# start directory and the name, symlink unresolved
+t_sighup_follows_a_repointed_config_symlink() {
+	mkdir src
+	echo a > src/a
+	counting_rsync
+	mkconf a.conf "rnodes = $T/d1"
+	mkconf b.conf "rnodes = $T/d2"
+	ln -s a.conf link
+	start d -c link
+	wait_for 10 synced d1 || fail "a.conf's destination not synced"
+	ln -sfn b.conf link
+	kill -HUP "$PID"
+	wait_for 10 log_has d "$T/link reloaded" || fail "no '$T/link reloaded' in the log"
+	wait_for 10 synced d2 || fail "the reload did not read b.conf, which link names now"
+	echo b > src/b
+	wait_for 10 synced d2 || fail "a change after the reload did not reach b.conf's destination"
+	stop
 }
 
 t_missing_config_file_is_an_error_at_line_0() {

@@ -1,4 +1,4 @@
-# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# shellcheck shell=sh disable=SC2154,SC1003 # T, PID, INOSYNC... come from lib.sh; names end in backslashes
 # rexcludes: the daemon's matcher (tests/match) keeps exactly what rsync
 # keeps, pattern by pattern (DESIGN §6), and excluded changes start no rsync.
 
@@ -12,6 +12,7 @@ table() {
 		x/y x/z/y/f x/z/w/q/y x/z/x \
 		dir/f dir/sub/f dirt/f sub/dirt \
 		a.bak abc ac bc cc 'a\b' 'a*c' '[ab]c' 'a?c' .hidden .dot/f \
+		'[' 'a[b' 'x[' 'x\' '\' ']' ':' 'd[/f' 'sub/a[b' \
 		deep/a/b/c/foo deep/a/b/c/x.bak deep/a/b/c/d/y; do
 		case $p in */*) mkdir -p "table/${p%/*}" ;; esac
 		echo "$p" > "table/$p"
@@ -35,10 +36,11 @@ rsync_keeps() {
 }
 
 # matcher_keeps PATTERN...: print what tests/match says is kept: the paths
-# with no excluded ancestor-or-self
+# with no excluded ancestor-or-self (awk tells the files apart by name: with
+# NR == FNR an empty list of excluded paths would swallow the paths)
 matcher_keeps() {
 	"$ROOT/tests/match" "$@" < paths > excluded || fail "tests/match $* failed"
-	awk 'NR == FNR { x[$0] = 1; next }
+	awk 'FILENAME == ARGV[1] { x[$0] = 1; next }
 	{
 		n = split($0, c, "/"); pre = ""
 		for (i = 1; i <= n; i++) {
@@ -108,6 +110,14 @@ t_exclude_brackets_and_question_mark_match_one_character() {
 
 t_exclude_backslash_is_literal_without_wildcards() {
 	agree 'a\b' 'sub/a\b' 'a\*c' '\[ab\]c' '*\b' 'a\?c'
+}
+
+# rsync's wildmatch matches nothing with an unterminated [ or [:class:],
+# an unknown class or a trailing backslash (a pattern without * ? [ is
+# compared literally, so x\ still matches x\)
+t_exclude_broken_brackets_and_trailing_backslash_match_nothing() {
+	agree '[' 'a[b' '*[' '?[' 'd[/***' 'd[/' '[!]' '[\' '[![:foo:]]' '[[:alpha:]' \
+		'*\' 'x\' '[[:x]' '[[:]' 'a[b]' '[[]'
 }
 
 # --- the daemon end to end
@@ -218,6 +228,29 @@ t_exclude_odd_corners_agree_with_rsync() {
 		'sub/*/' 'deep/**/' '**/' '/*' '/*/' 'b*/foo' '[a-c][a-c]' '*[!c]'
 }
 
+t_names_a_broken_pattern_seems_to_match_are_synced() {
+	boot 'rexcludes = a[b' 'rexcludes = *[' 'rexcludes = *\'
+	echo a > 'src/a[b'
+	echo x > 'src/x\'
+	mkdir 'src/d['
+	echo f > 'src/d[/f'
+	want 'a[b' '*[' '*\'
+	wait_for 10 same want dst || fail "names rsync copies were never synced"
+	stop
+}
+
+# rsync strips one "- " from --exclude=- - foo and excludes "- foo", the
+# pattern the daemon matches; not foo
+t_pattern_after_a_dash_prefix_is_the_one_rsync_gets() {
+	boot 'rexcludes = - - foo' 'rexcludes = - *.tmp'
+	echo a > 'src/- foo'
+	echo b > src/foo
+	echo c > src/c.tmp
+	want '- - foo' '*.tmp'
+	wait_for 10 same want dst || fail "rsync did not get the pattern the daemon matches"
+	stop
+}
+
 t_directory_renamed_out_of_an_excluded_name_is_copied_and_watched() {
 	mkdir -p src/cache/sub
 	echo x > src/cache/sub/x
@@ -228,6 +261,34 @@ t_directory_renamed_out_of_an_excluded_name_is_copied_and_watched() {
 	echo y > src/kept/sub/y
 	want 'cache/'
 	wait_for 10 same want dst || fail "directory renamed from an excluded name not watched"
+	stop
+}
+
+# watches_are N: the daemon holds exactly N inotify watches
+watches_are() {
+	[ "$(watches)" = "$1" ]
+}
+
+# mv y x with /x/cache excluded: the watched y/cache becomes the excluded
+# x/cache; rsync does not check the parents of a --files-from name against
+# the excludes, so a watch left on it would copy every write in it
+t_directory_moved_under_an_excluded_path_is_unwatched() {
+	mkdir -p src/y/cache/sub src/z
+	echo a > src/y/cache/a
+	boot 'rexcludes = /x/cache'
+	wait_for 5 watches_are 5 || fail "$(watches) watches for 5 directories"
+	mv src/y src/x
+	want /x/cache
+	wait_for 10 same want dst || fail "the move was not mirrored"
+	wait_for 5 watches_are 3 || fail "$(watches) watches for the 3 directories not excluded"
+	wait_for 10 idle
+	n=$(runs)
+	echo b > src/x/cache/b
+	echo c > src/x/cache/sub/c
+	observe 1
+	[ "$(runs)" = "$n" ] || fail "writes in the now excluded x/cache started $(($(runs) - n)) rsync runs"
+	want /x/cache
+	same want dst || fail "the now excluded x/cache was copied"
 	stop
 }
 

@@ -71,7 +71,15 @@ testmatch(void)
 		{ "[]]", "]", 0, 1 }, { "a[/]b", "a/b", 0, 0 },
 		{ "a?c", "abc", 0, 1 }, { "a?c", "a/c", 0, 0 },
 		{ "a\\b", "a\\b", 0, 1 }, { "a\\*", "a*", 0, 1 },
-		{ "a\\*", "ab", 0, 0 }, { "[", "[", 0, 1 }, { "a[b", "a[b", 0, 1 },
+		{ "a\\*", "ab", 0, 0 },
+		/* rsync's wildmatch: an unterminated [ or [:class:], an unknown
+		 * class and a trailing backslash make a pattern match nothing */
+		{ "[", "[", 0, 0 }, { "a[b", "a[b", 0, 0 }, { "*[", "x[", 0, 0 },
+		{ "d[/***", "d[", 1, 0 }, { "[!]", "]", 0, 0 }, { "[\\", "\\", 0, 0 },
+		{ "[![:foo:]]", "b", 0, 0 }, { "[[:alpha:]", "a", 0, 0 },
+		{ "*\\", "x\\", 0, 0 }, { "x\\", "x\\", 0, 1 },
+		{ "[[:x]", "[", 0, 1 }, { "[[:x]", ":", 0, 1 }, { "[[:]", "[", 0, 1 },
+		{ "a[b]", "ab", 0, 1 }, { "[[]", "[", 0, 1 },
 		{ "- foo", "foo", 0, 1 }, { ".#*", "d/.#x", 0, 1 },
 		/* exponential without wildmatch's aborts */
 		{ "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
@@ -105,6 +113,8 @@ testlines(void)
 		{ "wpath = /nonexistent", -1 },
 		{ "wpath = /etc/passwd", -1 }, { "rpath = ", -1 },
 		{ "rexcludes = + keep", -1 }, { "rexcludes = !", -1 },
+		{ "rargs = --numeric-ids -avr", -1 }, { "rargs = --delete-after", -1 },
+		{ "rargs = -avT/tmp/rF", 0 }, { "rargs = --no-r -H", 0 },
 	};
 	struct conf c;
 	char buf[LINEMAX];
