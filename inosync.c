@@ -3311,6 +3311,36 @@ daemonize(void)
 	usesyslog = 1;
 }
 
+/* what can fail before the loop: signals, the first watch; then detach */
+static void
+setup(int detach)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+	sigset_t set;
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	for (i = 0; i < LEN(sigs); i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		die(1, "signalfd:");
+	initdests();
+	takesource();
+	if (!root && !*heldwhy)
+		die(1, "cannot watch %s", conf.src);
+	if (detach)
+		daemonize();
+	else if (pidfd >= 0)
+		writepid(getpid());
+	watchmounts(); /* after -d: its warning is no error of the start */
+	if (!*heldwhy)
+		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
+		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
+	fullat = now() + (int64_t)conf.efull * 1000;
+}
+
 static void
 addarg(const char *x)
 {
@@ -3328,7 +3358,6 @@ main(int argc, char *argv[])
 	const char *cfile = NULL;
 	char *file = NULL, *pidfile = NULL;
 	int c, check = 0, detach = 0;
-	sigset_t set;
 
 	keepstdio();
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
@@ -3372,32 +3401,7 @@ main(int argc, char *argv[])
 	}
 	if (conf.pidfile && !pretend)
 		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		die(1, "signalfd:");
-	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
-		die(1, "inotify_init1:");
-	initdests();
-	takesource();
-	if (!root && !*heldwhy)
-		die(1, "cannot watch %s", conf.src);
-	if (detach)
-		daemonize();
-	else if (pidfd >= 0)
-		writepid(getpid());
-	watchmounts(); /* after -d: its warning is no error of the start */
-	if (!*heldwhy)
-		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
-		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
-	fullat = now() + (int64_t)conf.efull * 1000;
+	setup(detach);
 	loop();
 	if (conf.statusfile)
 		unlink(conf.statusfile);

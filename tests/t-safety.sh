@@ -352,3 +352,19 @@ t_unmount_inside_wpath_is_logged_by_name() {
 	wait_for 10 log_has d " IN_UNMOUNT: /sub" || fail "IN_UNMOUNT was not logged by its name"
 	stop
 }
+
+t_filesystem_mounted_over_wpath_is_held_until_a_reload() {
+	filled src
+	boot
+	wait_for 10 synced || fail "no first sync"
+	keep dst
+	mount_tmpfs "$T/src" 8m
+	echo other > src/other
+	wait_for 10 log_has d "source held: $T/src/: wpath's filesystem was unmounted, or another mounted over it" ||
+		fail "the filesystem mounted over wpath was not said as a hold"
+	observe 3
+	same kept dst || fail "the destination changed to another filesystem's tree"
+	kill -HUP "$PID"
+	wait_for 10 synced || fail "the reload did not accept the new filesystem"
+	stop
+}
