@@ -3356,7 +3356,8 @@ int
 main(int argc, char *argv[])
 {
 	const char *cfile = NULL;
-	char *file = NULL, *pidfile = NULL;
+	static char *file; /* the config file's name, for every reload */
+	char *pidfile = NULL;
 	int c, check = 0, detach = 0;
 
 	keepstdio();
