@@ -159,6 +159,7 @@ struct dest {
 	int64_t start;          /* start of the running sync */
 	unsigned long runs;
 	time_t lastok;          /* wall clock of the last successful sync */
+	time_t owedsince;       /* wall clock of the oldest change owed, or 0 */
 	pid_t hook;             /* running rhook, 0 if none */
 	int64_t hookat;         /* when it started */
 	int hookkilled;         /* we stopped it: its end is no news */
@@ -1618,6 +1619,8 @@ wantfull(void)
 		dests[i].needfull = 1;
 		if (!dests[i].due || dests[i].due > t)
 			dests[i].due = t;
+		if (!dests[i].owedsince)
+			dests[i].owedsince = time(NULL);
 	}
 }
 
@@ -1787,6 +1790,8 @@ owe(struct dest *d)
 	d->pending++;
 	if (!d->due)
 		d->due = now() + conf.edelay;
+	if (!d->owedsince)
+		d->owedsince = time(NULL);
 }
 
 /* r's whole directory is owed, not only some of its entries */
@@ -2423,6 +2428,8 @@ finish(int i, int code)
 	if (ok) {
 		d->backoff = 0;
 		d->lastok = time(NULL);
+		/* what it still owes came after the sync started */
+		d->owedsince = d->pending || d->needfull ? d->lastok - ms / 1000 : 0;
 		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
 		    d->spec, what, ms, code);
 	} else if (d->killed) {
@@ -2920,11 +2927,11 @@ status(size_t *len)
 		d = &dests[i];
 		n += fmt(s + n, size - n, "dest%zu=%s\ndest%zu_state=%s\n"
 		    "dest%zu_pending=%u\ndest%zu_full_pending=%s\ndest%zu_runs=%lu\n"
-		    "dest%zu_last_ok=%lld\ndest%zu_last_error=%s\n"
+		    "dest%zu_last_ok=%lld\ndest%zu_owed_since=%lld\ndest%zu_last_error=%s\n"
 		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, state(d),
 		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
-		    d->runs, i + 1, (long long)d->lastok, i + 1, d->lasterr,
-		    i + 1, (long long)d->lasterrat);
+		    d->runs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
+		    i + 1, d->lasterr, i + 1, (long long)d->lasterrat);
 	}
 	*len = n;
 	return s;

@@ -29,3 +29,62 @@ t_random_changes_converge_on_every_destination() {
 		torture_seed "$_tt_seed"
 	done
 }
+
+# cascade A_ARGS B_ARGS: inosync A ($T/src) feeds B ($T/b, module m of an
+# rsync daemon), inosync B, the relay, feeds C ($T/c), each with its extra config lines (words of one
+# string, split on '|'), under random changes and with one file that takes
+# A's rsync seconds to write; then C equals A, and $T/bc.log is the relay's
+# rsync log
+cascade() {
+	mkdir -p src b/.inosync-tmp c
+	"$TESTS/torture" 7 50 "$T/src"
+	rsyncd_start "$T/b"
+	counting_rsync
+	IFS='|'
+	# shellcheck disable=SC2086 # config lines, split on '|'
+	mkconf a.conf "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.05" "rspeed = 4000" \
+		"statusfile = $T/a.status" $1
+	# shellcheck disable=SC2086
+	mkconf b.conf "wpath = $T/b" "rnodes = $T/c" "edelay = 0.05" \
+		"logfile = $T/bc.log" "statusfile = $T/b.status" $2
+	unset IFS
+	start a -c a.conf
+	apid=$PID
+	wait_for 20 test -s a.status || fail "no statusfile on A"
+	wait_for 20 statusis a.status dest1_runs 1 || fail "no first sync from A to B"
+	start b -c b.conf
+	bpid=$PID
+	wait_for 20 same src c || fail "no first sync from B to C"
+	head -c 8000000 /dev/urandom > src/big
+	"$TESTS/torture" 7 "${TORTURE_OPS:-600}" "$T/src"
+	wait_for 60 same src c || fail "C did not converge to A"
+	# in sync: each tier owes nothing since no time
+	wait_for 10 statusis a.status dest1_owed_since 0 || fail "A's statusfile has no dest1_owed_since=0"
+	wait_for 10 statusis b.status dest1_owed_since 0 || fail "B's statusfile has no dest1_owed_since=0"
+	stop "$bpid"
+	stop "$apid"
+	rsyncd_stop
+}
+
+# statusis FILE KEY VALUE: the statusfile FILE has KEY=VALUE
+statusis() {
+	[ "$(statusval "$1" "$2")" = "$3" ]
+}
+
+# forwarded_temporary: the relay's rsync sent a file under one of rsync's
+# own temporary names (.NAME.XXXXXX), which is a file still being written
+forwarded_temporary() {
+	grep -E '>f[^ ]* (.*/)?\.[^/]+\.[A-Za-z0-9]{6}$' "$T/bc.log"
+}
+
+# The README's Fleets section: A's rsync writes its temporary files in
+# /.inosync-tmp of B and renames them into place, and the relay excludes
+# that directory. C converges to A, and the relay never sends C a file
+# that rsync was still writing.
+t_two_hop_cascade_converges_and_the_relay_forwards_no_partial_file() {
+	cascade "rargs = --temp-dir=.inosync-tmp|rexcludes = /.inosync-tmp/" \
+		"rexcludes = /.inosync-tmp/"
+	! forwarded_temporary || fail "the relay forwarded a file rsync was writing"
+	synced_with b c 2> /dev/null && fail "the relay forwarded its temporary directory"
+	return 0
+}
