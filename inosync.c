@@ -109,6 +109,7 @@ struct conf {
 	int nrargs;
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
+	int rdelete;            /* which syncs delete: DELSEEN, DELFULL */
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
@@ -122,6 +123,7 @@ struct conf {
 };
 
 enum { LOCAL, SHELL, DAEMON };  /* how rsync reaches a destination */
+enum { DELSEEN = 1, DELFULL = 2 }; /* incremental syncs delete, full ones do */
 
 struct node {                   /* one watched directory */
 	struct node *parent, *child, *sibling;
@@ -717,6 +719,19 @@ setefull(struct conf *c, const char *v, const char *where)
 	return parsenum(v, 0, EFULL_MAX, &c->efull, where);
 }
 
+/* rdelete's values, each at the index of its DELSEEN | DELFULL bits:
+ * startup lets only full syncs delete, running only what is seen deleted */
+static const char *rdeletes[] = { "no", "running", "startup", "yes" };
+
+static int
+setrdelete(struct conf *c, const char *v, const char *where)
+{
+	for (c->rdelete = 0; c->rdelete < (int)LEN(rdeletes); c->rdelete++)
+		if (!strcmp(v, rdeletes[c->rdelete]))
+			return 0;
+	return cerr(where, "rdelete %s is none of yes, no, startup, running", v);
+}
+
 static int
 setrspeed(struct conf *c, const char *v, const char *where)
 {
@@ -813,6 +828,7 @@ static const struct key {
 	{ "pidfile", setpidfile, 0 },
 	{ "statusfile", setstatusfile, 0 },
 	{ "wguard", setwguard, 0 },
+	{ "rdelete", setrdelete, 0 },
 };
 
 static int
@@ -854,6 +870,7 @@ initconf(struct conf *c)
 	c->emask = EMASK;
 	c->edelay = EDELAY_MS;
 	c->rtimeout = RTIMEOUT;
+	c->rdelete = DELSEEN | DELFULL;
 }
 
 static void
@@ -1188,7 +1205,8 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrargs; i++)
 		out(" %s", c->rargv[i]);
 	out("\n");
-	out("rtimeout = %ld\nefull = %ld\n", c->rtimeout, c->efull);
+	out("rtimeout = %ld\nefull = %ld\nrdelete = %s\n", c->rtimeout, c->efull,
+	    rdeletes[c->rdelete]);
 	printstr("rhook", c->rhook);
 	printstr("pidfile", c->pidfile);
 	printstr("statusfile", c->statusfile);
@@ -2165,15 +2183,19 @@ mkargv(const struct dest *d, int full)
 	static char bw[32];
 	const char **v;
 	size_t n = 0, i;
+	int del;
 
 	if (!(v = malloc((LEN(flags) + 14 + conf.npats + conf.nrargs) * sizeof(*v))))
 		return NULL;
 	v[n++] = conf.rsync;
 	for (i = 0; i < LEN(flags); i++)
 		v[n++] = flags[i];
-	v[n++] = "--delete";
+	del = conf.rdelete & (full ? DELFULL : DELSEEN);
+	if (del)
+		v[n++] = "--delete";
 	if (!full) {
-		v[n++] = "--delete-missing-args";
+		/* a listed name that is gone: deleted, or passed over */
+		v[n++] = del ? "--delete-missing-args" : "--ignore-missing-args";
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}

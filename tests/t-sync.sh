@@ -407,3 +407,34 @@ t_a_few_changed_files_are_named_not_their_directory() {
 	grep -qx './big/' lists || fail "300 changed names were not one directory: $(head -n 3 lists)"
 	stop
 }
+
+# rdelete_kept VALUE: with rdelete = VALUE, a destination that starts with
+# a file the source never had (stale) sees a file deleted while the daemon
+# runs (gone); prints which of the two the destination kept
+rdelete_kept() {
+	rm -rf "$T/src" "$T/dst"
+	mkdir -p "$T/src/d" "$T/dst/d"
+	echo keep > "$T/src/keep"
+	echo gone > "$T/src/d/gone"
+	echo stale > "$T/dst/stale"
+	boot "rdelete = $1"
+	wait_for 10 test -f "$T/dst/d/gone" || fail "rdelete = $1: no first sync"
+	rm "$T/src/d/gone"
+	echo new > "$T/src/d/new"
+	wait_for 10 test -f "$T/dst/d/new" || fail "rdelete = $1: no sync after the deletion"
+	wait_for 5 idle || fail "rdelete = $1: the sync did not end"
+	stop
+	_rk=
+	[ -e "$T/dst/stale" ] && _rk="$_rk stale"
+	[ -e "$T/dst/d/gone" ] && _rk="$_rk gone"
+	echo "kept:$_rk"
+}
+
+t_rdelete_decides_which_syncs_delete() {
+	for c in "yes kept:" "no kept: stale gone" "startup kept: gone" "running kept: stale"; do
+		got=$(rdelete_kept "${c%% *}") || fail "$got"
+		[ "$got" = "${c#* }" ] || fail "rdelete = ${c%% *}: $got, want ${c#* }"
+	done
+	mkconf c.conf "rdelete = sometimes"
+	conf_error "$T/c.conf" 5 "rdelete"
+}
