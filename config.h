@@ -21,6 +21,18 @@
 #define EDELAY_MS 10000
 #endif
 
+/* default `wsettle`: milliseconds a file still being written is held back
+ * from the syncs, waiting for its close; long enough for an upload over a
+ * slow link */
+#ifndef WSETTLE_MS
+#define WSETTLE_MS 60000
+#endif
+
+/* largest `wsettle` accepted, in seconds */
+#ifndef WSETTLE_MAX
+#define WSETTLE_MAX 86400
+#endif
+
 /* largest `edelay` accepted, in seconds */
 #ifndef EDELAY_MAX
 #define EDELAY_MAX 86400
@@ -99,6 +111,12 @@
  * first; a burst of mounts is read once */
 #ifndef MOUNTWAIT_MS
 #define MOUNTWAIT_MS 100
+#endif
+
+/* files held back while being written, at most; past that one goes as it
+ * is, as with wsettle 0 */
+#ifndef HELDMAX
+#define HELDMAX 1024
 #endif
 
 /* largest /proc/self/mountinfo read, in bytes */

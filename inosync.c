@@ -19,16 +19,28 @@
  * the 100,000. A new directory is scanned and synced whole, since files
  * made in it before its watch existed raise no event.
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
- * a destination gets one full recursive rsync instead.
+ * a destination gets one full recursive rsync instead. A file still being
+ * written (created or modified, not yet closed) is left out of every sync,
+ * excluded, until its close or wsettle, so no mirror shows it half written.
+ *
+ * A destination never loses what the daemon did not see deleted: no rsync
+ * starts unless wpath is still the directory accepted as the source (not
+ * an unmounted volume's empty mount point) and holds wguard. Otherwise the
+ * source is held until it is back, then watched anew and fully synced.
+ * The mount table is followed, so that mounts and unmounts inside wpath
+ * are watched and synced as they now are.
  *
  * Exclude patterns follow rsync's rules and are matched here as well as
  * given to rsync, so a change in an excluded path starts no rsync at all.
  *
- * One poll() is the only place the program blocks: inotify, signals (a
- * signalfd) and the pipes of the running rsyncs all come through it, and its
- * timeout is the nearest deadline. SIGTERM and SIGINT let running syncs
- * finish (bounded) and exit; SIGHUP reloads the config file, keeping the
- * running one if the new one is broken; SIGUSR1 runs a full sync now.
+ * One poll() is where the program waits: inotify, signals (a signalfd),
+ * the mount table and the pipes of the running rsyncs all come through it,
+ * and its timeout is the nearest deadline; no child's output and no slow
+ * log reader can hold it (output is read a pipe's worth at a time, and a
+ * log line the log's pipe cannot take at once is dropped and counted).
+ * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
+ * reloads the config file, keeping the running one if the new one is
+ * broken; SIGUSR1 runs a full sync now.
  * A failing destination is retried with growing back-off and never holds
  * back the others.
  *
@@ -101,6 +113,7 @@ struct conf {
 	long rspeed;            /* KiB/s, 0 = no limit */
 	uint32_t emask;
 	long edelay;            /* milliseconds */
+	long wsettle;           /* ms a file being written is held, 0 = never */
 	char *rsync;
 	char *logfile;          /* "--log-file=FILE", for rsync */
 	char *rsh;              /* remote shell, as given */
@@ -143,6 +156,13 @@ struct dirt {                   /* a directory some destination still owes */
 	size_t nlen;
 };
 
+struct unclosed {               /* a file being written, held back */
+	struct node *n;         /* its directory */
+	char *name;
+	int64_t since;
+	uint32_t mask;          /* the events held back with it */
+};
+
 struct dest {
 	const char *spec;       /* as rsync takes it */
 	pid_t pid;              /* running rsync, 0 if none */
@@ -181,6 +201,8 @@ static struct node **htab;      /* wd -> node, two to a bucket on average */
 static size_t hsize, nnodes;
 static struct dirt *dirt;
 static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
+static struct unclosed *unclosed;
+static size_t nunclosed;
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
@@ -745,6 +767,12 @@ setedelay(struct conf *c, const char *v, const char *where)
 }
 
 static int
+setwsettle(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 3, WSETTLE_MAX, &c->wsettle, where);
+}
+
+static int
 setemask(struct conf *c, const char *v, const char *where)
 {
 	char buf[LINEMAX], *t, *save;
@@ -829,6 +857,7 @@ static const struct key {
 	{ "statusfile", setstatusfile, 0 },
 	{ "wguard", setwguard, 0 },
 	{ "rdelete", setrdelete, 0 },
+	{ "wsettle", setwsettle, 0 },
 };
 
 static int
@@ -871,6 +900,7 @@ initconf(struct conf *c)
 	c->edelay = EDELAY_MS;
 	c->rtimeout = RTIMEOUT;
 	c->rdelete = DELSEEN | DELFULL;
+	c->wsettle = WSETTLE_MS;
 }
 
 static void
@@ -1198,6 +1228,7 @@ printconf(const struct conf *c)
 			out(" %s", events[i].name);
 	out("\n");
 	printms("edelay", c->edelay);
+	printms("wsettle", c->wsettle);
 	printstr("rsync", c->rsync);
 	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
 	printstr("rsh", c->rsh);
@@ -1689,7 +1720,8 @@ watch(struct node *dir, const char *name)
 		toolong(dir);
 		return NULL;
 	}
-	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS));
+	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS) |
+	    (conf.wsettle ? IN_MODIFY | IN_CLOSE_WRITE : 0));
 	if (wd < 0) {
 		if (dir && errno != ENOENT && errno != ENOTDIR)
 			unwatched(path, errno);
@@ -1903,6 +1935,116 @@ undirt(struct node *n)
 	delrec(n->dslot - 1);
 }
 
+/* what of its directory an event with a name makes owed: the name, unless
+ * emask misses changes the names would not tell (then the directory) */
+static const char *
+named(const char *name)
+{
+	return (conf.emask & NAMEMASK) == NAMEMASK ? name : NULL;
+}
+
+/* Files being written. A regular file created or modified is left out of
+ * the syncs until it is closed (IN_CLOSE_WRITE) or has been open wsettle
+ * ms, so that a mirror never shows it half written; then it is owed as
+ * any change. What gets no close (a hard link, a symlink, mknod) is never
+ * held: only a new regular file with one link is taken for one being
+ * written. Kept in a small array: a handful are open at once. */
+
+static struct unclosed *
+findunclosed(const struct node *n, const char *name)
+{
+	struct unclosed *u;
+
+	for (u = unclosed; u < unclosed + nunclosed; u++)
+		if (u->n == n && !strcmp(u->name, name))
+			return u;
+	return NULL;
+}
+
+/* u is closed, gone (the events of mask), or open too long: owe it if
+ * emask has any of its events */
+static void
+release(struct unclosed *u, uint32_t mask)
+{
+	if ((u->mask | mask) & conf.emask)
+		mark(u->n, named(u->name), alldests());
+	free(u->name);
+	*u = unclosed[--nunclosed];
+}
+
+/* n is going away: its files' holds go with it (its parent is owed) */
+static void
+forgetunclosed(const struct node *n)
+{
+	size_t i;
+
+	for (i = nunclosed; i-- > 0;) {
+		if (unclosed[i].n != n)
+			continue;
+		free(unclosed[i].name);
+		unclosed[i] = unclosed[--nunclosed];
+	}
+}
+
+/* a new entry name of n that is a regular file with one link: one that is
+ * being written, not a link, a symlink or a device */
+static int
+isnewfile(const struct node *n, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
+/* an event on file name of n while wsettle holds files being written:
+ * 1 if it is held back, 0 if it is owed now */
+static int
+unclosedevent(struct node *n, const char *name, uint32_t mask)
+{
+	struct unclosed *u = findunclosed(n, name), *p;
+
+	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u) {
+		u->mask |= mask;
+		return 1;
+	}
+	if (u) { /* closed, deleted or moved away */
+		release(u, mask);
+		return 1;
+	}
+	if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name))))
+		return 0;
+	if (nunclosed == HELDMAX ||
+	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
+		return 0;
+	unclosed = p;
+	if (!(p[nunclosed].name = strdup(name)))
+		return 0;
+	p[nunclosed].n = n;
+	p[nunclosed].mask = mask;
+	p[nunclosed++].since = now();
+	return 1;
+}
+
+/* the files open wsettle ms: owed as they are now, and said */
+static void
+overdue(int64_t t)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = nunclosed; i-- > 0;) {
+		if (t < unclosed[i].since + conf.wsettle)
+			continue;
+		if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0)
+			fmt(path, sizeof(path), "%s", unclosed[i].name);
+		logmsg(LOG_INFO, "/%s still open after %ld s: syncing it as it is",
+		    path, conf.wsettle / 1000);
+		release(&unclosed[i], 0);
+	}
+}
+
 /* the sync of destination i ended: forget what it sent, or owe it again */
 static void
 settle(int i, int failed)
@@ -1940,6 +2082,7 @@ drop(struct node *n, int rm)
 	}
 	nnodes--;
 	undirt(n);
+	forgetunclosed(n);
 	if (n->name != (char *)(n + 1))
 		free(n->name);
 	if (n == root)
@@ -1966,14 +2109,6 @@ logevent(const struct node *n, const struct inotify_event *ev)
 	    ev->mask & IN_UNMOUNT ? " IN_UNMOUNT" : "",
 	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
 	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
-}
-
-/* what of its directory an event with a name makes owed: the name, unless
- * emask misses changes the names would not tell (then the directory) */
-static const char *
-named(const char *name)
-{
-	return (conf.emask & NAMEMASK) == NAMEMASK ? name : NULL;
 }
 
 /* a directory name appeared in n (made, moved in, or shown by a mount):
@@ -2051,6 +2186,8 @@ event(const struct inotify_event *ev)
 	}
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
+	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask))
+		return;
 	if (ev->mask & conf.emask)
 		mark(n, named(ev->name), alldests());
 }
@@ -2176,8 +2313,42 @@ collect(struct dest *d, int i, int full)
 	return full;
 }
 
+/* "--exclude=- /PATH", NUL-separated, of each file held back while it is
+ * written, so that no sync sends it half written, not even one of its
+ * whole directory or a full one (rsync's --delete spares what is
+ * excluded). PATH's wildcards are escaped where it has any, since rsync
+ * then matches with them, and only then. NULL: out of memory. */
+static char *
+unclosedopts(size_t *len)
+{
+	char path[PATH_MAX], *b;
+	size_t i, k, size = 1;
+	int wild, n;
+
+	for (i = 0; i < nunclosed; i++) /* each byte escaped at most */
+		size += 14 + 2 * (strlen(unclosed[i].name) + 1 +
+		    pathof(unclosed[i].n, path, sizeof(path)));
+	if (!(b = malloc(size)))
+		return NULL;
+	for (*len = i = 0; i < nunclosed; i++) {
+		if ((n = relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path))) < 0)
+			continue;
+		*len += fmt(b + *len, 14, "--exclude=- /");
+		wild = strpbrk(path, "*?[") != NULL;
+		for (k = 0; k < (size_t)n; k++) {
+			if (wild && strchr("*?[\\", path[k]))
+				b[(*len)++] = '\\';
+			b[(*len)++] = path[k];
+		}
+		b[(*len)++] = '\0';
+	}
+	return b;
+}
+
+/* rsync's arguments for d; each of held (hlen bytes, from unclosedopts)
+ * is one */
 static char **
-mkargv(const struct dest *d, int full)
+mkargv(const struct dest *d, int full, char *held, size_t hlen)
 {
 	static const char *flags[] = { RSYNC_FLAGS };
 	static char bw[32];
@@ -2185,7 +2356,8 @@ mkargv(const struct dest *d, int full)
 	size_t n = 0, i;
 	int del;
 
-	if (!(v = malloc((LEN(flags) + 14 + conf.npats + conf.nrargs) * sizeof(*v))))
+	if (!(v = malloc((LEN(flags) + 14 + conf.npats + conf.nrargs + nunclosed) *
+	    sizeof(*v))))
 		return NULL;
 	v[n++] = conf.rsync;
 	for (i = 0; i < LEN(flags); i++)
@@ -2217,6 +2389,8 @@ mkargv(const struct dest *d, int full)
 		v[n++] = conf.rargv[i];
 	for (i = 0; i < (size_t)conf.npats; i++)
 		v[n++] = conf.pats[i].opt;
+	for (i = 0; i < hlen; i += strlen(held + i) + 1)
+		v[n++] = held + i;
 	v[n++] = conf.src;
 	v[n++] = d->spec;
 	v[n] = NULL;
@@ -2481,7 +2655,8 @@ static void
 spawn(int i, int64_t t)
 {
 	struct dest *d = &dests[i];
-	char **argv;
+	char **argv = NULL, *held;
+	size_t hlen;
 	int full;
 
 	full = collect(d, i, d->needfull || d->pending > FULLDIRS);
@@ -2492,8 +2667,9 @@ spawn(int i, int64_t t)
 	d->killed = 0;
 	d->runs++;
 	statuswant = 1;
-	if (!(argv = mkargv(d, full))) {
+	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
 		logmsg(LOG_ERR, "%s: out of memory", d->spec);
+		free(held);
 		finish(i, 22);
 		return;
 	}
@@ -2506,6 +2682,7 @@ spawn(int i, int64_t t)
 		finish(i, 127);
 	}
 	free(argv);
+	free(held);
 }
 
 static void
@@ -3139,6 +3316,7 @@ static int
 timeout(void)
 {
 	int64_t t = now(), next = INT64_MAX, w;
+	size_t k;
 	int i;
 
 	for (i = 0; i < ndests && !quitting && !newconf; i++) {
@@ -3157,6 +3335,8 @@ timeout(void)
 		next = MIN(next, checkat);
 	if (!quitting && mountsat)
 		next = MIN(next, mountsat);
+	for (k = 0; k < nunclosed; k++)
+		next = MIN(next, unclosed[k].since + conf.wsettle);
 	if ((quitting || newconf) && running(1))
 		next = MIN(next, stopat);
 	for (i = 0; i < ndests; i++)
@@ -3178,6 +3358,7 @@ timers(void)
 		stopat = t + KILLWAIT_MS;
 	}
 	killhooks(t);
+	overdue(t);
 	if (!quitting && mountsat && t >= mountsat) {
 		mountsat = 0;
 		mountschanged();

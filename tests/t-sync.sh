@@ -438,3 +438,101 @@ t_rdelete_decides_which_syncs_delete() {
 	mkconf c.conf "rdelete = sometimes"
 	conf_error "$T/c.conf" 5 "rdelete"
 }
+
+# sizes_seen FILE OUT: in the background, every 20 ms, append FILE's size
+# (when it exists) to OUT, the way a reader of the mirror would see it;
+# sets PID
+sizes_seen() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	spawn poll sh -c 'while :; do stat -c %s "$1" 2> /dev/null; sleep 0.02; done >> "$2"' sh "$1" "$2"
+}
+
+# written_whole NAME CONFLINE...: a file NAME written in 10 pieces over 2 s
+# (edelay 0.2 passes several times meanwhile), next to a file changed all
+# the while, reaches the mirror whole: a reader polling it never sees it
+# partly written
+written_whole() {
+	_ww_f=$1
+	shift
+	mkdir -p src
+	boot "$@"
+	_ww_d=$PID
+	sizes_seen "$T/dst/$_ww_f" sizes
+	_ww_p=$PID
+	sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do printf "%01000d" "$i"; sleep 0.2; done' > "src/$_ww_f" &
+	_ww_w=$!
+	while alive "$_ww_w"; do
+		date +%N > src/busy
+		sleep 0.1
+	done
+	wait_for 10 cmp -s "src/$_ww_f" "dst/$_ww_f" || fail "the file did not arrive"
+	wait_for 10 synced || fail "not synced"
+	kill "$_ww_p"
+	_ww_bad=$(grep -vx 10000 sizes | sort -u | tr '\n' ' ')
+	[ -z "$_ww_bad" ] || fail "a reader of the mirror saw the file partly written: sizes $_ww_bad"
+	stop "$_ww_d"
+}
+
+t_file_written_in_pieces_arrives_whole() {
+	written_whole f
+}
+
+# with fewer events than the six, a change syncs its whole directory
+t_file_written_in_pieces_arrives_whole_in_a_whole_directory_sync() {
+	written_whole 'a [b]*.part' "emask = IN_CLOSE_WRITE IN_CREATE IN_DELETE IN_MOVED_FROM IN_MOVED_TO"
+}
+
+t_edelay_0_costs_one_rsync_per_new_file() {
+	mkdir src
+	boot "edelay = 0"
+	r=$(runs)
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		echo "$i" > "src/f$i"
+		wait_for 5 cmp -s "src/f$i" "dst/f$i" || fail "file $i did not arrive"
+		wait_for 5 idle || fail "the sync of file $i did not end"
+	done
+	[ $(($(runs) - r)) = 10 ] || fail "$(($(runs) - r)) rsync runs for 10 new files, want 10"
+	stop
+}
+
+t_file_still_open_after_wsettle_goes_as_it_is_and_is_said() {
+	mkdir src
+	boot "wsettle = 1"
+	exec 3> src/open
+	echo first >&3
+	wait_for 10 log_has d "/open still open after 1 s" || fail "the file held past wsettle was not said"
+	wait_for 5 cmp -s src/open dst/open || fail "the file held past wsettle was not synced"
+	echo second >&3
+	exec 3>&-
+	wait_for 5 cmp -s src/open dst/open || fail "the closed file was not synced"
+	stop
+}
+
+t_links_symlinks_and_fifos_are_not_held_for_a_close() {
+	mkdir src
+	echo a > src/a
+	boot "wsettle = 60"
+	ln src/a src/hard
+	ln -s a src/soft
+	mkfifo src/fifo
+	# well before wsettle
+	wait_for 10 cmp -s src/a dst/hard || fail "a hard link waited for a close that never comes"
+	wait_for 5 test -L dst/soft || fail "a symlink waited for a close that never comes"
+	wait_for 5 test -p dst/fifo || fail "a FIFO waited for a close that never comes"
+	stop
+}
+
+t_delay_updates_switches_a_batch_in_with_the_list() {
+	mkdir -p src/d
+	boot "rargs = --delay-updates"
+	for i in 1 2 3; do
+		echo "$i" > "src/d/f$i"
+	done
+	echo top > src/top
+	wait_for 10 synced || fail "not synced with --delay-updates"
+	rm src/d/f2
+	mv src/d/f1 src/d/g1
+	wait_for 10 synced || fail "a deletion and a rename were not synced with --delay-updates"
+	[ -z "$(find dst -name .~tmp~)" ] || fail "rsync left its .~tmp~ behind"
+	stop
+}
