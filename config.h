@@ -158,3 +158,9 @@
 #ifndef EFULL_MAX
 #define EFULL_MAX (86400 * 365)
 #endif
+
+/* default `rprocs`: rsyncs running at once at most, all destinations
+ * together; 0 = no cap, one per destination */
+#ifndef RPROCS
+#define RPROCS 0
+#endif

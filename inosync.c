@@ -109,6 +109,7 @@ struct conf {
 	int nrargs;
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
+	long rprocs;            /* rsyncs running at once at most, 0 = one each */
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
@@ -153,6 +154,7 @@ struct dest {
 	unsigned ndirs;         /* directories in the running sync */
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
+	int queued;             /* due, but waits for a turn under rprocs */
 	int64_t due;            /* when its owed work may start, 0 = none */
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
@@ -717,6 +719,12 @@ setefull(struct conf *c, const char *v, const char *where)
 }
 
 static int
+setrprocs(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 0, MAXNODES, &c->rprocs, where);
+}
+
+static int
 setrspeed(struct conf *c, const char *v, const char *where)
 {
 	return parsenum(v, 0, RSPEED_MAX, &c->rspeed, where);
@@ -812,6 +820,7 @@ static const struct key {
 	{ "pidfile", setpidfile, 0 },
 	{ "statusfile", setstatusfile, 0 },
 	{ "wguard", setwguard, 0 },
+	{ "rprocs", setrprocs, 0 },
 };
 
 static int
@@ -853,6 +862,7 @@ initconf(struct conf *c)
 	c->emask = EMASK;
 	c->edelay = EDELAY_MS;
 	c->rtimeout = RTIMEOUT;
+	c->rprocs = RPROCS;
 }
 
 static void
@@ -1187,7 +1197,8 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrargs; i++)
 		out(" %s", c->rargv[i]);
 	out("\n");
-	out("rtimeout = %ld\nefull = %ld\n", c->rtimeout, c->efull);
+	out("rtimeout = %ld\nefull = %ld\nrprocs = %ld\n", c->rtimeout,
+	    c->efull, c->rprocs);
 	printstr("rhook", c->rhook);
 	printstr("pidfile", c->pidfile);
 	printstr("statusfile", c->statusfile);
@@ -2895,6 +2906,8 @@ state(const struct dest *d)
 		return "syncing";
 	if (*heldwhy)
 		return "held";
+	if (d->queued && (d->pending || d->needfull))
+		return "queued";
 	if (d->retry > now() && (d->pending || d->needfull))
 		return "retrying";
 	return d->pending || d->needfull ? "waiting" : "idle";
@@ -3083,24 +3096,45 @@ readsignals(void)
 	reap();
 }
 
+/* rprocs reached: a destination whose work is due waits for a turn */
+static int
+capped(void)
+{
+	return conf.rprocs && running(0) >= conf.rprocs;
+}
+
+/* start the syncs that are due; under rprocs in turn, from the one after
+ * the last started, so that none that waits is passed over twice */
 static void
 runsyncs(void)
 {
+	static int next;
 	int64_t t = now();
 	const char *why;
 	struct stat st;
-	int i, looked = 0;
+	int i, k, from = next, looked = 0;
+	struct dest *d;
 
 	if (quitting || newconf || *heldwhy)
 		return;
-	for (i = 0; i < ndests; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
-		    dests[i].due > t || dests[i].retry > t)
+	for (k = 0; k < ndests; k++) {
+		d = &dests[i = (from + k) % ndests];
+		if (d->pid || !(d->pending || d->needfull) || d->due > t ||
+		    d->retry > t) {
+			d->queued = 0; /* its work went, or is not due yet */
 			continue;
+		}
+		if (capped()) {
+			statuswant |= !d->queued;
+			d->queued = 1;
+			continue;
+		}
 		if (!looked++ && (why = srcfail(0, &st))) {
 			hold(why);
 			return;
 		}
+		d->queued = 0;
+		next = i + 1;
 		spawn(i, t);
 	}
 }
@@ -3110,10 +3144,12 @@ static int
 timeout(void)
 {
 	int64_t t = now(), next = INT64_MAX, w;
-	int i;
+	int i, cap = capped();
 
+	/* a queued destination's turn comes when an rsync ends */
 	for (i = 0; i < ndests && !quitting && !newconf; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull))
+		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
+		    (cap && dests[i].queued))
 			continue;
 		w = dests[i].due > dests[i].retry ? dests[i].due : dests[i].retry;
 		next = MIN(next, w);

@@ -434,3 +434,17 @@ t_config_error_at_start_exits_2_and_runs_no_rsync() {
 	grep -qF "inosync: $T/c.conf:$(lineof c.conf fnord): " err || fail "stderr: $(cat err)"
 	[ "$(runs)" = 0 ] || fail "rsync ran"
 }
+
+t_rprocs_is_a_count_of_destinations() {
+	mkdir src
+	mkconf c.conf "rprocs = 2"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rprocs = 2"
+	mkconf c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rprocs = 0"
+	for v in 33 -1 x 1.5; do
+		mkconf c.conf "rprocs = $v"
+		conf_error "$T/c.conf" "$(lineof c.conf rprocs)" "$v"
+	done
+}
