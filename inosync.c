@@ -85,6 +85,7 @@ struct pat {                    /* one rexcludes pattern */
 	unsigned char dironly;  /* trailing '/': only directories */
 	unsigned char wild;     /* has * ? or [: glob, else literal */
 	unsigned char wild2;    /* has **: may match across '/' */
+	int from;               /* 1 + its rexcludefrom file, 0: rexcludes */
 };
 
 struct conf {
@@ -97,6 +98,8 @@ struct conf {
 	int nrnodes;
 	struct pat *pats;
 	int npats;
+	char **xfiles;          /* rexcludefrom, as given */
+	int nxfiles;
 	int needpath;           /* some pattern needs the whole path */
 	long rspeed;            /* KiB/s, 0 = no limit */
 	uint32_t emask;
@@ -798,6 +801,42 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
+/* a line of a rexcludefrom file: a pattern, blanks trimmed as from a
+ * config line; blank lines and '#' comments are skipped */
+static int
+patline(struct conf *c, char *s, const char *where)
+{
+	s = trim(s);
+	if (!*s || *s == '#')
+		return 0;
+	if (setrexcludes(c, s, where) < 0)
+		return -1;
+	c->pats[c->npats - 1].from = c->nxfiles;
+	return 0;
+}
+
+static int eachline(struct conf *, const char *, int,
+    int (*)(struct conf *, char *, const char *));
+
+static int
+setrexcludefrom(struct conf *c, const char *v, const char *where)
+{
+	char **x;
+
+	if (!(x = realloc(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
+	    !(x[c->nxfiles] = strdup(v)))
+		return cerr(where, "out of memory");
+	c->xfiles = x;
+	c->nxfiles++;
+	switch (eachline(c, v, 0, patline)) {
+	case -2:
+		return cerr(where, "rexcludefrom %s: %s", v, strerror(errno));
+	case -1:
+		return -1;
+	}
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct conf *, const char *, const char *);
@@ -807,6 +846,7 @@ static const struct key {
 	{ "rpath", setrpath, 0 },
 	{ "rnodes", setrnodes, 1 },
 	{ "rexcludes", setrexcludes, 1 },
+	{ "rexcludefrom", setrexcludefrom, 1 },
 	{ "rspeed", setrspeed, 0 },
 	{ "emask", setemask, 0 },
 	{ "edelay", setedelay, 0 },
@@ -880,6 +920,9 @@ freeconf(struct conf *c)
 		free(c->pats[i].s);
 	}
 	free(c->pats);
+	for (i = 0; i < c->nxfiles; i++)
+		free(c->xfiles[i]);
+	free(c->xfiles);
 	free(c->wpath);
 	free(c->wguard);
 	free(c->rpath);
@@ -1083,26 +1126,27 @@ slurp(const char *file, char **buf, struct stat *st)
 	return len;
 }
 
+/* fn on each line of file, with "FILE:LINE" for its errors; progs: the
+ * file names programs, which root runs only from a file only root may
+ * write. The lines read, -1 on an error, -2 if it cannot be read. */
 static int
-loadconf(struct conf *c, const char *file)
+eachline(struct conf *c, const char *file, int progs,
+    int (*fn)(struct conf *, char *, const char *))
 {
 	char where[PATH_MAX + 32], *buf, *s, *e;
 	struct stat st;
 	ssize_t len;
 	int n = 0, r = 0;
 
-	initconf(c);
-	fmt(where, sizeof(where), "%s:0", file);
 	if ((len = slurp(file, &buf, &st)) < 0) {
 		free(buf);
-		return cerr(where, "%s", strerror(errno));
+		return -2;
 	}
-	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH))) {
-		free(buf);
-		return cerr(where, "it names programs run as root, but %s may "
+	fmt(where, sizeof(where), "%s:0", file);
+	if (progs && !geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = cerr(where, "it names programs run as root, but %s may "
 		    "write it: refused", st.st_uid ? "a user other than root" :
 		    "group or others");
-	}
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
 			e = buf + len;
@@ -1113,9 +1157,24 @@ loadconf(struct conf *c, const char *file)
 		else if (strlen(s) != (size_t)(e - s))
 			r = cerr(where, "NUL byte in line");
 		else
-			r = parseline(c, s, where);
+			r = fn(c, s, where);
 	}
 	free(buf);
+	return r ? -1 : n;
+}
+
+static int
+loadconf(struct conf *c, const char *file)
+{
+	char where[PATH_MAX + 32];
+	int n, r = 0;
+
+	initconf(c);
+	fmt(where, sizeof(where), "%s:0", file);
+	if ((n = eachline(c, file, 1, parseline)) == -2)
+		r = cerr(where, "%s", strerror(errno));
+	else if (n < 0)
+		r = -1;
 	fmt(where, sizeof(where), "%s:%d", file, n);
 	if (!r)
 		r = applyargs(c);
@@ -1169,7 +1228,7 @@ static void
 printconf(const struct conf *c)
 {
 	const char *p;
-	int i;
+	int i, k;
 
 	printstr("wpath", *c->wpath ? c->wpath : "/");
 	printstr("wguard", c->wguard);
@@ -1177,10 +1236,16 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrnodes; i++)
 		out("rnodes = %s\n", c->rnodes[i]);
 	/* with its "- " when the pattern itself begins with one, so that
-	 * it reads back the same */
-	for (i = 0; i < c->npats; i++) {
-		p = c->pats[i].opt + 12;
-		out("rexcludes = %s%s\n", strncmp(p, "- ", 2) ? "" : "- ", p);
+	 * it reads back the same; a file's patterns after its name */
+	for (k = 0; k <= c->nxfiles; k++) {
+		if (k)
+			out("rexcludefrom = %s\n", c->xfiles[k - 1]);
+		for (i = 0; i < c->npats; i++) {
+			p = c->pats[i].opt + 12;
+			if (c->pats[i].from == k)
+				out("%s%s%s\n", k ? "#   " : "rexcludes = ",
+				    strncmp(p, "- ", 2) ? "" : "- ", p);
+		}
 	}
 	if (!c->npats)
 		out("# rexcludes (unset)\n");
