@@ -113,6 +113,7 @@ struct conf {
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
 	long rprocs;            /* rsyncs running at once at most, 0 = one each */
+	int rinit;              /* full sync at start (no: mirrors are current) */
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
@@ -728,6 +729,15 @@ setrprocs(struct conf *c, const char *v, const char *where)
 }
 
 static int
+setrinit(struct conf *c, const char *v, const char *where)
+{
+	if (strcmp(v, "yes") && strcmp(v, "no"))
+		return cerr(where, "rinit '%s': yes or no", v);
+	c->rinit = *v == 'y';
+	return 0;
+}
+
+static int
 setrspeed(struct conf *c, const char *v, const char *where)
 {
 	return parsenum(v, 0, RSPEED_MAX, &c->rspeed, where);
@@ -861,6 +871,7 @@ static const struct key {
 	{ "statusfile", setstatusfile, 0 },
 	{ "wguard", setwguard, 0 },
 	{ "rprocs", setrprocs, 0 },
+	{ "rinit", setrinit, 0 },
 };
 
 static int
@@ -903,6 +914,7 @@ initconf(struct conf *c)
 	c->edelay = EDELAY_MS;
 	c->rtimeout = RTIMEOUT;
 	c->rprocs = RPROCS;
+	c->rinit = 1;
 }
 
 static void
@@ -1262,8 +1274,8 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrargs; i++)
 		out(" %s", c->rargv[i]);
 	out("\n");
-	out("rtimeout = %ld\nefull = %ld\nrprocs = %ld\n", c->rtimeout,
-	    c->efull, c->rprocs);
+	out("rtimeout = %ld\nefull = %ld\nrprocs = %ld\nrinit = %s\n",
+	    c->rtimeout, c->efull, c->rprocs, c->rinit ? "yes" : "no");
 	printstr("rhook", c->rhook);
 	printstr("pidfile", c->pidfile);
 	printstr("statusfile", c->statusfile);
@@ -3419,6 +3431,7 @@ setup(int detach)
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	sigset_t set;
 	size_t i;
+	int k;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -3431,6 +3444,13 @@ setup(int detach)
 	takesource();
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
+	/* only a source accepted now: one held is fully synced once back */
+	if (!conf.rinit && !*heldwhy) {
+		for (k = 0; k < ndests; k++)
+			dests[k].needfull = dests[k].due = 0;
+		logmsg(LOG_INFO, "rinit = no: no full sync at start, the "
+		    "destinations are taken to be current");
+	}
 	if (detach)
 		daemonize();
 	else if (pidfd >= 0)

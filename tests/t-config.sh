@@ -488,3 +488,15 @@ t_rexcludefrom_errors_name_the_file_and_its_line() {
 	mkconf c.conf "rexcludefrom = $T/missing"
 	conf_error "$T/c.conf" "$(lineof c.conf rexcludefrom)" "$T/missing"
 }
+
+t_rinit_is_yes_or_no() {
+	mkdir src
+	mkconf c.conf "rinit = no"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rinit = no"
+	mkconf c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rinit = yes"
+	mkconf c.conf "rinit = false"
+	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "yes or no"
+}
