@@ -207,6 +207,7 @@ static size_t mountslen;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
+static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
 
 /* -e and -x from the command line, applied over every config */
 static long argdelay = -1;
@@ -963,24 +964,45 @@ kindof(const char *d)
 	return d[n] == ':' ? SHELL : LOCAL;
 }
 
-/* the remote shell, with a connect timeout when it is ssh without one */
+#define RSH(c) ((c)->rsh ? (c)->rsh : "ssh -o BatchMode=yes")
+
+/* the remote shell is OpenSSH's ssh: the first word's last component */
+static int
+isssh(const char *rsh)
+{
+	size_t n = strcspn(rsh, " \t");
+	const char *base;
+
+	for (base = rsh + n; base > rsh && base[-1] != '/'; base--)
+		;
+	return rsh + n - base == 3 && !strncmp(base, "ssh", 3);
+}
+
+/* ssh that may reuse its connections: one that sets none of its control
+ * options (ControlMaster, ControlPath, ControlPersist) itself */
+static int
+reusable(const char *rsh)
+{
+	return isssh(rsh) && !strcasestr(rsh, "control");
+}
+
+/* the remote shell; when it is ssh, with a connect timeout unless it has
+ * one, and with a control master of ours (one connection per host, kept
+ * alive: a dead link is dropped after about rtimeout) if it may */
 static char *
 rshopt(const struct conf *c)
 {
-	size_t n = strcspn(c->rsh ? c->rsh : "", " \t");
-	const char *base;
-	char t[64];
+	const char *rsh = RSH(c);
+	char t[64] = "", m[192] = "";
+	int ssh = isssh(rsh);
 
-	fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
-	if (!c->rsh)
-		return cat3("ssh -o BatchMode=yes", c->rtimeout ? t : "", "");
-	/* the program's name: the first word's last component */
-	for (base = c->rsh + n; base > c->rsh && base[-1] != '/'; base--)
-		;
-	if (c->rtimeout && c->rsh + n - base == 3 && !strncmp(base, "ssh", 3) &&
-	    !strstr(c->rsh, "ConnectTimeout"))
-		return cat3(c->rsh, t, "");
-	return strdup(c->rsh);
+	if (ssh && c->rtimeout && !strstr(rsh, "ConnectTimeout"))
+		fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
+	if (*ctldir && reusable(rsh))
+		fmt(m, sizeof(m), " -o ControlMaster=auto -o ControlPersist=%d "
+		    "-o ControlPath=%s/%%C -o ServerAliveInterval=%ld", CTLPERSIST,
+		    ctldir, c->rtimeout ? (c->rtimeout + 2) / 3 : 0);
+	return cat3(rsh, t, m);
 }
 
 static int match(const struct pat *x, const char *path, int isdir);
@@ -2326,7 +2348,8 @@ logcmd(int prio, const char *what, char **argv)
 	free(s);
 }
 
-/* in a child: the signals as they were before us, then exec */
+/* in a child: the signals as they were before us, then exec; by PATH
+ * for ssh, as rsync runs it */
 static void
 run(char **argv)
 {
@@ -2337,7 +2360,7 @@ run(char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	execv(argv[0], argv);
+	execvp(argv[0], argv);
 	n = fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
 	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
 		_exit(127);
@@ -2683,6 +2706,102 @@ initdests(void)
 		dests[i].spec = conf.dests[i];
 		dests[i].fd[0] = dests[i].fd[1] = dests[i].fd[2] = -1;
 	}
+}
+
+/* ssh connection reuse. Each ssh that rsync runs becomes a control
+ * master or goes through one (ControlMaster=auto), so a sync does not
+ * pay a new handshake. The masters detach and outlive their rsync; their
+ * sockets are in CTLDIR/PID, a directory of ours, mode 0700, never in
+ * /tmp. On exit and before a reload applies each is asked to exit
+ * (ssh -O exit), since a new config may log in otherwise; a short
+ * ControlPersist instead would cost a new handshake after every pause. */
+
+/* why d cannot hold the sockets, made if missing; NULL if it can */
+static const char *
+owndir(const char *d)
+{
+	struct stat st;
+
+	if (mkdir(d, 0700) < 0 && errno != EEXIST)
+		return strerror(errno);
+	if (lstat(d, &st) < 0)
+		return strerror(errno);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != 0700)
+		return "not a directory of ours with mode 0700";
+	return NULL;
+}
+
+/* at start and after a reload: the directory, if ssh destinations may
+ * reuse connections and it is not there yet */
+static void
+mkctldir(void)
+{
+	char d[sizeof(ctldir)], *o;
+	const char *why, *bad = CTLDIR;
+	int i;
+
+	for (i = 0; i < ndests && conf.kind[i] != SHELL; i++)
+		;
+	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
+		return;
+	if (fmt(d, sizeof(d), "%s/%d", CTLDIR, (int)getpid()) >= (int)sizeof(d))
+		why = "too long a path for ssh's control sockets";
+	else if (!(why = owndir(CTLDIR)))
+		why = owndir(bad = d);
+	if (why) {
+		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
+		    "connection", bad, why);
+		return;
+	}
+	memcpy(ctldir, d, sizeof(d));
+	if ((o = rshopt(&conf))) {
+		free(conf.rshopt);
+		conf.rshopt = o;
+	}
+}
+
+/* ssh -S SOCKET -O exit to each master in the directory, one after the
+ * other within KILLWAIT_MS, then its socket removed, so that no ssh finds
+ * a master on its way out; end: the directory too */
+static void
+closemasters(int end)
+{
+	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
+	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
+	int64_t until = now() + KILLWAIT_MS;
+	struct timespec ts = { 0, 100000000 };
+	struct dirent *e;
+	sigset_t chld;
+	pid_t pid;
+	int fd, r;
+	DIR *dp;
+
+	if (!*ctldir || !(dp = opendir(ctldir)))
+		return;
+	fmt(prog, sizeof(prog), "%s", RSH(&conf));
+	prog[strcspn(prog, " \t")] = '\0';
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fmt(sock, sizeof(sock), "%s/%s", ctldir, e->d_name);
+		if ((pid = fork()) == 0) {
+			if ((fd = open("/dev/null", O_RDWR)) >= 0)
+				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+			run(argv);
+		}
+		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
+		    now() < until;)
+			sigtimedwait(&chld, NULL, &ts);
+		if (pid > 0 && !r && kill(pid, SIGKILL) == 0)
+			waitpid(pid, NULL, 0);
+		unlink(sock);
+	}
+	closedir(dp);
+	if (end && rmdir(ctldir) == 0)
+		*ctldir = '\0';
 }
 
 /* the source guard: a destination never loses what the daemon did not
@@ -3135,11 +3254,13 @@ reload(void)
 static void
 apply(void)
 {
+	closemasters(0);
 	freeconf(&conf);
 	conf = *newconf;
 	free(newconf);
 	newconf = NULL;
 	initdests();
+	mkctldir();
 	src.ok = 0; /* a reload accepts the source anew */
 	takesource();
 	free(mounts);
@@ -3455,6 +3576,7 @@ setup(int detach)
 		daemonize();
 	else if (pidfd >= 0)
 		writepid(getpid());
+	mkctldir(); /* in the daemon's own name */
 	watchmounts(); /* after -d: its warning is no error of the start */
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
@@ -3524,6 +3646,7 @@ main(int argc, char *argv[])
 		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
 	setup(detach);
 	loop();
+	closemasters(1);
 	if (conf.statusfile)
 		unlink(conf.statusfile);
 	if (pidfd >= 0)
