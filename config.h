@@ -176,3 +176,23 @@
 #ifndef EFULL_MAX
 #define EFULL_MAX (86400 * 365)
 #endif
+
+/* default `rprocs`: rsyncs running at once at most, all destinations
+ * together; 0 = no cap, one per destination */
+#ifndef RPROCS
+#define RPROCS 0
+#endif
+
+/* where ssh's control sockets go, one directory per daemon (CTLDIR/PID),
+ * each made mode 0700 and checked to be the daemon's own; short, as a
+ * socket's path is at most 107 bytes */
+#ifndef CTLDIR
+#define CTLDIR "/run/inosync"
+#endif
+
+/* seconds an idle ssh control master stays (ControlPersist): masters are
+ * closed on exit and reload, so this only bounds those of a daemon that
+ * was killed */
+#ifndef CTLPERSIST
+#define CTLPERSIST 300
+#endif

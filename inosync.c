@@ -97,6 +97,7 @@ struct pat {                    /* one rexcludes pattern */
 	unsigned char dironly;  /* trailing '/': only directories */
 	unsigned char wild;     /* has * ? or [: glob, else literal */
 	unsigned char wild2;    /* has **: may match across '/' */
+	int from;               /* 1 + its rexcludefrom file, 0: rexcludes */
 };
 
 struct conf {
@@ -109,6 +110,8 @@ struct conf {
 	int nrnodes;
 	struct pat *pats;
 	int npats;
+	char **xfiles;          /* rexcludefrom, as given */
+	int nxfiles;
 	int needpath;           /* some pattern needs the whole path */
 	long rspeed;            /* KiB/s, 0 = no limit */
 	uint32_t emask;
@@ -123,6 +126,8 @@ struct conf {
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
 	int rdelete;            /* which syncs delete: DELSEEN, DELFULL */
+	long rprocs;            /* rsyncs running at once at most, 0 = one each */
+	int rinit;              /* full sync at start (no: mirrors are current) */
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
@@ -175,6 +180,7 @@ struct dest {
 	unsigned ndirs;         /* directories in the running sync */
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
+	int queued;             /* due, but waits for a turn under rprocs */
 	int64_t due;            /* when its owed work may start, 0 = none */
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
@@ -226,6 +232,7 @@ static size_t mountslen;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
+static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
 
 /* -e and -x from the command line, applied over every config */
 static long argdelay = -1;
@@ -755,6 +762,21 @@ setrdelete(struct conf *c, const char *v, const char *where)
 }
 
 static int
+setrprocs(struct conf *c, const char *v, const char *where)
+{
+	return parsenum(v, 0, MAXNODES, &c->rprocs, where);
+}
+
+static int
+setrinit(struct conf *c, const char *v, const char *where)
+{
+	if (strcmp(v, "yes") && strcmp(v, "no"))
+		return cerr(where, "rinit '%s': yes or no", v);
+	c->rinit = *v == 'y';
+	return 0;
+}
+
+static int
 setrspeed(struct conf *c, const char *v, const char *where)
 {
 	return parsenum(v, 0, RSPEED_MAX, &c->rspeed, where);
@@ -834,6 +856,42 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
+/* a line of a rexcludefrom file: a pattern, blanks trimmed as from a
+ * config line; blank lines and '#' comments are skipped */
+static int
+patline(struct conf *c, char *s, const char *where)
+{
+	s = trim(s);
+	if (!*s || *s == '#')
+		return 0;
+	if (setrexcludes(c, s, where) < 0)
+		return -1;
+	c->pats[c->npats - 1].from = c->nxfiles;
+	return 0;
+}
+
+static int eachline(struct conf *, const char *, int,
+    int (*)(struct conf *, char *, const char *));
+
+static int
+setrexcludefrom(struct conf *c, const char *v, const char *where)
+{
+	char **x;
+
+	if (!(x = realloc(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
+	    !(x[c->nxfiles] = strdup(v)))
+		return cerr(where, "out of memory");
+	c->xfiles = x;
+	c->nxfiles++;
+	switch (eachline(c, v, 0, patline)) {
+	case -2:
+		return cerr(where, "rexcludefrom %s: %s", v, strerror(errno));
+	case -1:
+		return -1;
+	}
+	return 0;
+}
+
 static const struct key {
 	const char *name;
 	int (*set)(struct conf *, const char *, const char *);
@@ -843,6 +901,7 @@ static const struct key {
 	{ "rpath", setrpath, 0 },
 	{ "rnodes", setrnodes, 1 },
 	{ "rexcludes", setrexcludes, 1 },
+	{ "rexcludefrom", setrexcludefrom, 1 },
 	{ "rspeed", setrspeed, 0 },
 	{ "emask", setemask, 0 },
 	{ "edelay", setedelay, 0 },
@@ -858,6 +917,8 @@ static const struct key {
 	{ "wguard", setwguard, 0 },
 	{ "rdelete", setrdelete, 0 },
 	{ "wsettle", setwsettle, 0 },
+	{ "rprocs", setrprocs, 0 },
+	{ "rinit", setrinit, 0 },
 };
 
 static int
@@ -901,6 +962,8 @@ initconf(struct conf *c)
 	c->rtimeout = RTIMEOUT;
 	c->rdelete = DELSEEN | DELFULL;
 	c->wsettle = WSETTLE_MS;
+	c->rprocs = RPROCS;
+	c->rinit = 1;
 }
 
 static void
@@ -918,6 +981,9 @@ freeconf(struct conf *c)
 		free(c->pats[i].s);
 	}
 	free(c->pats);
+	for (i = 0; i < c->nxfiles; i++)
+		free(c->xfiles[i]);
+	free(c->xfiles);
 	free(c->wpath);
 	free(c->wguard);
 	free(c->rpath);
@@ -946,24 +1012,45 @@ kindof(const char *d)
 	return d[n] == ':' ? SHELL : LOCAL;
 }
 
-/* the remote shell, with a connect timeout when it is ssh without one */
+#define RSH(c) ((c)->rsh ? (c)->rsh : "ssh -o BatchMode=yes")
+
+/* the remote shell is OpenSSH's ssh: the first word's last component */
+static int
+isssh(const char *rsh)
+{
+	size_t n = strcspn(rsh, " \t");
+	const char *base;
+
+	for (base = rsh + n; base > rsh && base[-1] != '/'; base--)
+		;
+	return rsh + n - base == 3 && !strncmp(base, "ssh", 3);
+}
+
+/* ssh that may reuse its connections: one that sets none of its control
+ * options (ControlMaster, ControlPath, ControlPersist) itself */
+static int
+reusable(const char *rsh)
+{
+	return isssh(rsh) && !strcasestr(rsh, "control");
+}
+
+/* the remote shell; when it is ssh, with a connect timeout unless it has
+ * one, and with a control master of ours (one connection per host, kept
+ * alive: a dead link is dropped after about rtimeout) if it may */
 static char *
 rshopt(const struct conf *c)
 {
-	size_t n = strcspn(c->rsh ? c->rsh : "", " \t");
-	const char *base;
-	char t[64];
+	const char *rsh = RSH(c);
+	char t[64] = "", m[192] = "";
+	int ssh = isssh(rsh);
 
-	fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
-	if (!c->rsh)
-		return cat3("ssh -o BatchMode=yes", c->rtimeout ? t : "", "");
-	/* the program's name: the first word's last component */
-	for (base = c->rsh + n; base > c->rsh && base[-1] != '/'; base--)
-		;
-	if (c->rtimeout && c->rsh + n - base == 3 && !strncmp(base, "ssh", 3) &&
-	    !strstr(c->rsh, "ConnectTimeout"))
-		return cat3(c->rsh, t, "");
-	return strdup(c->rsh);
+	if (ssh && c->rtimeout && !strstr(rsh, "ConnectTimeout"))
+		fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
+	if (*ctldir && reusable(rsh))
+		fmt(m, sizeof(m), " -o ControlMaster=auto -o ControlPersist=%d "
+		    "-o ControlPath=%s/%%C -o ServerAliveInterval=%ld", CTLPERSIST,
+		    ctldir, c->rtimeout ? (c->rtimeout + 2) / 3 : 0);
+	return cat3(rsh, t, m);
 }
 
 static int match(const struct pat *x, const char *path, int isdir);
@@ -1121,26 +1208,27 @@ slurp(const char *file, char **buf, struct stat *st)
 	return len;
 }
 
+/* fn on each line of file, with "FILE:LINE" for its errors; progs: the
+ * file names programs, which root runs only from a file only root may
+ * write. The lines read, -1 on an error, -2 if it cannot be read. */
 static int
-loadconf(struct conf *c, const char *file)
+eachline(struct conf *c, const char *file, int progs,
+    int (*fn)(struct conf *, char *, const char *))
 {
 	char where[PATH_MAX + 32], *buf, *s, *e;
 	struct stat st;
 	ssize_t len;
 	int n = 0, r = 0;
 
-	initconf(c);
-	fmt(where, sizeof(where), "%s:0", file);
 	if ((len = slurp(file, &buf, &st)) < 0) {
 		free(buf);
-		return cerr(where, "%s", strerror(errno));
+		return -2;
 	}
-	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH))) {
-		free(buf);
-		return cerr(where, "it names programs run as root, but %s may "
+	fmt(where, sizeof(where), "%s:0", file);
+	if (progs && !geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = cerr(where, "it names programs run as root, but %s may "
 		    "write it: refused", st.st_uid ? "a user other than root" :
 		    "group or others");
-	}
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
 			e = buf + len;
@@ -1151,9 +1239,24 @@ loadconf(struct conf *c, const char *file)
 		else if (strlen(s) != (size_t)(e - s))
 			r = cerr(where, "NUL byte in line");
 		else
-			r = parseline(c, s, where);
+			r = fn(c, s, where);
 	}
 	free(buf);
+	return r ? -1 : n;
+}
+
+static int
+loadconf(struct conf *c, const char *file)
+{
+	char where[PATH_MAX + 32];
+	int n, r = 0;
+
+	initconf(c);
+	fmt(where, sizeof(where), "%s:0", file);
+	if ((n = eachline(c, file, 1, parseline)) == -2)
+		r = cerr(where, "%s", strerror(errno));
+	else if (n < 0)
+		r = -1;
 	fmt(where, sizeof(where), "%s:%d", file, n);
 	if (!r)
 		r = applyargs(c);
@@ -1207,7 +1310,7 @@ static void
 printconf(const struct conf *c)
 {
 	const char *p;
-	int i;
+	int i, k;
 
 	printstr("wpath", *c->wpath ? c->wpath : "/");
 	printstr("wguard", c->wguard);
@@ -1215,10 +1318,16 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrnodes; i++)
 		out("rnodes = %s\n", c->rnodes[i]);
 	/* with its "- " when the pattern itself begins with one, so that
-	 * it reads back the same */
-	for (i = 0; i < c->npats; i++) {
-		p = c->pats[i].opt + 12;
-		out("rexcludes = %s%s\n", strncmp(p, "- ", 2) ? "" : "- ", p);
+	 * it reads back the same; a file's patterns after its name */
+	for (k = 0; k <= c->nxfiles; k++) {
+		if (k)
+			out("rexcludefrom = %s\n", c->xfiles[k - 1]);
+		for (i = 0; i < c->npats; i++) {
+			p = c->pats[i].opt + 12;
+			if (c->pats[i].from == k)
+				out("%s%s%s\n", k ? "#   " : "rexcludes = ",
+				    strncmp(p, "- ", 2) ? "" : "- ", p);
+		}
 	}
 	if (!c->npats)
 		out("# rexcludes (unset)\n");
@@ -1236,8 +1345,9 @@ printconf(const struct conf *c)
 	for (i = 0; i < c->nrargs; i++)
 		out(" %s", c->rargv[i]);
 	out("\n");
-	out("rtimeout = %ld\nefull = %ld\nrdelete = %s\n", c->rtimeout, c->efull,
-	    rdeletes[c->rdelete]);
+	out("rtimeout = %ld\nefull = %ld\nrdelete = %s\nrprocs = %ld\nrinit = %s\n",
+	    c->rtimeout, c->efull, rdeletes[c->rdelete], c->rprocs,
+	    c->rinit ? "yes" : "no");
 	printstr("rhook", c->rhook);
 	printstr("pidfile", c->pidfile);
 	printstr("statusfile", c->statusfile);
@@ -2439,7 +2549,8 @@ logcmd(int prio, const char *what, char **argv)
 	free(s);
 }
 
-/* in a child: the signals as they were before us, then exec */
+/* in a child: the signals as they were before us, then exec; by PATH
+ * for ssh, as rsync runs it */
 static void
 run(char **argv)
 {
@@ -2450,7 +2561,7 @@ run(char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	execv(argv[0], argv);
+	execvp(argv[0], argv);
 	n = fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
 	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
 		_exit(127);
@@ -2803,6 +2914,102 @@ initdests(void)
 	}
 }
 
+/* ssh connection reuse. Each ssh that rsync runs becomes a control
+ * master or goes through one (ControlMaster=auto), so a sync does not
+ * pay a new handshake. The masters detach and outlive their rsync; their
+ * sockets are in CTLDIR/PID, a directory of ours, mode 0700, never in
+ * /tmp. On exit and before a reload applies each is asked to exit
+ * (ssh -O exit), since a new config may log in otherwise; a short
+ * ControlPersist instead would cost a new handshake after every pause. */
+
+/* why d cannot hold the sockets, made if missing; NULL if it can */
+static const char *
+owndir(const char *d)
+{
+	struct stat st;
+
+	if (mkdir(d, 0700) < 0 && errno != EEXIST)
+		return strerror(errno);
+	if (lstat(d, &st) < 0)
+		return strerror(errno);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != 0700)
+		return "not a directory of ours with mode 0700";
+	return NULL;
+}
+
+/* at start and after a reload: the directory, if ssh destinations may
+ * reuse connections and it is not there yet */
+static void
+mkctldir(void)
+{
+	char d[sizeof(ctldir)], *o;
+	const char *why, *bad = CTLDIR;
+	int i;
+
+	for (i = 0; i < ndests && conf.kind[i] != SHELL; i++)
+		;
+	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
+		return;
+	if (fmt(d, sizeof(d), "%s/%d", CTLDIR, (int)getpid()) >= (int)sizeof(d))
+		why = "too long a path for ssh's control sockets";
+	else if (!(why = owndir(CTLDIR)))
+		why = owndir(bad = d);
+	if (why) {
+		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
+		    "connection", bad, why);
+		return;
+	}
+	memcpy(ctldir, d, sizeof(d));
+	if ((o = rshopt(&conf))) {
+		free(conf.rshopt);
+		conf.rshopt = o;
+	}
+}
+
+/* ssh -S SOCKET -O exit to each master in the directory, one after the
+ * other within KILLWAIT_MS, then its socket removed, so that no ssh finds
+ * a master on its way out; end: the directory too */
+static void
+closemasters(int end)
+{
+	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
+	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
+	int64_t until = now() + KILLWAIT_MS;
+	struct timespec ts = { 0, 100000000 };
+	struct dirent *e;
+	sigset_t chld;
+	pid_t pid;
+	int fd, r;
+	DIR *dp;
+
+	if (!*ctldir || !(dp = opendir(ctldir)))
+		return;
+	fmt(prog, sizeof(prog), "%s", RSH(&conf));
+	prog[strcspn(prog, " \t")] = '\0';
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fmt(sock, sizeof(sock), "%s/%s", ctldir, e->d_name);
+		if ((pid = fork()) == 0) {
+			if ((fd = open("/dev/null", O_RDWR)) >= 0)
+				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+			run(argv);
+		}
+		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
+		    now() < until;)
+			sigtimedwait(&chld, NULL, &ts);
+		if (pid > 0 && !r && kill(pid, SIGKILL) == 0)
+			waitpid(pid, NULL, 0);
+		unlink(sock);
+	}
+	closedir(dp);
+	if (end && rmdir(ctldir) == 0)
+		*ctldir = '\0';
+}
+
 /* the source guard: a destination never loses what the daemon did not
  * see deleted. An unmounted volume leaves an empty directory where wpath
  * was, or one something else wrote to; a full sync of that would empty
@@ -3101,6 +3308,8 @@ state(const struct dest *d)
 		return "syncing";
 	if (*heldwhy)
 		return "held";
+	if (d->queued && (d->pending || d->needfull))
+		return "queued";
 	if (d->retry > now() && (d->pending || d->needfull))
 		return "retrying";
 	return d->pending || d->needfull ? "waiting" : "idle";
@@ -3251,11 +3460,13 @@ reload(void)
 static void
 apply(void)
 {
+	closemasters(0);
 	freeconf(&conf);
 	conf = *newconf;
 	free(newconf);
 	newconf = NULL;
 	initdests();
+	mkctldir();
 	src.ok = 0; /* a reload accepts the source anew */
 	takesource();
 	free(mounts);
@@ -3289,24 +3500,45 @@ readsignals(void)
 	reap();
 }
 
+/* rprocs reached: a destination whose work is due waits for a turn */
+static int
+capped(void)
+{
+	return conf.rprocs && running(0) >= conf.rprocs;
+}
+
+/* start the syncs that are due; under rprocs in turn, from the one after
+ * the last started, so that none that waits is passed over twice */
 static void
 runsyncs(void)
 {
+	static int next;
 	int64_t t = now();
 	const char *why;
 	struct stat st;
-	int i, looked = 0;
+	int i, k, from = next, looked = 0;
+	struct dest *d;
 
 	if (quitting || newconf || *heldwhy)
 		return;
-	for (i = 0; i < ndests; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
-		    dests[i].due > t || dests[i].retry > t)
+	for (k = 0; k < ndests; k++) {
+		d = &dests[i = (from + k) % ndests];
+		if (d->pid || !(d->pending || d->needfull) || d->due > t ||
+		    d->retry > t) {
+			d->queued = 0; /* its work went, or is not due yet */
 			continue;
+		}
+		if (capped()) {
+			statuswant |= !d->queued;
+			d->queued = 1;
+			continue;
+		}
 		if (!looked++ && (why = srcfail(0, &st))) {
 			hold(why);
 			return;
 		}
+		d->queued = 0;
+		next = i + 1;
 		spawn(i, t);
 	}
 }
@@ -3317,10 +3549,12 @@ timeout(void)
 {
 	int64_t t = now(), next = INT64_MAX, w;
 	size_t k;
-	int i;
+	int i, cap = capped();
 
+	/* a queued destination's turn comes when an rsync ends */
 	for (i = 0; i < ndests && !quitting && !newconf; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull))
+		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
+		    (cap && dests[i].queued))
 			continue;
 		w = dests[i].due > dests[i].retry ? dests[i].due : dests[i].retry;
 		next = MIN(next, w);
@@ -3528,6 +3762,7 @@ setup(int detach)
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	sigset_t set;
 	size_t i;
+	int k;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -3540,10 +3775,18 @@ setup(int detach)
 	takesource();
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
+	/* only a source accepted now: one held is fully synced once back */
+	if (!conf.rinit && !*heldwhy) {
+		for (k = 0; k < ndests; k++)
+			dests[k].needfull = dests[k].due = 0;
+		logmsg(LOG_INFO, "rinit = no: no full sync at start, the "
+		    "destinations are taken to be current");
+	}
 	if (detach)
 		daemonize();
 	else if (pidfd >= 0)
 		writepid(getpid());
+	mkctldir(); /* in the daemon's own name */
 	watchmounts(); /* after -d: its warning is no error of the start */
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
@@ -3614,6 +3857,7 @@ main(int argc, char *argv[])
 		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
 	setup(detach);
 	loop();
+	closemasters(1);
 	if (conf.statusfile)
 		unlink(conf.statusfile);
 	if (pidfd >= 0)

@@ -434,3 +434,69 @@ t_config_error_at_start_exits_2_and_runs_no_rsync() {
 	grep -qF "inosync: $T/c.conf:$(lineof c.conf fnord): " err || fail "stderr: $(cat err)"
 	[ "$(runs)" = 0 ] || fail "rsync ran"
 }
+
+t_rprocs_is_a_count_of_destinations() {
+	mkdir src
+	mkconf c.conf "rprocs = 2"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rprocs = 2"
+	mkconf c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rprocs = 0"
+	for v in 33 -1 x 1.5; do
+		mkconf c.conf "rprocs = $v"
+		conf_error "$T/c.conf" "$(lineof c.conf rprocs)" "$v"
+	done
+}
+
+t_rexcludefrom_reads_one_pattern_a_line() {
+	mkdir src
+	printf '%s\n' '# build output' '*.o' '' '   ' '  /cache  ' '- - odd' '	# indented' > x1
+	printf '%s\n' '.git/' > x2
+	mkconf c.conf "rexcludes = *.tmp" "rexcludefrom = $T/x1" "rexcludefrom = x2"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+	has_line out "rexcludes = *.tmp"
+	has_line out "rexcludefrom = $T/x1"
+	has_line out "rexcludefrom = x2"
+	for p in '*.o' /cache '- - odd' .git/; do
+		grep -qxF -- "#   $p" out || fail "pattern '$p' from a file not shown: $(cat out)"
+	done
+	[ "$(grep -c '^#   ' out)" = 4 ] || fail "blank lines or comments taken as patterns: $(cat out)"
+}
+
+# error_in FILE LINE WORD: inosync -t -c c.conf fails with exit 2 and one
+# line "inosync: FILE:LINE: ..." that has WORD (FILE: another than c.conf)
+error_in() {
+	"$INOSYNC" -t -c "$T/c.conf" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "exit $rc, want 2; stderr: $(cat err)"
+	[ "$(wc -l < err)" = 1 ] || fail "want one stderr line, got: $(cat err)"
+	grep -qF -- "inosync: $1:$2: " err || fail "want 'inosync: $1:$2: ...', got: $(cat err)"
+	grep -qi -- "$3" err || fail "want '$3' in: $(cat err)"
+}
+
+t_rexcludefrom_errors_name_the_file_and_its_line() {
+	mkdir src
+	printf '%s\n' '*.o' '# fine' '+ keep' > x
+	mkconf c.conf "rexcludefrom = $T/x"
+	error_in "$T/x" 3 "include"
+	printf '*.o\n/\n' > x
+	error_in "$T/x" 2 "empty"
+	awk 'BEGIN { while (n++ < 5000) printf "x"; print "" }' > x
+	error_in "$T/x" 1 "longer"
+	mkconf c.conf "rexcludefrom = $T/missing"
+	conf_error "$T/c.conf" "$(lineof c.conf rexcludefrom)" "$T/missing"
+}
+
+t_rinit_is_yes_or_no() {
+	mkdir src
+	mkconf c.conf "rinit = no"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rinit = no"
+	mkconf c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "rinit = yes"
+	mkconf c.conf "rinit = false"
+	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "yes or no"
+}

@@ -363,6 +363,7 @@ t_dropbear_client_mirrors_over_ssh() {
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = dbclient -y -i $T/id.db -p $SSHD_PORT"
 	wait_for 10 synced r || fail "no first sync through dbclient"
 	grep -q ' -e dbclient ' runs || fail "rsync was not given dbclient: $(head -n 1 runs)"
+	grep -q 'Control' runs && fail "ssh's control options given to dbclient: $(head -n 1 runs)"
 	echo 2 > src/sub/two
 	mkdir -p src/new/deeper
 	echo 3 > src/new/deeper/three

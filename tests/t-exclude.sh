@@ -306,3 +306,29 @@ t_directory_renamed_to_an_excluded_name_is_removed_and_ignored() {
 	[ "$(runs)" = "$n" ] || fail "a change in the renamed, now excluded directory started rsync"
 	stop
 }
+
+t_rexcludefrom_patterns_start_no_rsync_and_reload_on_sighup() {
+	mkdir -p src/sub
+	echo k > src/sub/keep
+	printf '%s\n' '# objects' '*.o' > excl
+	boot "rexcludefrom = $T/excl"
+	r=$(runs)
+	echo o > src/sub/a.o
+	observe 1
+	[ "$(runs)" = "$r" ] || fail "an rsync ran for a change excluded by the file"
+	echo c > src/sub/c
+	wait_for 10 test -f dst/sub/c || fail "no sync of a change not excluded"
+	[ ! -e dst/sub/a.o ] || fail "an excluded file was copied"
+	echo '*.log' >> excl
+	r=$(runs)
+	kill -HUP "$PID"
+	wait_for 10 runs_at_least $((r + 1)) || fail "no full sync after the reload"
+	wait_for 10 idle || fail "the reload's full sync did not end"
+	r=$(runs)
+	echo l > src/sub/b.log
+	observe 1
+	[ "$(runs)" = "$r" ] || fail "the pattern added to the file before SIGHUP was not applied"
+	want '*.o' '*.log'
+	wait_for 10 same want dst || fail "the destination is not what rsync keeps"
+	stop
+}

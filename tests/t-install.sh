@@ -82,9 +82,11 @@ t_example_config_commented_keys_are_valid_when_enabled() {
 	mkdir src
 	printf '#!/bin/sh\nexit 0\n' > hook
 	chmod 755 hook
+	echo '*.o' > excludes
 	sed -e 's/^# \([a-z][a-z]* = \)/\1/' \
 		-e "s|^wpath = .*|wpath = $T/src|" \
 		-e "s|^rhook = .*|rhook = $T/hook|" \
+		-e "s|^rexcludefrom = .*|rexcludefrom = $T/excludes|" \
 		-e "s|^pidfile = .*|pidfile = $T/inosync.pid|" \
 		-e "s|^statusfile = .*|statusfile = $T/status|" \
 		-e "s|^logfile = .*|logfile = $T/rsync.log|" \

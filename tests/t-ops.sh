@@ -563,3 +563,87 @@ t_event_detail_is_logged_only_with_v() {
 	wait_for 10 synced || fail "not synced"
 	stop
 }
+
+# slow_rsync [SECONDS]: write $T/rsync, an rsync that notes its pid in
+# $T/runs like the counting rsync, "+ PID" in $T/conc when it starts and
+# "- PID" when it ends, and in between waits while $T/gate is missing and
+# then SECONDS (a slow link) before it runs /usr/bin/rsync
+slow_rsync() {
+	cat > "$T/rsync" <<-EOF2
+	#!/bin/sh
+	printf '%s\n' "\$\$ \$*" >> '$T/runs'
+	echo "+ \$\$" >> '$T/conc'
+	while [ ! -e '$T/gate' ]; do sleep 0.05; done
+	sleep ${1:-0}
+	/usr/bin/rsync "\$@"
+	rc=\$?
+	echo "- \$\$" >> '$T/conc'
+	exit \$rc
+	EOF2
+	chmod 755 "$T/rsync"
+}
+
+# most_at_once: print the most rsyncs of slow_rsync that ran at once
+most_at_once() {
+	awk '$1 == "+" { if (++n > m) m = n } $1 == "-" { n-- } END { print m + 0 }' "$T/conc"
+}
+
+# states_are STATE...: dest1_state, dest2_state... in $T/status, sorted,
+# are the STATEs given (sorted)
+states_are() {
+	[ "$(sed -n 's/^dest[0-9]*_state=//p' "$T/status" | sort | tr '\n' ' ')" = \
+		"$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ]
+}
+
+t_rprocs_caps_the_rsyncs_running_at_once() {
+	slow_rsync
+	touch gate
+	mkdir src
+	echo 1 > src/one
+	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rnodes = $T/d3" \
+		"rprocs = 1" "statusfile = $T/status"
+	start d -c c.conf
+	for n in 1 2 3; do
+		wait_for 10 synced "$T/d$n" || fail "d$n not mirrored at start"
+	done
+	wait_for 5 states_are idle idle idle || fail "not idle after the first syncs: $(grep _state= status)"
+	rm gate
+	echo 2 > src/two
+	wait_for 5 states_are syncing queued queued ||
+		fail "want one destination syncing and two queued: $(grep _state= status)"
+	leftover_rsync > left
+	[ "$(wc -l < left)" = 1 ] || fail "$(wc -l < left) rsyncs run, rprocs is 1: $(cat left) $(grep _state= status)"
+	touch gate
+	for n in 1 2 3; do
+		wait_for 10 synced "$T/d$n" || fail "d$n not mirrored once the gate opened"
+	done
+	[ "$(most_at_once)" = 1 ] || fail "$(most_at_once) rsyncs ran at once, rprocs is 1"
+	stop
+}
+
+# with one rsync at a time and changes that never stop, the destination
+# that just synced owes again by the time its rsync ends; it must not go
+# again before the others have had their turn
+t_rprocs_serves_waiting_destinations_in_turn() {
+	slow_rsync 0.3
+	touch gate
+	mkdir src
+	echo 1 > src/one
+	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rnodes = $T/d3" \
+		"rprocs = 1" "edelay = 0.1"
+	start d -c c.conf
+	for n in 1 2 3; do
+		wait_for 10 synced "$T/d$n" || fail "d$n not mirrored at start"
+	done
+	# a writer that never stops
+	(while :; do echo x >> src/tick; sleep 0.05; done) &
+	remember $!
+	writer=$!
+	echo m > src/marker
+	for n in 1 2 3; do
+		wait_for 10 test -e "$T/d$n/marker" || fail "d$n starved: no marker after 10 s"
+	done
+	kill "$writer"
+	[ "$(most_at_once)" = 1 ] || fail "$(most_at_once) rsyncs ran at once, rprocs is 1"
+	stop
+}

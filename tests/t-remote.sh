@@ -118,3 +118,101 @@ t_down_destination_is_retried_with_growing_back_off() {
 	stop
 	rsyncd_stop
 }
+
+# masters PID: print the pids of the ssh control masters of the daemon PID
+# (ssh retitles a master "ssh: SOCKET [mux]", the socket in its directory)
+masters() {
+	for _ma_p in $(procs_with "/run/inosync/$1/"); do
+		case $(tr '\0' ' ' 2> /dev/null < "/proc/$_ma_p/cmdline") in
+		*"[mux]"*) echo "$_ma_p" ;;
+		esac
+	done
+}
+
+# logins: print how many times sshd let someone in
+logins() {
+	grep -c 'Accepted publickey' "$T/sshd.log"
+}
+
+t_ssh_destination_reuses_one_connection() {
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	for n in 2 3 4; do
+		echo $n > src/f$n
+		wait_for 10 synced r || fail "change $n not mirrored"
+	done
+	# one login is sshd_start's own check
+	[ "$(logins)" = 2 ] || fail "$(($(logins) - 1)) ssh logins for 4 syncs: no connection reuse"
+	dir=/run/inosync/$PID
+	[ "$(stat -c '%a %u %F' "$dir")" = "700 0 directory" ] ||
+		fail "control directory $dir: $(stat -c '%a %u %F' "$dir" 2>&1)"
+	grep -qF -- "-o ControlPath=$dir/%C" runs || fail "no ControlPath in the rsh: $(tail -n 1 runs)"
+	[ -n "$(masters "$PID")" ] || fail "no control master"
+	p=$PID
+	stop
+	[ -z "$(masters "$p")" ] || fail "the control master outlived the daemon"
+	[ ! -e "$dir" ] || fail "the control directory is left: $(ls -la "$dir")"
+}
+
+# a reload may change the rsh (another key, another user): the new config
+# gets new connections, not the old config's masters
+t_reload_closes_the_ssh_control_masters() {
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	wait_for 5 test -n "$(masters "$PID")" || fail "no control master"
+	m=$(masters "$PID")
+	r=$(runs)
+	kill -HUP "$PID"
+	wait_for 10 runs_at_least $((r + 1)) || fail "no full sync after the reload"
+	gone "$m" || fail "the old config's master $m still runs when the new config syncs"
+	wait_for 10 idle || fail "the reload's sync did not end"
+	echo 2 > src/two
+	wait_for 10 synced r || fail "no sync over ssh after the reload"
+	[ "$(logins)" = 3 ] || fail "$(logins) logins, want 3: sshd_start's, one before the reload, one after"
+	stop
+}
+
+t_control_options_go_only_to_an_ssh_without_its_own() {
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	grep -q 'ControlMaster=auto' runs || fail "no control options for ssh: $(tail -n 1 runs)"
+	stop
+	rm runs
+	echo 2 > src/two
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH -o controlmaster=no"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	grep -q 'ControlPath' runs && fail "control options added to an rsh that has its own: $(tail -n 1 runs)"
+	[ ! -e "/run/inosync/$PID" ] || fail "a control directory for an rsh with its own control options"
+	stop
+}
+
+# where the control directory is not the daemon's own, mode 0700 (here a
+# /run of a mount namespace of its own, with /run/inosync open to all),
+# inosync says so and ssh connects anew for each sync
+t_ssh_control_directory_not_ours_is_refused_and_syncs_go_on() {
+	command -v unshare > /dev/null || skip "no unshare (util-linux)"
+	unshare -m true 2> /dev/null || skip "cannot make a mount namespace here"
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	counting_rsync
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	# shellcheck disable=SC2016 # for the inner shell
+	spawn d unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -m 777 /run/inosync &&
+		exec "$1" -c "$2"' sh "$INOSYNC" "$T/c.conf"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	wait_for 5 log_has d "/run/inosync: not a directory of ours with mode 0700" ||
+		fail "no line says why connections are not reused"
+	grep -q 'ControlPath' runs && fail "control options despite a control directory open to all"
+	echo 2 > src/two
+	wait_for 10 synced r || fail "no sync without connection reuse"
+	stop
+}

@@ -369,3 +369,19 @@ t_filesystem_mounted_over_wpath_is_held_until_a_reload() {
 	wait_for 10 synced || fail "the reload did not accept the new filesystem"
 	stop
 }
+
+# rinit = no skips only the full sync of a source accepted at start: one
+# held at start (empty, as an unmounted volume's mount point) is fully
+# synced once it is back, as always
+t_rinit_no_still_syncs_a_source_held_at_start_fully() {
+	mkdir src dst
+	echo stale > dst/stale
+	counting_rsync
+	mkconf c.conf "rinit = no"
+	start d -c c.conf
+	wait_for 5 log_has d "source held" || fail "an empty wpath at start is not held"
+	log_has d "no full sync at start" && fail "a held source was said to be taken as current"
+	echo 1 > src/one
+	wait_for 10 synced || fail "the source, once back, was not fully synced"
+	stop
+}

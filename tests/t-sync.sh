@@ -536,3 +536,23 @@ t_delay_updates_switches_a_batch_in_with_the_list() {
 	[ -z "$(find dst -name .~tmp~)" ] || fail "rsync left its .~tmp~ behind"
 	stop
 }
+
+# the admin vouches that the mirrors are current: no full sync at start,
+# which would have removed what only the destination holds
+t_rinit_no_skips_the_start_up_full_sync() {
+	mkdir -p src/sub
+	echo 1 > src/sub/one
+	/usr/bin/rsync -a src/ dst/ || fail "cannot make the mirror"
+	echo only > dst/only-here
+	counting_rsync
+	mkconf c.conf "rinit = no"
+	start d -c c.conf
+	wait_for 5 log_has d "no full sync at start" || fail "the log does not say the start-up sync is skipped"
+	observe 1
+	[ "$(runs)" = 0 ] || fail "rsync ran at start: $(cat runs)"
+	echo 2 > src/sub/two
+	wait_for 10 test -f dst/sub/two || fail "a change after the start was not synced"
+	[ "$(runs)" = "$(runs --files-from=-)" ] || fail "a full sync ran: $(cat runs)"
+	[ -e dst/only-here ] || fail "a full sync removed what only the destination had"
+	stop
+}
