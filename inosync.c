@@ -476,6 +476,19 @@ trim(char *s)
 	return s;
 }
 
+/* s holds sub, in any case if fold: strstr's two-way search would cost
+ * the static binary a KiB for the few short words looked for */
+static int
+has(const char *s, const char *sub, int fold)
+{
+	size_t n = strlen(sub);
+
+	for (; *s; s++)
+		if (!(fold ? strncasecmp(s, sub, n) : strncmp(s, sub, n)))
+			return 1;
+	return 0;
+}
+
 static char *
 cat3(const char *a, const char *b, const char *c)
 {
@@ -851,7 +864,7 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	for (v = x->s; *v; v++)
 		x->slashes += *v == '/';
 	x->wild = strpbrk(x->s, "*?[") != NULL;
-	x->wild2 = strstr(x->s, "**") != NULL;
+	x->wild2 = has(x->s, "**", 0);
 	c->needpath |= x->anchored || x->slashes || x->wild2;
 	return 0;
 }
@@ -1031,7 +1044,7 @@ isssh(const char *rsh)
 static int
 reusable(const char *rsh)
 {
-	return isssh(rsh) && !strcasestr(rsh, "control");
+	return isssh(rsh) && !has(rsh, "control", 1);
 }
 
 /* the remote shell; when it is ssh, with a connect timeout unless it has
@@ -1044,7 +1057,7 @@ rshopt(const struct conf *c)
 	char t[64] = "", m[192] = "";
 	int ssh = isssh(rsh);
 
-	if (ssh && c->rtimeout && !strstr(rsh, "ConnectTimeout"))
+	if (ssh && c->rtimeout && !has(rsh, "ConnectTimeout", 0))
 		fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
 	if (*ctldir && reusable(rsh))
 		fmt(m, sizeof(m), " -o ControlMaster=auto -o ControlPersist=%d "
@@ -2806,7 +2819,7 @@ emit(struct dest *d, int k)
 	if (!*s)
 		return;
 	/* stderr is for errors, but vanished files are a live tree's normal */
-	logmsg(k && !strstr(s, "vanished") ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
+	logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
 }
 
 /* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines;
