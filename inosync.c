@@ -3790,8 +3790,10 @@ setup(int detach)
 		die(1, "cannot watch %s", conf.src);
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
-		for (k = 0; k < ndests; k++)
+		for (k = 0; k < ndests; k++) {
 			dests[k].needfull = dests[k].due = 0;
+			dests[k].owedsince = 0;
+		}
 		logmsg(LOG_INFO, "rinit = no: no full sync at start, the "
 		    "destinations are taken to be current");
 	}

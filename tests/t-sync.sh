@@ -545,11 +545,13 @@ t_rinit_no_skips_the_start_up_full_sync() {
 	/usr/bin/rsync -a src/ dst/ || fail "cannot make the mirror"
 	echo only > dst/only-here
 	counting_rsync
-	mkconf c.conf "rinit = no"
+	mkconf c.conf "rinit = no" "statusfile = $T/status"
 	start d -c c.conf
 	wait_for 5 log_has d "no full sync at start" || fail "the log does not say the start-up sync is skipped"
 	observe 1
 	[ "$(runs)" = 0 ] || fail "rsync ran at start: $(cat runs)"
+	wait_for 5 test -s status || fail "no statusfile"
+	[ "$(statusval status dest1_owed_since)" = 0 ] || fail "the current mirror is said to owe changes"
 	echo 2 > src/sub/two
 	wait_for 10 test -f dst/sub/two || fail "a change after the start was not synced"
 	[ "$(runs)" = "$(runs --files-from=-)" ] || fail "a full sync ran: $(cat runs)"
