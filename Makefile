@@ -37,7 +37,7 @@ STRIP = strip
 STRIPFLAGS = -R .comment -R .pdr
 NM = nm
 SIZE = size
-# make test-cross and make size: the architectures, and for
+# make test-cross, make size, make release: the architectures, and for
 # each a compiler (Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu,
 # gcc-mipsel-linux-gnu, gcc-mips-linux-gnu) and the stripped binary's limit
 # in bytes. The first three link against musl (musl-dev:armhf, :arm64,
@@ -53,10 +53,13 @@ MIPSELCC = mipsel-linux-gnu-gcc
 MIPSELMAX = 110592
 MIPSCC = mips-linux-gnu-gcc
 MIPSMAX = 720896
-# ARCH:COMPILER:LIMIT of each, the native one first (make size)
+# ARCH:COMPILER:LIMIT of each, the native one first (make size, release)
 ALLARCHS = native:$(CC):$(SIZEMAX) armhf:$(ARMHFCC):$(ARMHFMAX) \
 	aarch64:$(AARCH64CC):$(AARCH64MAX) mipsel:$(MIPSELCC):$(MIPSELMAX) \
 	mips:$(MIPSCC):$(MIPSMAX)
+# make release VERSION=x.y: where the tarballs and SHA256SUMS go
+VERSION =
+DIST = dist
 
 all: inosync
 
@@ -174,6 +177,27 @@ size: inosync
 		[ $$n -le $$max ] || { echo "size: $$b is over $$max bytes" >&2; rc=1; }; \
 	done; exit $$rc
 
+# make release VERSION=x.y: for each architecture whose compiler is here,
+# DIST/inosync-x.y-ARCH.tar.gz (ARCH: uname -m for the native one) with the
+# stripped static binary (its --version says x.y), inosync.8, the example
+# inosync.conf and contrib/; then DIST/SHA256SUMS of them all
+release:
+	@[ -n "$(VERSION)" ] || { echo 'release: which version? make release VERSION=x.y' >&2; exit 1; }
+	rm -rf $(DIST)/inosync-$(VERSION)-* $(DIST)/SHA256SUMS && mkdir -p $(DIST)
+	@for x in $(ALLARCHS); do \
+		a=$${x%%:*} cc=$${x#*:}; cc=$${cc%:*}; \
+		[ $$a = native ] && a=`uname -m`; d=inosync-$(VERSION)-$$a; \
+		command -v $$cc > /dev/null || { echo "release: no $$cc, so no $$d"; continue; }; \
+		f=`$(MUSLOF) $$cc`; mkdir -p $(DIST)/$$d/contrib && \
+		$$cc $(XFLAGS) -DVERSION='"$(VERSION)"' $$f -o $(DIST)/$$d/inosync.full inosync.c && \
+		`$$cc -print-prog-name=strip` $(STRIPFLAGS) -o $(DIST)/$$d/inosync $(DIST)/$$d/inosync.full && \
+		rm $(DIST)/$$d/inosync.full && cp inosync.8 inosync.conf $(DIST)/$$d/ && \
+		cp -R contrib/. $(DIST)/$$d/contrib/ && \
+		echo "$(DIST)/$$d.tar.gz: `$(LIBCOF) $$cc $$f`, inosync `wc -c < $(DIST)/$$d/inosync` bytes" && \
+		(cd $(DIST) && tar -cf - $$d | gzip -9n > $$d.tar.gz && rm -r $$d) || exit 1; \
+	done
+	cd $(DIST) && sha256sum inosync-$(VERSION)-*.tar.gz > SHA256SUMS
+
 # the example config only where there is none yet
 install: inosync
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man8 $(DESTDIR)$(SYSCONFDIR)
@@ -199,8 +223,8 @@ demo: inosync
 clean:
 	rm -rf inosync tests/unit tests/match tests/fuzz tests/fuzz.libfuzzer \
 		inosync.asan inosync.vg inosync.valgrind fuzz-work demo *.stripped \
-		sanitizer-logs valgrind-logs
+		sanitizer-logs valgrind-logs dist
 	rm -f inosync.mips inosync.armhf inosync.aarch64 inosync.mipsel
 	rm -f tests/unit.mips tests/unit.armhf tests/unit.aarch64 tests/unit.mipsel
 
-.PHONY: all test torture fuzz check-asan check-valgrind test-cross size install uninstall demo clean
+.PHONY: all test torture fuzz check-asan check-valgrind test-cross size release install uninstall demo clean

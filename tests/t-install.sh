@@ -217,3 +217,68 @@ t_make_uninstall_removes_binary_and_man_page() {
 	[ ! -e root/usr/share/man/man8/inosync.8 ] || fail "make uninstall left the man page"
 	[ -e root/etc/inosync.conf ] || fail "make uninstall removed the config, which is the user's"
 }
+
+# qemu_for ARCH: print the qemu-user that runs make release's ARCH
+qemu_for() {
+	case $1 in
+	armhf) echo qemu-arm-static ;;
+	aarch64) echo qemu-aarch64-static ;;
+	mipsel) echo qemu-mipsel-static ;;
+	mips) echo qemu-mips-static ;;
+	esac
+}
+
+t_release_tarballs_hold_a_static_binary_that_runs() {
+	command -v make > /dev/null || skip "no make here"
+	make -C "$ROOT" release VERSION=9.8 DIST="$T/dist" > make.out 2>&1 ||
+		fail "make release VERSION=9.8 DIST=$T/dist: exit $?: $(cat make.out)"
+	(cd dist && sha256sum -c SHA256SUMS) > sums.out 2>&1 ||
+		fail "SHA256SUMS does not check: $(cat sums.out)"
+	[ -f "dist/inosync-9.8-$(uname -m).tar.gz" ] ||
+		fail "no tarball for this machine, $(uname -m): $(cat make.out)"
+	mkdir src
+	foreign=0 ran=0
+	for f in dist/inosync-9.8-*.tar.gz; do
+		d=${f#dist/}
+		d=${d%.tar.gz}
+		a=${d#inosync-9.8-}
+		grep -qx "[0-9a-f]*  $d.tar.gz" dist/SHA256SUMS || fail "SHA256SUMS lacks $d.tar.gz"
+		tar -xzf "$f" || fail "cannot unpack $f"
+		for p in inosync.8 inosync.conf contrib/README contrib/inosync.service \
+			contrib/inosync.init contrib/inosync.openrc contrib/inosync.procd contrib/runit/run; do
+			cmp -s "$ROOT/$p" "$d/$p" || fail "$d.tar.gz: $p is not the tree's"
+		done
+		[ -x "$d/contrib/inosync.init" ] || fail "$d.tar.gz: contrib/inosync.init is not executable"
+		[ -z "$(find "$d/inosync.conf" -perm /022)" ] ||
+			fail "$d.tar.gz: inosync.conf is writable by group or others, which root refuses"
+		[ -x "$d/inosync" ] || fail "$d.tar.gz holds no executable inosync"
+		run=
+		if [ "$a" = "$(uname -m)" ]; then
+			if command -v ldd > /dev/null; then
+				ldd "$d/inosync" > ldd.out 2>&1
+				grep -q -e 'not a dynamic executable' -e 'statically linked' ldd.out ||
+					fail "$d.tar.gz: inosync is not static: $(cat ldd.out)"
+			fi
+		else
+			foreign=$((foreign + 1))
+			# through binfmt_misc, else under qemu-user (without -L, so
+			# only a static binary runs)
+			if ! "$d/inosync" --version > /dev/null 2>&1; then
+				q=$(qemu_for "$a")
+				[ -n "$q" ] || fail "$d.tar.gz: unknown architecture $a"
+				command -v "$q" > /dev/null || continue
+				run=$q
+			fi
+			ran=$((ran + 1))
+		fi
+		$run "$d/inosync" --version > out 2> err || fail "$d: inosync --version: exit $?: $(cat err)"
+		[ "$(cat out)" = "inosync 9.8" ] || fail "$d: --version says '$(cat out)', want 'inosync 9.8'"
+		sed "s|^wpath = .*|wpath = $T/src|" "$d/inosync.conf" > "$a.conf"
+		$run "$d/inosync" -t -c "$T/$a.conf" > out 2> err ||
+			fail "$d: inosync -t on the example config: exit $?: $(cat err)"
+		grep -qx "rnodes = backup.example.com:/var/www" out ||
+			fail "$d: the example destination is not in the effective settings: $(cat out)"
+	done
+	[ "$foreign" = 0 ] || [ "$ran" -gt 0 ] ||
+		skip "no qemu-user-static to run the other architectures' tarballs (apt-get install qemu-user-static)"
+}
