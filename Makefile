@@ -43,7 +43,8 @@ SIZE = size
 # in bytes. The first three link against musl (musl-dev:armhf, :arm64,
 # :mipsel); big-endian MIPS has no Debian musl and links against glibc
 # (libc6-dev-mips-cross). The binaries run under qemu-user
-# (qemu-user-static) unless binfmt_misc does it.
+# (qemu-user-static) unless binfmt_misc does it; tests/need ARCH installs
+# what each takes.
 ARCHS = armhf aarch64 mipsel
 ARMHFCC = arm-linux-gnueabihf-gcc
 ARMHFMAX = 61440
@@ -76,7 +77,10 @@ tests/match: tests/match.c inosync.c config.h
 tests/fuzz: tests/fuzz.c inosync.c config.h
 	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ tests/fuzz.c
 
-test: inosync tests/unit tests/match tests/fuzz
+# tests/need installs what the build and the tests lack (or says how)
+test:
+	@tests/need test
+	@$(MAKE) inosync tests/unit tests/match tests/fuzz
 	tests/run
 
 # longer random changes than make test's (tests/t-torture.sh)
@@ -152,9 +156,10 @@ tests/unit.armhf tests/unit.aarch64 tests/unit.mipsel tests/unit.mips: inosync.c
 	$(MIPSCC) $(XFLAGS) `$(MUSLOF) $(MIPSCC)` -o $@ $<
 	@echo "$@: static, $$($(LIBCOF) $(MIPSCC) `$(MUSLOF) $(MIPSCC)`)"
 
-# the suite against each of ARCHS under qemu-user (tests/cross), e.g.
-# make test-cross ARCHS=mips
+# the suite against each of ARCHS under qemu-user (tests/cross), after
+# tests/need has what that takes; e.g. make test-cross ARCHS=mips
 test-cross:
+	@tests/need $(ARCHS)
 	@for a in $(ARCHS); do $(MAKE) inosync.$$a tests/unit.$$a || exit 1; done
 	tests/cross $(ARCHS)
 
@@ -213,8 +218,9 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/inosync $(DESTDIR)$(MANPREFIX)/man8/inosync.8
 
 # mirror demo/src to demo/mirror in the foreground, with events shown
-demo: inosync
-	@command -v rsync >/dev/null || { echo 'demo: needs rsync (apt-get install rsync)' >&2; exit 1; }
+demo:
+	@tests/need demo
+	@$(MAKE) inosync
 	mkdir -p demo/src/docs demo/mirror
 	echo 'change me, or make files next to me' > demo/src/docs/hello.txt
 	@echo 'demo: mirroring demo/src to demo/mirror; edit files in demo/src, Ctrl-C ends'
