@@ -282,3 +282,49 @@ t_release_tarballs_hold_a_static_binary_that_runs() {
 	[ "$foreign" = 0 ] || [ "$ran" -gt 0 ] ||
 		skip "no qemu-user-static to run the other architectures' tarballs (apt-get install qemu-user-static)"
 }
+
+# need_as_user WHAT...: run tests/need with only $T/bin on PATH, as nobody
+# where we are root; its stderr goes to need.err, its exit status to $rc
+need_as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		# shellcheck disable=SC2016 # expanded by nobody's shell
+		su nobody -s /bin/sh -c 'PATH=$0 exec need "$@"' "$T/bin" "$@" 2> need.err
+	else
+		PATH=$T/bin need "$@" 2> need.err
+	fi
+	rc=$?
+}
+
+t_need_without_root_names_what_is_missing_and_the_command() {
+	if [ ! -f /etc/debian_version ] || ! command -v apt-get > /dev/null; then
+		skip "not Debian"
+	fi
+	[ -e /usr/include/stdio.h ] || skip "no libc6-dev here, which tests/need test needs"
+	mkdir bin
+	for c in sh sed grep awk sort id cat tr dpkg apt-get; do
+		p=$(command -v "$c") || skip "no $c"
+		ln -s "$p" "bin/$c"
+	done
+	cp "$ROOT/tests/need" bin/need
+	chmod 755 "$T" bin
+	need_as_user test
+	[ "$rc" = 1 ] || fail "without rsync, cc or make: exit $rc, want 1: $(cat need.err)"
+	[ "$(wc -l < need.err)" = 1 ] || fail "want one line, got: $(cat need.err)"
+	for w in 'test: needs' rsync 'as root: apt-get update && apt-get install --no-install-recommends'; do
+		grep -qF -- "$w" need.err || fail "no '$w' in: $(cat need.err)"
+	done
+	# busybox is a want: named in the command, not needed
+	sed 's/.*apt-get install//' need.err | grep -qw busybox-static ||
+		fail "the command does not install busybox-static: $(cat need.err)"
+	sed 's/as root:.*//' need.err | grep -qw busybox-static &&
+		fail "busybox-static is a need: $(cat need.err)"
+	for c in rsync cc make; do
+		printf '#!/bin/sh\n' > "bin/$c"
+		chmod 755 "bin/$c"
+	done
+	need_as_user test
+	[ "$rc" = 0 ] || fail "with only wants missing: exit $rc, want 0: $(cat need.err)"
+	grep -qF 'test: goes on without' need.err || fail "the missing wants are not named: $(cat need.err)"
+	need_as_user nonsense
+	[ "$rc" = 2 ] || fail "an unknown WHAT: exit $rc, want 2: $(cat need.err)"
+}
