@@ -80,7 +80,7 @@ tests/fuzz: tests/fuzz.c inosync.c config.h
 # tests/need installs what the build and the tests lack (or says how)
 test:
 	@tests/need test
-	@$(MAKE) inosync tests/unit tests/match tests/fuzz
+	@$(MAKE) -s inosync tests/unit tests/match tests/fuzz
 	tests/run
 
 # longer random changes than make test's (tests/t-torture.sh)
@@ -220,7 +220,7 @@ uninstall:
 # mirror demo/src to demo/mirror in the foreground, with events shown
 demo:
 	@tests/need demo
-	@$(MAKE) inosync
+	@$(MAKE) -s inosync
 	mkdir -p demo/src/docs demo/mirror
 	echo 'change me, or make files next to me' > demo/src/docs/hello.txt
 	@echo 'demo: mirroring demo/src to demo/mirror; edit files in demo/src, Ctrl-C ends'
