@@ -5,42 +5,82 @@ PREFIX = /usr/local
 MANPREFIX = $(PREFIX)/share/man
 SYSCONFDIR = /etc
 
-# static with musl when musl-gcc is there, else the system compiler
-CC = `command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo cc`
-CFLAGS = -Os -fno-asynchronous-unwind-tables
-LDFLAGS = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
+# static: against musl where Debian's musl for the compiler's target is
+# installed (musl-tools here; musl-dev:armhf for arm-linux-gnueabihf-gcc,
+# see the README's Building), else against the compiler's own libc
+CC = cc
+# -ffunction-sections with --gc-sections: no code that nothing calls
+CFLAGS = -Os -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
+LDFLAGS = -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
 # what the program needs whatever CFLAGS says
 INOCFLAGS = -std=c99 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -pedantic
 INOLDFLAGS = -static
-# make size: the stripped binary's limit in bytes, and the tools (a cross
-# build: make -B size CC=mips-linux-gnu-gcc STRIP=mips-linux-gnu-strip ...)
+# `$(MUSLOF) COMPILER` prints -specs /usr/lib/TRIPLET/musl-gcc.specs, which
+# links against Debian's musl for the compiler's target (the compiler's
+# -dumpmachine with -linux-musl for -linux-gnu: arm-linux-musleabihf for
+# arm-linux-gnueabihf), or nothing where that musl is not installed or the
+# compiler is musl-gcc, which adds it itself. make MUSL= takes CC's libc.
+MUSLOF = sh -c 'case $$1 in *musl-gcc) exit 0 ;; esac; \
+	s=/usr/lib/$$("$$@" -dumpmachine | sed s/-linux-gnu/-linux-musl/)/musl-gcc.specs; \
+	[ ! -f "$$s" ] || echo "-specs $$s"' MUSLOF
+MUSL = `$(MUSLOF) $(CC)`
+# `$(LIBCOF) COMPILER FLAGS...` prints the libc they link against, as its
+# headers tell: glibc says so, musl does not
+LIBCOF = sh -c '"$$@" -dM -E -include stdio.h - < /dev/null | \
+	grep -q "define __GLIBC__ " && echo glibc || echo musl' LIBCOF
+# the compiler's flags, for the cross builds
+XFLAGS = $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS)
+# make size: the stripped native binary's limit in bytes, the tools, and
+# what strip leaves that nothing reads (.pdr: MIPS debugger data)
 SIZEMAX = 73728
 STRIP = strip
+STRIPFLAGS = -R .comment -R .pdr
 NM = nm
 SIZE = size
-# make test-cross: the architectures, and a compiler for each (Debian's
-# gcc-mips-linux-gnu, gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu); the
-# binaries run under qemu-user (qemu-user-static) unless binfmt_misc does it
-ARCHS = mips armhf
-MIPSCC = mips-linux-gnu-gcc
+# make test-cross, make size, make release: the architectures, and for
+# each a compiler (Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu,
+# gcc-mipsel-linux-gnu, gcc-mips-linux-gnu) and the stripped binary's limit
+# in bytes. The first three link against musl (musl-dev:armhf, :arm64,
+# :mipsel); big-endian MIPS has no Debian musl and links against glibc
+# (libc6-dev-mips-cross). The binaries run under qemu-user
+# (qemu-user-static) unless binfmt_misc does it; tests/need ARCH installs
+# what each takes.
+ARCHS = armhf aarch64 mipsel
 ARMHFCC = arm-linux-gnueabihf-gcc
+ARMHFMAX = 61440
 AARCH64CC = aarch64-linux-gnu-gcc
+AARCH64MAX = 77824
+MIPSELCC = mipsel-linux-gnu-gcc
+MIPSELMAX = 110592
+MIPSCC = mips-linux-gnu-gcc
+MIPSMAX = 720896
+# ARCH:COMPILER:LIMIT of each, the native one first (make size, release)
+ALLARCHS = native:$(CC):$(SIZEMAX) armhf:$(ARMHFCC):$(ARMHFMAX) \
+	aarch64:$(AARCH64CC):$(AARCH64MAX) mipsel:$(MIPSELCC):$(MIPSELMAX) \
+	mips:$(MIPSCC):$(MIPSMAX)
+# make release VERSION=x.y: where the tarballs and SHA256SUMS go
+VERSION =
+DIST = dist
 
 all: inosync
 
 inosync: inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ inosync.c
+	@echo "inosync: static, $$($(LIBCOF) $(CC) $(MUSL))"
 
 tests/unit: tests/unit.c inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ tests/unit.c
 
 tests/match: tests/match.c inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/match.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ tests/match.c
 
 tests/fuzz: tests/fuzz.c inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/fuzz.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ tests/fuzz.c
 
-test: inosync tests/unit tests/match tests/fuzz
+# tests/need installs what the build and the tests lack (or says how)
+test:
+	@tests/need test
+	@$(MAKE) -s inosync tests/unit tests/match tests/fuzz
 	tests/run
 
 # longer random changes than make test's (tests/t-torture.sh)
@@ -94,39 +134,74 @@ check-valgrind: inosync.vg tests/unit tests/match tests/fuzz
 		echo "check-valgrind: report in $$f:"; cat "$$f"; rc=1; done; \
 	exit $$rc
 
-inosync.mips: inosync.c config.h
-	$(MIPSCC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
+# the cross builds, inosync.ARCH from inosync.c and tests/unit.ARCH from
+# tests/unit.c, one rule for each architecture
+.SUFFIXES: .armhf .aarch64 .mipsel .mips
+inosync.armhf inosync.aarch64 inosync.mipsel inosync.mips: inosync.c config.h
+tests/unit.armhf tests/unit.aarch64 tests/unit.mipsel tests/unit.mips: inosync.c config.h
 
-tests/unit.mips: tests/unit.c inosync.c config.h
-	$(MIPSCC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+.c.armhf:
+	$(ARMHFCC) $(XFLAGS) `$(MUSLOF) $(ARMHFCC)` -o $@ $<
+	@echo "$@: static, $$($(LIBCOF) $(ARMHFCC) `$(MUSLOF) $(ARMHFCC)`)"
 
-inosync.armhf: inosync.c config.h
-	$(ARMHFCC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
+.c.aarch64:
+	$(AARCH64CC) $(XFLAGS) `$(MUSLOF) $(AARCH64CC)` -o $@ $<
+	@echo "$@: static, $$($(LIBCOF) $(AARCH64CC) `$(MUSLOF) $(AARCH64CC)`)"
 
-tests/unit.armhf: tests/unit.c inosync.c config.h
-	$(ARMHFCC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+.c.mipsel:
+	$(MIPSELCC) $(XFLAGS) `$(MUSLOF) $(MIPSELCC)` -o $@ $<
+	@echo "$@: static, $$($(LIBCOF) $(MIPSELCC) `$(MUSLOF) $(MIPSELCC)`)"
 
-inosync.aarch64: inosync.c config.h
-	$(AARCH64CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ inosync.c
+.c.mips:
+	$(MIPSCC) $(XFLAGS) `$(MUSLOF) $(MIPSCC)` -o $@ $<
+	@echo "$@: static, $$($(LIBCOF) $(MIPSCC) `$(MUSLOF) $(MIPSCC)`)"
 
-tests/unit.aarch64: tests/unit.c inosync.c config.h
-	$(AARCH64CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(LDFLAGS) -o $@ tests/unit.c
-
-# the suite against each of ARCHS, e.g. make test-cross ARCHS=mips
+# the suite against each of ARCHS under qemu-user (tests/cross), after
+# tests/need has what that takes; e.g. make test-cross ARCHS=mips
 test-cross:
+	@tests/need $(ARCHS)
 	@for a in $(ARCHS); do $(MAKE) inosync.$$a tests/unit.$$a || exit 1; done
 	tests/cross $(ARCHS)
 
-# sections, the 15 biggest symbols that take file bytes (.bss takes only
-# memory), and the stripped size, which fails over SIZEMAX
+# sections and the 15 biggest symbols that take file bytes (.bss takes
+# only memory) of inosync; then the stripped size of inosync and of each
+# cross build there is (made anew if stale), which fails over its limit
 size: inosync
-	$(STRIP) -o inosync.stripped inosync
 	@$(SIZE) inosync
 	@$(NM) --size-sort -S -r inosync | awk '$$3 !~ /^[bB]$$/' | head -n 15 | \
 		while read -r addr len type name; do printf '%8d %s %s\n' 0x$$len $$type $$name; done
-	@n=`wc -c < inosync.stripped`; rm -f inosync.stripped; \
-		echo "inosync: $$n bytes stripped, at most $(SIZEMAX)"; \
-		[ $$n -le $(SIZEMAX) ] || { echo "size: inosync is over $(SIZEMAX) bytes" >&2; exit 1; }
+	@rc=0; for x in $(ALLARCHS); do \
+		a=$${x%%:*} cc=$${x#*:} max=$${x##*:}; cc=$${cc%:*}; \
+		b=inosync.$$a s=`$$cc -print-prog-name=strip`; \
+		[ $$a = native ] && b=inosync s=$(STRIP); \
+		[ -f $$b ] || continue; \
+		[ $$a = native ] || $(MAKE) -s $$b > /dev/null || exit 1; \
+		$$s $(STRIPFLAGS) -o $$b.stripped $$b || exit 1; \
+		n=`wc -c < $$b.stripped`; rm -f $$b.stripped; \
+		echo "$$b: $$n bytes stripped, at most $$max"; \
+		[ $$n -le $$max ] || { echo "size: $$b is over $$max bytes" >&2; rc=1; }; \
+	done; exit $$rc
+
+# make release VERSION=x.y: for each architecture whose compiler is here,
+# DIST/inosync-x.y-ARCH.tar.gz (ARCH: uname -m for the native one) with the
+# stripped static binary (its --version says x.y), inosync.8, the example
+# inosync.conf and contrib/; then DIST/SHA256SUMS of them all
+release:
+	@[ -n "$(VERSION)" ] || { echo 'release: which version? make release VERSION=x.y' >&2; exit 1; }
+	rm -rf $(DIST)/inosync-$(VERSION)-* $(DIST)/SHA256SUMS && mkdir -p $(DIST)
+	@for x in $(ALLARCHS); do \
+		a=$${x%%:*} cc=$${x#*:}; cc=$${cc%:*}; \
+		[ $$a = native ] && a=`uname -m`; d=inosync-$(VERSION)-$$a; \
+		command -v $$cc > /dev/null || { echo "release: no $$cc, so no $$d"; continue; }; \
+		f=`$(MUSLOF) $$cc`; mkdir -p $(DIST)/$$d/contrib && \
+		$$cc $(XFLAGS) -DVERSION='"$(VERSION)"' $$f -o $(DIST)/$$d/inosync.full inosync.c && \
+		`$$cc -print-prog-name=strip` $(STRIPFLAGS) -o $(DIST)/$$d/inosync $(DIST)/$$d/inosync.full && \
+		rm $(DIST)/$$d/inosync.full && cp inosync.8 inosync.conf $(DIST)/$$d/ && \
+		cp -R contrib/. $(DIST)/$$d/contrib/ && \
+		echo "$(DIST)/$$d.tar.gz: `$(LIBCOF) $$cc $$f`, inosync `wc -c < $(DIST)/$$d/inosync` bytes" && \
+		(cd $(DIST) && tar -cf - $$d | gzip -9n > $$d.tar.gz && rm -r $$d) || exit 1; \
+	done
+	cd $(DIST) && sha256sum inosync-$(VERSION)-*.tar.gz > SHA256SUMS
 
 # the example config only where there is none yet
 install: inosync
@@ -143,8 +218,9 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/inosync $(DESTDIR)$(MANPREFIX)/man8/inosync.8
 
 # mirror demo/src to demo/mirror in the foreground, with events shown
-demo: inosync
-	@command -v rsync >/dev/null || { echo 'demo: needs rsync (apt-get install rsync)' >&2; exit 1; }
+demo:
+	@tests/need demo
+	@$(MAKE) -s inosync
 	mkdir -p demo/src/docs demo/mirror
 	echo 'change me, or make files next to me' > demo/src/docs/hello.txt
 	@echo 'demo: mirroring demo/src to demo/mirror; edit files in demo/src, Ctrl-C ends'
@@ -152,9 +228,9 @@ demo: inosync
 
 clean:
 	rm -rf inosync tests/unit tests/match tests/fuzz tests/fuzz.libfuzzer \
-		inosync.asan inosync.vg inosync.valgrind fuzz-work demo inosync.stripped \
-		sanitizer-logs valgrind-logs
-	rm -f inosync.mips inosync.armhf inosync.aarch64
-	rm -f tests/unit.mips tests/unit.armhf tests/unit.aarch64
+		inosync.asan inosync.vg inosync.valgrind fuzz-work demo *.stripped \
+		sanitizer-logs valgrind-logs dist
+	rm -f inosync.mips inosync.armhf inosync.aarch64 inosync.mipsel
+	rm -f tests/unit.mips tests/unit.armhf tests/unit.aarch64 tests/unit.mipsel
 
-.PHONY: all test torture fuzz check-asan check-valgrind test-cross size install uninstall demo clean
+.PHONY: all test torture fuzz check-asan check-valgrind test-cross size release install uninstall demo clean

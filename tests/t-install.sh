@@ -219,3 +219,114 @@ t_make_uninstall_removes_binary_and_man_page() {
 	[ ! -e root/usr/share/man/man8/inosync.8 ] || fail "make uninstall left the man page"
 	[ -e root/etc/inosync.conf ] || fail "make uninstall removed the config, which is the user's"
 }
+
+# qemu_for ARCH: print the qemu-user that runs make release's ARCH
+qemu_for() {
+	case $1 in
+	armhf) echo qemu-arm-static ;;
+	aarch64) echo qemu-aarch64-static ;;
+	mipsel) echo qemu-mipsel-static ;;
+	mips) echo qemu-mips-static ;;
+	esac
+}
+
+t_release_tarballs_hold_a_static_binary_that_runs() {
+	command -v make > /dev/null || skip "no make here"
+	make -C "$ROOT" release VERSION=9.8 DIST="$T/dist" > make.out 2>&1 ||
+		fail "make release VERSION=9.8 DIST=$T/dist: exit $?: $(cat make.out)"
+	(cd dist && sha256sum -c SHA256SUMS) > sums.out 2>&1 ||
+		fail "SHA256SUMS does not check: $(cat sums.out)"
+	[ -f "dist/inosync-9.8-$(uname -m).tar.gz" ] ||
+		fail "no tarball for this machine, $(uname -m): $(cat make.out)"
+	mkdir src
+	foreign=0 ran=0
+	for f in dist/inosync-9.8-*.tar.gz; do
+		d=${f#dist/}
+		d=${d%.tar.gz}
+		a=${d#inosync-9.8-}
+		grep -qx "[0-9a-f]*  $d.tar.gz" dist/SHA256SUMS || fail "SHA256SUMS lacks $d.tar.gz"
+		tar -xzf "$f" || fail "cannot unpack $f"
+		for p in inosync.8 inosync.conf contrib/README contrib/inosync.service \
+			contrib/inosync.init contrib/inosync.openrc contrib/inosync.procd contrib/runit/run; do
+			cmp -s "$ROOT/$p" "$d/$p" || fail "$d.tar.gz: $p is not the tree's"
+		done
+		[ -x "$d/contrib/inosync.init" ] || fail "$d.tar.gz: contrib/inosync.init is not executable"
+		[ -z "$(find "$d/inosync.conf" -perm /022)" ] ||
+			fail "$d.tar.gz: inosync.conf is writable by group or others, which root refuses"
+		[ -x "$d/inosync" ] || fail "$d.tar.gz holds no executable inosync"
+		run=
+		if [ "$a" = "$(uname -m)" ]; then
+			if command -v ldd > /dev/null; then
+				ldd "$d/inosync" > ldd.out 2>&1
+				grep -q -e 'not a dynamic executable' -e 'statically linked' ldd.out ||
+					fail "$d.tar.gz: inosync is not static: $(cat ldd.out)"
+			fi
+		else
+			foreign=$((foreign + 1))
+			# through binfmt_misc, else under qemu-user (without -L, so
+			# only a static binary runs)
+			if ! "$d/inosync" --version > /dev/null 2>&1; then
+				q=$(qemu_for "$a")
+				[ -n "$q" ] || fail "$d.tar.gz: unknown architecture $a"
+				command -v "$q" > /dev/null || continue
+				run=$q
+			fi
+			ran=$((ran + 1))
+		fi
+		$run "$d/inosync" --version > out 2> err || fail "$d: inosync --version: exit $?: $(cat err)"
+		[ "$(cat out)" = "inosync 9.8" ] || fail "$d: --version says '$(cat out)', want 'inosync 9.8'"
+		sed "s|^wpath = .*|wpath = $T/src|" "$d/inosync.conf" > "$a.conf"
+		$run "$d/inosync" -t -c "$T/$a.conf" > out 2> err ||
+			fail "$d: inosync -t on the example config: exit $?: $(cat err)"
+		grep -qx "rnodes = backup.example.com:/var/www" out ||
+			fail "$d: the example destination is not in the effective settings: $(cat out)"
+	done
+	[ "$foreign" = 0 ] || [ "$ran" -gt 0 ] ||
+		skip "no qemu-user-static to run the other architectures' tarballs (apt-get install qemu-user-static)"
+}
+
+# need_as_user WHAT...: run tests/need with only $T/bin on PATH, as nobody
+# where we are root; its stderr goes to need.err, its exit status to $rc
+need_as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		# shellcheck disable=SC2016 # expanded by nobody's shell
+		su nobody -s /bin/sh -c 'PATH=$0 exec need "$@"' "$T/bin" "$@" 2> need.err
+	else
+		PATH=$T/bin need "$@" 2> need.err
+	fi
+	rc=$?
+}
+
+t_need_without_root_names_what_is_missing_and_the_command() {
+	if [ ! -f /etc/debian_version ] || ! command -v apt-get > /dev/null; then
+		skip "not Debian"
+	fi
+	[ -e /usr/include/stdio.h ] || skip "no libc6-dev here, which tests/need test needs"
+	mkdir bin
+	for c in sh sed grep awk sort id cat tr dpkg apt-get; do
+		p=$(command -v "$c") || skip "no $c"
+		ln -s "$p" "bin/$c"
+	done
+	cp "$ROOT/tests/need" bin/need
+	chmod 755 "$T" bin
+	need_as_user test
+	[ "$rc" = 1 ] || fail "without rsync, cc or make: exit $rc, want 1: $(cat need.err)"
+	[ "$(wc -l < need.err)" = 1 ] || fail "want one line, got: $(cat need.err)"
+	for w in 'test: needs' rsync 'as root: apt-get update && apt-get install --no-install-recommends'; do
+		grep -qF -- "$w" need.err || fail "no '$w' in: $(cat need.err)"
+	done
+	# busybox is a want: named in the command, not needed
+	sed 's/.*apt-get install//' need.err | grep -qw busybox-static ||
+		fail "the command does not install busybox-static: $(cat need.err)"
+	sed 's/as root:.*//' need.err | grep -qw busybox-static &&
+		fail "busybox-static is a need: $(cat need.err)"
+	for c in rsync cc make; do
+		printf '#!/bin/sh\n' > "bin/$c"
+		chmod 755 "bin/$c"
+	done
+	need_as_user test
+	[ "$rc" = 0 ] || fail "with only wants missing: exit $rc, want 0: $(cat need.err)"
+	grep -qF 'test: goes on without' need.err || fail "the missing wants are not named: $(cat need.err)"
+	need_as_user nonsense
+	[ "$rc" = 2 ] || fail "an unknown WHAT: exit $rc, want 2: $(cat need.err)"
+}
