@@ -9,9 +9,15 @@ SYSCONFDIR = /etc
 # installed (musl-tools here; musl-dev:armhf for arm-linux-gnueabihf-gcc,
 # see the README's Building), else against the compiler's own libc
 CC = cc
-# -ffunction-sections with --gc-sections: no code that nothing calls
-CFLAGS = -Os -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
-LDFLAGS = -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
+# -ffunction-sections with --gc-sections: no code that nothing calls; no
+# unwind tables (aarch64 makes them even without the asynchronous ones,
+# 5 KB nothing reads); -z common-page-size=64: the data follows the code
+# in the file rather than at the next 4 KiB (both still page-aligned in
+# memory), 0.8 to 2.3 KB less
+CFLAGS = -Os -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-ffunction-sections -fdata-sections
+LDFLAGS = -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
+	-Wl,-z,common-page-size=64 -Wl,--build-id=none
 # what the program needs whatever CFLAGS says
 INOCFLAGS = -std=c99 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -pedantic
 INOLDFLAGS = -static

@@ -30,11 +30,12 @@ t_directory_past_path_max_is_said_and_the_rest_still_syncs() {
 
 # stuck_rsync MODE: write $T/rsync, the counting rsync except that its
 # incremental syncs (--files-from) to $T/dst do MODE instead: "flood"
-# writes to stderr without pause, "deaf" ignores SIGTERM and never exits
+# writes to stderr without pause, "deaf" ignores SIGTERM and never exits;
+# each makes $T/stuck first (a flood is yes, no longer named rsync)
 stuck_rsync() {
 	case $1 in
-	flood) _sr_do='exec yes "rsync: error: flood" >&2' ;;
-	deaf) _sr_do="trap '' TERM; while :; do sleep 1; done" ;;
+	flood) _sr_do=": > '$T/stuck'; exec yes 'rsync: error: flood' >&2" ;;
+	deaf) _sr_do=": > '$T/stuck'; trap '' TERM; while :; do sleep 1; done" ;;
 	esac
 	cat > "$T/rsync" <<-EOF
 	#!/bin/sh
@@ -59,7 +60,7 @@ t_flooding_rsync_and_a_log_reader_that_stalls_hold_back_nothing() {
 	wait_for 10 synced_with src dst || fail "no first sync to the first destination"
 	wait_for 10 synced_with src dst2 || fail "no first sync to the second destination"
 	echo b > src/b
-	wait_for 10 busy || fail "the flooding sync did not start"
+	wait_for 10 test -e stuck || fail "the flooding sync did not start"
 	echo c > src/c
 	wait_for 10 synced_with src dst2 ||
 		fail "the second destination got nothing while the first floods the log"
@@ -77,7 +78,7 @@ t_reload_does_not_wait_for_an_rsync_that_ignores_sigterm() {
 	boot
 	stuck_rsync deaf
 	echo b > src/b
-	wait_for 10 busy || fail "the deaf sync did not start"
+	wait_for 10 test -e stuck || fail "the deaf sync did not start"
 	mkconf c.conf "rnodes = $T/dst" "rnodes = $T/dst2"
 	kill -HUP "$PID"
 	wait_for 20 synced_with src dst2 || fail "the reload waits for the rsync that ignores SIGTERM"
