@@ -3564,8 +3564,9 @@ timeout(void)
 	size_t k;
 	int i, cap = capped();
 
-	/* a queued destination's turn comes when an rsync ends */
-	for (i = 0; i < ndests && !quitting && !newconf; i++) {
+	/* a queued destination's turn comes when an rsync ends; a held
+	 * source's, when it is back */
+	for (i = 0; i < ndests && !quitting && !newconf && !*heldwhy; i++) {
 		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
 		    (cap && dests[i].queued))
 			continue;

@@ -205,7 +205,7 @@ t_unmounted_wpath_empties_no_mirror_and_resumes_when_remounted() {
 	wait_for 5 held_in status || fail "the statusfile does not say source=held: $(cat status)"
 	kill -USR2 "$PID"
 	wait_for 5 log_has d "status: source=held" || fail "SIGUSR2 does not say source=held"
-	observe 3
+	calm 3 || fail "the daemon spins while the source is held"
 	same kept dst || fail "the destination lost files while the source was unmounted"
 	[ "$(grep -c 'source held' d.log)" = 1 ] || fail "the hold was said more than once"
 	mount_tmpfs "$T/src" 8m
@@ -241,7 +241,9 @@ t_start_on_an_empty_wpath_deletes_nothing_until_it_is_filled() {
 	mkconf c.conf
 	start d -c c.conf
 	wait_for 10 log_has d "source held: $T/src/: wpath is empty" || fail "the empty wpath was not said"
-	observe 3
+	kill -USR1 "$PID" # a full sync is owed, and waits
+	wait_for 5 log_has d "full sync requested" || fail "SIGUSR1 was not said"
+	calm 3 || fail "the daemon spins while the source is held"
 	same kept dst || fail "the destination lost files to an empty wpath"
 	[ "$(runs)" = 0 ] || fail "rsync ran while the source was held"
 	mount_tmpfs "$T/src" 8m
