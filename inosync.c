@@ -3810,6 +3810,43 @@ setup(int detach)
 	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
+/* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
+ * operands from argv[argi] on; libc's getopt would bring in stdio for its
+ * two messages, 4 KB of a static binary */
+static int argi = 1;
+
+static int
+nextopt(int argc, char **argv, const char *opts, char **val)
+{
+	static int at; /* the next letter in argv[argi], 0: a new word */
+	const char *o;
+	int c;
+
+	if (!at && (argi >= argc || argv[argi][0] != '-' || !argv[argi][1]))
+		return -1;
+	if (!at && !strcmp(argv[argi], "--")) {
+		argi++;
+		return -1;
+	}
+	c = argv[argi][at ? at : 1];
+	at = at ? at + 1 : 2;
+	if (!argv[argi][at])
+		argi++, at = 0;
+	if (c == ':' || !(o = strchr(opts, c))) {
+		logmsg(LOG_ERR, "unknown option -%c", c);
+		return '?';
+	}
+	if (o[1] != ':')
+		return c;
+	if (!at && argi == argc) {
+		logmsg(LOG_ERR, "-%c needs a value", c);
+		return '?';
+	}
+	*val = argv[argi++] + at;
+	at = 0;
+	return c;
+}
+
 static void
 addarg(const char *x)
 {
@@ -3826,7 +3863,7 @@ main(int argc, char *argv[])
 {
 	const char *cfile = NULL;
 	static char *file; /* the config file's name, for every reload */
-	char *pidfile = NULL;
+	char *pidfile = NULL, *val = NULL;
 	int c, check = 0, detach = 0;
 
 	keepstdio();
@@ -3836,25 +3873,25 @@ main(int argc, char *argv[])
 	}
 	if (argc == 2 && !strcmp(argv[1], "--help"))
 		usage(0);
-	while ((c = getopt(argc, argv, "c:de:hP:ptvx:")) != -1) {
+	while ((c = nextopt(argc, argv, "c:de:hP:ptvx:", &val)) != -1) {
 		switch (c) {
-		case 'c': cfile = optarg; break;
+		case 'c': cfile = val; break;
 		case 'd': detach = 1; break;
 		case 'e':
-			if (parsenum(optarg, 3, EDELAY_MAX, &argdelay, "-e") < 0)
+			if (parsenum(val, 3, EDELAY_MAX, &argdelay, "-e") < 0)
 				return 2;
 			break;
 		case 'h': usage(0); break;
-		case 'P': argpidfile = optarg; break;
+		case 'P': argpidfile = val; break;
 		case 'p': pretend = 1; break;
 		case 't': check = 1; break;
 		case 'v': verbose = 1; break;
-		case 'x': addarg(optarg); break;
+		case 'x': addarg(val); break;
 		default: usage(2);
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	argc -= argi;
+	argv += argi;
 	if ((cfile && argc) || argc == 1)
 		usage(2);
 	if (!argc && !cfile)

@@ -38,6 +38,19 @@ t_bad_option_prints_usage_on_stderr_and_exits_2() {
 	usage_error -e 0.2 -x
 }
 
+# as getopt(3) takes them: letters bundled, a value in the same word or
+# the next (even one that begins with '-'), "--" before the operands
+t_options_bundle_and_take_values_either_way() {
+	mkdir src
+	"$INOSYNC" -tv -e0.5 -x'*.o' -x -y -- src "$T/dst" > out 2> err ||
+		fail "exit $?: $(cat err)"
+	grep -qx 'edelay = 0.5' out || fail "-e0.5 not taken: $(cat out)"
+	grep -qx 'rexcludes = \*.o' out || fail "-x'*.o' not taken: $(cat out)"
+	grep -qx 'rexcludes = -y' out || fail "-x -y not taken: $(cat out)"
+	usage_error -tq src "$T/dst"
+	[ "$(head -n 1 err)" = "inosync: unknown option -q" ] || fail "said: $(cat err)"
+}
+
 t_bad_edelay_on_the_command_line_exits_2() {
 	mkdir src
 	for v in abc -1 0.2s 99999999999999999999; do
