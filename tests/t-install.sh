@@ -37,8 +37,8 @@ t_man_page_renders_without_warnings() {
 
 t_man_page_documents_every_option_and_key() {
 	tags "$ROOT/inosync.8" > tp
-	opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$ROOT/inosync.c" | tr -d :)
-	[ -n "$opts" ] || fail "no getopt string found in inosync.c"
+	opts=$(sed -n 's/.*nextopt(argc, argv, "\([^"]*\)".*/\1/p' "$ROOT/inosync.c" | tr -d :)
+	[ -n "$opts" ] || fail "no option string found in inosync.c"
 	# -P and -e, -x are in the contract whatever the parser says today
 	for o in $(printf '%sPex\n' "$opts" | sed 's/./& /g'); do
 		grep -qE "^\.B[IR]? \\\\-$o( |\$)" tp || fail "option -$o has no paragraph in OPTIONS"
