@@ -119,6 +119,23 @@
 #define HELDMAX 1024
 #endif
 
+/* moves remembered to be placed at the destinations before their next
+ * sync, at most, and their paths' bytes at most; a move past either is
+ * sent as any new entry */
+#ifndef MOVESMAX
+#define MOVESMAX 4096
+#endif
+#ifndef MOVESALL
+#define MOVESALL 262144
+#endif
+
+/* rsyncs that place moves at one destination before its sync, at most
+ * (a local one renames without rsync): the moves past them go as plain
+ * transfers, so that a flood of moves is no flood of rsyncs */
+#ifndef PASSMAX
+#define PASSMAX 16
+#endif
+
 /* largest /proc/self/mountinfo read, in bytes */
 #ifndef MOUNTMAX
 #define MOUNTMAX (4 * 1024 * 1024)

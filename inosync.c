@@ -19,7 +19,10 @@
  * the 100,000. A new directory is scanned and synced whole, since files
  * made in it before its watch existed raise no event.
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
- * a destination gets one full recursive rsync instead. A file still being
+ * a destination gets one full recursive rsync instead. What moved within
+ * the tree is first placed at each destination from the copy it has
+ * there (a rename, or an rsync with the old path as --link-dest and
+ * --fuzzy's basis), so that a move costs a move, not a transfer. A file still being
  * written (created or modified, not yet closed) is left out of every sync,
  * excluded, until its close or wsettle, so no mirror shows it half written.
  *
@@ -168,9 +171,21 @@ struct unclosed {               /* a file being written, held back */
 	uint32_t mask;          /* the events held back with it */
 };
 
+struct move {                   /* an entry moved within the tree */
+	char *s;                /* "FROMDIR\0FROM\0TODIR\0TO\0", each
+	                         * directory relative to wpath ("" for it) */
+	size_t len;
+	uint32_t owed;          /* destinations where it is still to place */
+	uint32_t given;         /* destinations whose running mover has it */
+	int isdir;
+};
+
 struct dest {
 	const char *spec;       /* as rsync takes it */
-	pid_t pid;              /* running rsync, 0 if none */
+	pid_t pid;              /* running rsync (or mover), 0 if none */
+	unsigned moving;        /* moves the running mover places, 0: rsync */
+	int placed;             /* its mover ran: its sync is next, whatever
+	                         * moved since, so that moves cannot starve it */
 	int fd[3];              /* its stdin, stdout, stderr; -1 when closed */
 	char *list;             /* directories for its stdin */
 	size_t len, off;
@@ -209,6 +224,8 @@ static struct dirt *dirt;
 static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
 static struct unclosed *unclosed;
 static size_t nunclosed;
+static struct move *moves;
+static size_t nmoves, allmoves; /* allmoves: bytes of every s */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
@@ -2168,6 +2185,149 @@ overdue(int64_t t)
 	}
 }
 
+/* Moves. An entry moved within the tree (an IN_MOVED_FROM and the
+ * IN_MOVED_TO of its cookie, both outside the excludes) is placed at each
+ * destination before that destination's next sync, from the copy it has
+ * at the old path, so that the data does not cross the wire or get
+ * written again: a local destination renames the copy (hard-links it
+ * when rdelete keeps old paths), any other gets an rsync of the new path
+ * with the old one as --link-dest (a hard link where the name is the
+ * same) and as --fuzzy's basis (a delta of nothing). Placing is only a
+ * head start: the sync that follows has both paths as any change, and
+ * puts right whatever was not placed. A move is placed only at the
+ * destinations that owe nothing on the way to either path, so that they
+ * hold there what the source held at their last sync: real directories,
+ * none a symlink that placing would follow out of the mirror. */
+
+/* the destinations that owe nothing of dir/name or of a directory above it */
+static uint32_t
+settled(const struct node *dir, const char *name)
+{
+	uint32_t bits = alldests();
+	const struct dirt *r;
+	size_t k;
+
+	for (; dir; name = dir->name, dir = dir->parent) {
+		if (!dir->dslot)
+			continue;
+		r = &dirt[dir->dslot - 1];
+		for (k = 0; r->names && k < r->nlen; k += strlen(r->names + k) + 1)
+			if (!strcmp(r->names + k, name))
+				break;
+		if (!r->names || k < r->nlen)
+			bits &= ~(r->dirty | r->sent);
+	}
+	return bits;
+}
+
+/* the directory at path may be placed whole: no exclude pattern that
+ * depends on where a path is (anchored, or with a '/') may match in it,
+ * since the rsync that places it is rooted there, and a rename takes all
+ * it holds along; an anchored literal one elsewhere does not matter */
+static int
+placeable(const char *path)
+{
+	size_t l = strlen(path);
+	const struct pat *p;
+
+	for (p = conf.pats; p < conf.pats + conf.npats; p++) {
+		if (!(p->anchored || p->slashes || p->wild2))
+			continue;
+		if (!p->anchored || p->wild ||
+		    (!strncmp(p->s, path, l) && p->s[l] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+addmove(const char *from, size_t flen, const struct node *n,
+    const char *name, int isdir, uint32_t bits)
+{
+	char to[PATH_MAX];
+	int tl = pathof(n, to, sizeof(to));
+	size_t nl = strlen(name) + 1, len = flen + tl + 1 + nl;
+	struct move *m;
+	char *s;
+
+	if (tl < 0 || nmoves == MOVESMAX || allmoves + len > MOVESALL ||
+	    !(m = realloc(moves, (nmoves + 1) * sizeof(*m))))
+		return;
+	moves = m;
+	if (!(s = malloc(len)))
+		return;
+	memcpy(s, from, flen);
+	memcpy(s + flen, to, tl + 1);
+	memcpy(s + flen + tl + 1, name, nl);
+	moves[nmoves++] = (struct move){ s, len, bits, 0, isdir };
+	allmoves += len;
+}
+
+/* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
+ * first is kept for the second of its cookie, which comes next */
+static void
+moved(const struct node *n, const struct inotify_event *ev, int isdir)
+{
+	static struct { uint32_t cookie, bits; size_t len; char s[PATH_MAX]; } from;
+	char path[PATH_MAX];
+	uint32_t bits = from.bits;
+	int l;
+
+	from.bits = 0;
+	if ((conf.emask & IN_MOVE) != IN_MOVE ||
+	    relpath(n, ev->name, path, sizeof(path)) < 0 ||
+	    (isdir && !placeable(path)))
+		return;
+	if (ev->mask & IN_MOVED_TO) {
+		if (ev->cookie == from.cookie && (bits &= settled(n, ev->name)))
+			addmove(from.s, from.len, n, ev->name, isdir, bits);
+		return;
+	}
+	l = pathof(n, from.s, sizeof(from.s));
+	if (l < 0 || l + 2 + strlen(ev->name) > sizeof(from.s))
+		return;
+	memcpy(from.s + l + 1, ev->name, strlen(ev->name) + 1);
+	from.len = l + 2 + strlen(ev->name);
+	from.cookie = ev->cookie;
+	from.bits = settled(n, ev->name);
+}
+
+/* the destinations in bits will not have the moves placed; a move none
+ * has left to place goes */
+static void
+forgetmoves(uint32_t bits)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < nmoves; i++) {
+		moves[i].owed &= ~bits;
+		if (moves[i].owed || moves[i].given) {
+			moves[k++] = moves[i];
+			continue;
+		}
+		allmoves -= moves[i].len;
+		free(moves[i].s);
+	}
+	nmoves = k;
+}
+
+/* the moves destination bit still has to place, now its mover's: how many */
+static unsigned
+givemoves(uint32_t bit)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < nmoves; i++) {
+		if (!(moves[i].owed & bit))
+			continue;
+		moves[i].owed &= ~bit;
+		moves[i].given |= bit;
+		n++;
+	}
+	return n;
+}
+
 /* the sync of destination i ended: forget what it sent, or owe it again */
 static void
 settle(int i, int failed)
@@ -2303,6 +2463,8 @@ event(const struct inotify_event *ev)
 	}
 	if (excludedin(n, ev->name, isdir))
 		return;
+	if (ev->mask & IN_MOVE)
+		moved(n, ev, isdir);
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
 		newdir(n, ev->name);
 		return;
@@ -2468,23 +2630,64 @@ unclosedopts(size_t *len)
 	return b;
 }
 
-/* rsync's arguments for d; each of held (hlen bytes, from unclosedopts)
- * is one */
+/* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
+ * rargs, and for the most any caller adds besides patterns and held
+ * files (mkargv 7, passargv 9) */
+#define ARGVMAX 16
+
+static const char *rsyncflags[] = { RSYNC_FLAGS };
+
+/* an argv with room for ARGVMAX words and more */
+static const char **
+newargv(size_t more)
+{
+	return malloc((LEN(rsyncflags) + conf.nrargs + ARGVMAX + more) *
+	    sizeof(char *));
+}
+
+/* the words every rsync for d begins with: the program, RSYNC_FLAGS,
+ * rspeed, the log, the timeouts, the remote shell and rargs; how many */
+static size_t
+baseargs(const struct dest *d, const char **v)
+{
+	static char bw[32];
+	int kind = conf.kind[d - dests];
+	size_t n = 0, i;
+
+	v[n++] = conf.rsync;
+	for (i = 0; i < LEN(rsyncflags); i++)
+		v[n++] = rsyncflags[i];
+	if (conf.rspeed) {
+		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
+		v[n++] = bw;
+	}
+	if (conf.logfile)
+		v[n++] = conf.logfile;
+	if (conf.rtimeout)
+		v[n++] = conf.topt;
+	if (conf.rtimeout && kind == DAEMON)
+		v[n++] = conf.ctopt;
+	if (kind == SHELL) {
+		v[n++] = "-e";
+		v[n++] = conf.rshopt;
+	}
+	for (i = 0; i < (size_t)conf.nrargs; i++)
+		v[n++] = conf.rargv[i];
+	return n;
+}
+
+/* rsync's arguments for d's sync; each of held (hlen bytes, from
+ * unclosedopts) is one */
 static char **
 mkargv(const struct dest *d, int full, char *held, size_t hlen)
 {
-	static const char *flags[] = { RSYNC_FLAGS };
-	static char bw[32];
 	const char **v;
-	size_t n = 0, i;
+	size_t n, i;
 	int del;
 
-	if (!(v = malloc((LEN(flags) + 14 + conf.npats + conf.nrargs + nunclosed) *
-	    sizeof(*v))))
+	if (!(v = newargv(conf.npats + nunclosed)))
 		return NULL;
-	v[n++] = conf.rsync;
-	for (i = 0; i < LEN(flags); i++)
-		v[n++] = flags[i];
+	n = baseargs(d, v);
 	del = conf.rdelete & (full ? DELFULL : DELSEEN);
 	if (del)
 		v[n++] = "--delete";
@@ -2494,22 +2697,6 @@ mkargv(const struct dest *d, int full, char *held, size_t hlen)
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	if (conf.rspeed) {
-		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
-		v[n++] = bw;
-	}
-	if (conf.logfile)
-		v[n++] = conf.logfile;
-	if (conf.rtimeout)
-		v[n++] = conf.topt;
-	if (conf.rtimeout && conf.kind[d - dests] == DAEMON)
-		v[n++] = conf.ctopt;
-	if (conf.kind[d - dests] == SHELL) {
-		v[n++] = "-e";
-		v[n++] = conf.rshopt;
-	}
-	for (i = 0; i < (size_t)conf.nrargs; i++)
-		v[n++] = conf.rargv[i];
 	for (i = 0; i < (size_t)conf.npats; i++)
 		v[n++] = conf.pats[i].opt;
 	for (i = 0; i < hlen; i += strlen(held + i) + 1)
@@ -2581,16 +2768,6 @@ run(char **argv)
 	_exit(127);
 }
 
-/* in the child: become rsync, in a process group of its own */
-static void
-child(char **argv, int in, int out, int err)
-{
-	setpgid(0, 0);
-	if (dup2(in, 0) == 0 && dup2(out, 1) == 1 && dup2(err, 2) == 2)
-		run(argv);
-	_exit(127);
-}
-
 static void
 closefd(int *fd)
 {
@@ -2599,7 +2776,285 @@ closefd(int *fd)
 	*fd = -1;
 }
 
-/* fork rsync with pipes for its stdin, stdout and stderr */
+/* Placing moves, in a child of the daemon (the mover), so that a
+ * destination slow to answer holds up nothing else: it places at one
+ * destination, in their order, the moves given to it, then exits. */
+
+/* the four parts of m: from directory and name, to directory and name */
+static void
+parts(const struct move *m, const char *p[4])
+{
+	int k;
+
+	p[0] = m->s;
+	for (k = 1; k < 4; k++)
+		p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
+}
+
+/* directory path of the local destination root, opened without following
+ * a symlink: -1 unless each of its components is a real directory */
+static int
+opendest(int root, const char *path)
+{
+	char buf[PATH_MAX], *s, *e;
+	int fd = dup(root), next;
+
+	fmt(buf, sizeof(buf), "%s", path);
+	for (s = buf; fd >= 0 && *s; s = e) {
+		e = s + strcspn(s, "/");
+		if (*e)
+			*e++ = '\0';
+		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* place m at the local destination root by a rename, or a hard link if
+ * the old path stays (rdelete): only if its copy at the old path is of
+ * the type of what moved and, unless a directory, of its size and mtime,
+ * and no directory on either way is a symlink */
+static int
+localmove(int root, const struct move *m)
+{
+	const char *p[4];
+	char path[PATH_MAX];
+	struct stat o, c;
+	int from, to, rc = -1;
+
+	parts(m, p);
+	from = opendest(root, p[0]);
+	to = opendest(root, p[2]);
+	if (from >= 0 && to >= 0 && fstatat(from, p[1], &o, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fmt(path, sizeof(path), "%s%s%s%s", conf.src, p[2], *p[2] ? "/" : "",
+	    p[3]) < (int)sizeof(path) && lstat(path, &c) == 0 &&
+	    (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) && (S_ISDIR(c.st_mode) ||
+	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
+	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
+		rc = conf.rdelete & DELSEEN ? renameat(from, p[1], to, p[3]) :
+		    linkat(from, p[1], to, p[3], 0);
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	return rc;
+}
+
+/* base, then "/" unless it ends in '/' or ':', then rel and "/" if rel
+ * is not ""; malloc'd */
+static char *
+under(const char *base, const char *rel)
+{
+	size_t l = strlen(base), size = l + strlen(rel) + 3;
+	char *s = malloc(size);
+
+	if (s)
+		fmt(s, size, "%s%s%s%s", base, l && !strchr("/:", base[l - 1]) ?
+		    "/" : "", rel, *rel ? "/" : "");
+	return s;
+}
+
+/* "--link-dest=" with olddir as seen from newdir (both relative to the
+ * destination's top), as rsync takes it; malloc'd */
+static char *
+linkdest(const char *newdir, const char *olddir)
+{
+	size_t up = *newdir != '\0', size, n;
+	const char *p;
+	char *s;
+
+	for (p = newdir; *p; p++)
+		up += *p == '/';
+	size = 13 + 3 * up + strlen(olddir);
+	if (!(s = malloc(size)))
+		return NULL;
+	n = fmt(s, size, "--link-dest=");
+	while (up--)
+		n += fmt(s + n, size - n, "../");
+	fmt(s + n, size - n, "%s", olddir);
+	return s;
+}
+
+/* rsync's arguments to place at d moved entries under newdir from their
+ * copies under olddir: the names on its stdin if files, else newdir
+ * whole (with the exclude patterns not tied to where a path is: those
+ * are what placeable() let by) */
+static char **
+passargv(const struct dest *d, const char *newdir, const char *olddir, int files)
+{
+	const char **v = newargv(conf.npats);
+	const struct pat *p;
+	size_t n;
+
+	if (!v)
+		return NULL;
+	n = baseargs(d, v);
+	if (files) {
+		v[n++] = "--fuzzy"; /* twice: in the --link-dest directory too */
+		v[n++] = "--fuzzy";
+		v[n++] = "--from0";
+		v[n++] = "--files-from=-";
+	}
+	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
+		return NULL;
+	v[n++] = "--ignore-missing-args";
+	if (conf.kind[d - dests] == SHELL)
+		v[n++] = "--no-old-args"; /* names on the remote command line */
+	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
+		if (!p->anchored)
+			v[n++] = p->opt;
+	if (!(v[n++] = under(conf.src, newdir)) || !(v[n++] = under(d->spec, newdir)))
+		return NULL;
+	v[n] = NULL;
+	return (char **)v;
+}
+
+/* in the mover: run argv with list (len bytes) on its stdin; its exit
+ * status, or -1 */
+static int
+runwait(char **argv, const char *list, size_t len)
+{
+	size_t off = 0;
+	ssize_t n = 0;
+	pid_t pid;
+	int p[2], st;
+
+	if (!argv || pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	if ((pid = fork()) == 0 && dup2(p[0], 0) == 0)
+		run(argv);
+	if (pid == 0)
+		_exit(127);
+	close(p[0]);
+	while (pid > 0 && off < len && (n = write(p[1], list + off, len - off)) > 0)
+		off += n;
+	close(p[1]);
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* place at d the moved files from moves[i] on that have its two
+ * directories, with one rsync; *j: the first move after them */
+static int
+passfiles(const struct dest *d, size_t i, size_t *j)
+{
+	const uint32_t bit = 1u << (d - dests);
+	const char *p[4], *q[4];
+	char *list = NULL, *l;
+	size_t len = 0, nl;
+
+	parts(&moves[i], p);
+	for (*j = i; *j < nmoves; ++*j) {
+		parts(&moves[*j], q);
+		if (!(moves[*j].given & bit))
+			continue;
+		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
+			break;
+		nl = strlen(q[3]) + 3;
+		if (!(l = realloc(list, len + nl)))
+			return -1;
+		list = l;
+		len += fmt(list + len, nl, "./%s", q[3]) + 1;
+	}
+	return runwait(passargv(d, p[2], p[0], 1), list, len);
+}
+
+/* a file being written is in dir, whose path is relative to wpath */
+static int
+heldin(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i, l = strlen(dir);
+
+	for (i = 0; i < nunclosed; i++)
+		if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0 ||
+		    (!strncmp(path, dir, l) && path[l] == '/'))
+			return 1;
+	return 0;
+}
+
+/* place at d the moved directory m whole, hard-linking what its copy at
+ * the old path holds; at a local destination (root) only if neither the
+ * way there nor the new path itself is a symlink */
+static int
+passdir(const struct dest *d, const struct move *m, int root)
+{
+	const char *p[4];
+	char *to, *from;
+	struct stat st;
+	int fd, ok = 1;
+
+	parts(m, p);
+	if (!(to = cat3(p[2], *p[2] ? "/" : "", p[3])) ||
+	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])))
+		return -1;
+	if (root >= 0) {
+		fd = opendest(root, p[2]);
+		ok = fd >= 0 && (fstatat(fd, p[3], &st, AT_SYMLINK_NOFOLLOW) < 0 ?
+		    errno == ENOENT : S_ISDIR(st.st_mode));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!ok || heldin(to))
+		return -1;
+	return runwait(passargv(d, to, from, 0), NULL, 0);
+}
+
+/* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
+ * most), then exit, 0 if every one was placed. Nothing of the daemon's
+ * stays open in it. */
+static void
+mover(const struct dest *d)
+{
+	const uint32_t bit = 1u << (d - dests);
+	const struct move *m;
+	sigset_t none;
+	int root = -1, rc = 0, passes = 0;
+	size_t i, j;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	closefd(&ifd);
+	closefd(&sfd);
+	closefd(&mfd);
+	closefd(&pidfd);
+	if (conf.kind[d - dests] == LOCAL &&
+	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		_exit(1);
+	for (i = 0; i < nmoves; i = j) {
+		m = &moves[i];
+		j = i + 1;
+		if (!(m->given & bit))
+			continue;
+		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
+			rc |= localmove(root, m) != 0;
+		else if (++passes > PASSMAX)
+			rc = 1;
+		else if (m->isdir)
+			rc |= passdir(d, m, root) != 0;
+		else
+			rc |= passfiles(d, i, &j) != 0;
+	}
+	_exit(rc);
+}
+
+/* in the child: become rsync (the mover if argv is NULL), in a process
+ * group of its own */
+static void
+child(const struct dest *d, char **argv, int in, int out, int err)
+{
+	setpgid(0, 0);
+	if (dup2(in, 0) != 0 || dup2(out, 1) != 1 || dup2(err, 2) != 2)
+		_exit(127);
+	if (!argv)
+		mover(d);
+	run(argv);
+}
+
+/* fork rsync (argv), or the mover (NULL), with pipes for its stdin,
+ * stdout and stderr */
 static int
 start(struct dest *d, char **argv, int full)
 {
@@ -2610,7 +3065,7 @@ start(struct dest *d, char **argv, int full)
 		if (pipe2(p[k], O_CLOEXEC) < 0)
 			break;
 	if (k == 3 && (pid = fork()) == 0)
-		child(argv, p[0][0], p[1][1], p[2][1]);
+		child(d, argv, p[0][0], p[1][1], p[2][1]);
 	if (pid < 0)
 		logmsg(LOG_ERR, "%s: cannot start rsync: %s", d->spec, strerror(errno));
 	for (k = 0; k < 3; k++) {
@@ -2725,6 +3180,25 @@ killhooks(int64_t t)
 	}
 }
 
+/* destination i's mover ended with code: its moves are done with,
+ * placed or not, and its sync is next, as it was due */
+static void
+placed(int i, int code)
+{
+	struct dest *d = &dests[i];
+	size_t k;
+
+	for (k = 0; k < nmoves; k++)
+		moves[k].given &= ~(1u << i);
+	forgetmoves(0);
+	logmsg(LOG_INFO, code ? "%s: %u moves tried in %lld ms, not all placed: "
+	    "the sync sends the rest" : "%s: %u moves placed in %lld ms",
+	    d->spec, d->moving, (long long)(now() - d->start));
+	d->moving = 0;
+	d->placed = 1;
+	statuswant = 1;
+}
+
 /* the sync of destination i ended with code (exit status, 256 + signal):
  * one line in the log, whatever happened */
 static void
@@ -2736,6 +3210,10 @@ finish(int i, int code)
 	int ok = code == 0 || code == 24;
 	char what[48];
 
+	if (d->moving) {
+		placed(i, code);
+		return;
+	}
 	free(d->list);
 	d->list = NULL;
 	statuswant = 1;
@@ -2775,6 +3253,25 @@ finish(int i, int code)
 		runhook(d, code, d->full);
 }
 
+/* destination i places what moved before its sync, unless a full sync
+ * is owed, which leaves nothing to go by, or its mover just ran */
+static int
+place(int i, int64_t t)
+{
+	struct dest *d = &dests[i];
+
+	if (d->placed || d->needfull || pretend ||
+	    !(d->moving = givemoves(1u << i)))
+		return 0;
+	d->start = t;
+	d->killed = 0;
+	d->len = 0;
+	statuswant = 1;
+	if (start(d, NULL, 1) < 0)
+		placed(i, 127);
+	return 1;
+}
+
 static void
 spawn(int i, int64_t t)
 {
@@ -2783,6 +3280,12 @@ spawn(int i, int64_t t)
 	size_t hlen;
 	int full;
 
+	if (place(i, t))
+		return;
+	/* what moved since the mover started goes with this sync, plainly:
+	 * placed after it, a move would undo what the sync put right */
+	forgetmoves(1u << i);
+	d->placed = 0;
 	full = collect(d, i, d->needfull || d->pending > FULLDIRS);
 	d->full = full;
 	d->needfull = 0;
@@ -3111,6 +3614,7 @@ hold(const char *why)
 	fmt(heldwhy, sizeof(heldwhy), "%s", why);
 	statuswant = 1;
 	rescanning = degraded = 0;
+	forgetmoves(alldests());
 	stopall(SIGTERM, 0);
 	if (root)
 		drop(root, 1);
@@ -3478,6 +3982,7 @@ apply(void)
 	conf = *newconf;
 	free(newconf);
 	newconf = NULL;
+	forgetmoves(~0u); /* the destinations may be others */
 	initdests();
 	mkctldir();
 	src.ok = 0; /* a reload accepts the source anew */

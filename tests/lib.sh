@@ -304,23 +304,30 @@ conf_error() {
 
 # rsyncd_start [DIR]: an rsync daemon on 127.0.0.1 with module m at DIR
 # (default $T/r), on a free port (the same as before, after rsyncd_stop);
-# sets RSYNCD_PORT and RSYNCD_PID
+# sets RSYNCD_PORT and RSYNCD_PID. RSYNCD_CHROOT=yes chroots it (rsync's
+# default; the tests' is no); with RSYNCD_XFERLOG set, $T/rsyncd.log has a
+# line "XFER OP BYTES NAME" for each file, BYTES what crossed the wire
 rsyncd_start() {
 	RSYNCD_DIR=${1:-${RSYNCD_DIR:-$T/r}}
 	mkdir -p "$RSYNCD_DIR"
+	_rd_xfer=no
+	[ -z "${RSYNCD_XFERLOG-}" ] || _rd_xfer=yes
 	cat > "$T/rsyncd.conf" <<-EOF
-	use chroot = no
+	use chroot = ${RSYNCD_CHROOT:-no}
 	munge symlinks = no
+	log file = $T/rsyncd.log
 	[m]
 	path = $RSYNCD_DIR
 	read only = no
 	uid = root
 	gid = root
+	transfer logging = $_rd_xfer
+	log format = XFER %o %b %n
 	EOF
 	for _rd_try in 1 2 3 4 5 6 7 8 9 10; do
 		_rd_port=${RSYNCD_PORT:-$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))}
 		/usr/bin/rsync --daemon --no-detach --address=127.0.0.1 --port="$_rd_port" \
-			--config="$T/rsyncd.conf" --log-file="$T/rsyncd.log" > /dev/null 2>&1 &
+			--config="$T/rsyncd.conf" > /dev/null 2>&1 &
 		RSYNCD_PID=$!
 		remember "$RSYNCD_PID"
 		if wait_for 5 rsyncd_up "$_rd_port" "$RSYNCD_PID"; then

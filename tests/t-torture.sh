@@ -1,6 +1,7 @@
 # shellcheck shell=sh disable=SC2154 # T, INOSYNC... come from lib.sh
-# Seeded random changes while the daemon runs with a short edelay, some of
-# them while rsync runs: afterwards every destination equals the source.
+# Seeded random changes (moves among them) while the daemon runs with a
+# short edelay, some of them while rsync runs: afterwards every destination
+# equals the source.
 # TORTURE_SEEDS and TORTURE_OPS make it longer (make torture).
 
 torture_seed() {
@@ -20,6 +21,9 @@ torture_seed() {
 			fail "torture seed $_ts_seed did not converge"
 		}
 	done
+	# some of its moves were placed, so placing is what converged
+	log_has d " moves placed in " || log_has d " moves tried in " ||
+		fail "seed $_ts_seed: no move was placed"
 	stop
 	rsyncd_stop
 }

@@ -1,0 +1,160 @@
+# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# Moves within the tree are placed at each destination from the copy it
+# already has, so their data is neither sent nor written again; whatever
+# cannot be placed goes as a plain transfer, and the mirror is exact.
+
+# pin PATH NAME: a hard link $T/NAME to PATH, so that its inode number is
+# not given to a new file once PATH goes
+pin() {
+	ln -- "$1" "$T/$2" || fail "cannot link $1"
+}
+
+# pinned PATH NAME: PATH is the file pinned as NAME, not a copy of it
+pinned() {
+	[ "$(stat -c %i -- "$1")" = "$(stat -c %i -- "$T/$2")" ]
+}
+
+# wire: the bytes the rsync daemon's transfer log says crossed the wire
+wire() {
+	awk '/XFER/ { n += $(NF - 1) } END { print n + 0 }' "$T/rsyncd.log"
+}
+
+# moved_tree: src/a with big (4 MB), small and dir/ (f1, f2: 2 MB each),
+# and src/b
+moved_tree() {
+	mkdir -p src/a/dir src/b
+	head -c 4000000 /dev/urandom > src/a/big
+	head -c 2000000 /dev/urandom > src/a/dir/f1
+	head -c 2000000 /dev/urandom > src/a/dir/f2
+	echo small > src/a/small
+}
+
+# the moves of moved_tree: a rename in a directory, a file to another
+# directory, a directory to another parent under a new name
+move_them() {
+	mv src/a/big src/a/big2
+	mv src/a/small src/b/small
+	mv src/a/dir src/b/dir2
+}
+
+t_moves_are_renames_at_a_local_destination() {
+	moved_tree
+	boot
+	pin dst/a/big p1
+	pin dst/a/small p2
+	pin dst/a/dir/f1 p3
+	move_them
+	wait_for 10 synced || fail "the moves did not reach the destination"
+	pinned dst/a/big2 p1 || fail "the renamed file was written anew"
+	pinned dst/b/small p2 || fail "the file moved across was written anew"
+	pinned dst/b/dir2/f1 p3 || fail "the moved directory's file was written anew"
+	wait_for 10 log_has d "3 moves placed" || fail "no placing logged: $(grep moves d.log)"
+	stop
+}
+
+t_moves_link_where_rdelete_keeps_old_paths() {
+	moved_tree
+	boot "rdelete = no"
+	mv src/a/small src/b/small
+	mv src/a/dir src/b/dir2
+	wait_for 10 synced_with src/b dst/b || fail "the moves did not reach the destination"
+	[ -f dst/a/small ] && [ -f dst/a/dir/f1 ] || fail "rdelete = no lost the old paths"
+	[ "$(stat -c %i dst/b/small)" = "$(stat -c %i dst/a/small)" ] ||
+		fail "the moved file is a copy, not a link"
+	[ "$(stat -c %i dst/b/dir2/f1)" = "$(stat -c %i dst/a/dir/f1)" ] ||
+		fail "the moved directory's file is a copy, not a link"
+	stop
+}
+
+# a daemon module: with chroot (rsync's default) every kind of move costs
+# next to nothing on the wire
+t_moves_send_no_data_to_an_rsync_daemon() {
+	moved_tree
+	RSYNCD_CHROOT=yes RSYNCD_XFERLOG=1 rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync"
+	before=$(wire)
+	[ "$before" -ge 8000000 ] || fail "the transfer log counts $before bytes for 8 MB"
+	pin r/a/dir/f1 p3
+	move_them
+	wait_for 10 synced_with src r || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	sent=$(($(wire) - before))
+	[ "$sent" -lt 80000 ] || fail "$sent bytes crossed the wire for 8 MB of moves"
+	pinned r/b/dir2/f1 p3 || fail "the moved directory was not hard-linked"
+	stop
+}
+
+# use chroot = no: the daemon sanitizes --fuzzy's other directory away, so
+# a file renamed into another directory goes whole; the rest still moves
+t_moves_to_an_unchrooted_daemon_fall_back_where_rsync_must() {
+	moved_tree
+	RSYNCD_XFERLOG=1 rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync"
+	before=$(wire)
+	move_them
+	mv src/a/big2 src/b/big3
+	wait_for 10 synced_with src r || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	sent=$(($(wire) - before))
+	[ "$sent" -ge 4000000 ] && [ "$sent" -lt 4080000 ] ||
+		fail "$sent bytes crossed the wire: want the 4 MB file renamed across, and no more"
+	stop
+}
+
+# a directory that was a symlink (to another directory of the tree) is
+# made anew and files moved into it before the sync: the destination still
+# has the symlink there, which placing must not follow
+t_moves_never_follow_a_symlink_at_the_destination() {
+	moved_tree
+	mkdir src/e
+	ln -s e src/c
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 1"
+	wait_for 10 synced_with src r || fail "no first sync"
+	[ -L r/c ] || fail "the daemon did not mirror the symlink"
+	rm src/c
+	mkdir src/c
+	mv src/a/big src/c/big
+	mv src/a/dir src/c/dir
+	wait_for 10 synced_with src r || fail "the moves did not reach the daemon"
+	stop
+}
+
+# names a remote shell would take apart, over ssh
+t_moves_over_ssh_keep_odd_names_whole() {
+	sshd_start
+	mkdir -p src/a/d src/b r
+	head -c 1000000 /dev/urandom > src/a/d/f
+	boot "rnodes = 127.0.0.1:$T/r/" "rsh = $SSH_RSH"
+	wait_for 10 synced_with src r || fail "no first sync"
+	pin r/a/d/f p
+	# shellcheck disable=SC2016 # the $( ) is a name, for the remote shell
+	n='it'\''s $(touch pwned) *'
+	mv src/a/d "src/b/$n"
+	wait_for 10 synced_with src r || fail "the move did not reach the destination"
+	pinned "r/b/$n/f" p || fail "the moved directory was sent again"
+	[ ! -e pwned ] && [ ! -e "$HOME/pwned" ] || fail "the remote shell ran a name"
+	stop
+}
+
+# forty directories renamed at once: a few rsyncs place the first of them
+# (PASSMAX), the rest go with the sync, and the mirror is exact
+t_a_flood_of_moves_is_no_flood_of_rsyncs() {
+	for i in $(seq 40); do
+		mkdir -p "src/d$i"
+		echo "$i" > "src/d$i/f"
+	done
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 1"
+	wait_for 10 synced_with src r || fail "no first sync"
+	for i in $(seq 40); do
+		mv "src/d$i" "src/e$i"
+	done
+	wait_for 20 synced_with src r || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	n=$(runs --link-dest)
+	[ "$n" -ge 1 ] && [ "$n" -le 16 ] || fail "$n rsyncs placed moves, want 1 to 16"
+	stop
+}
