@@ -31,23 +31,46 @@
  *	subdirectories s0..s498)
  *   mkfiles DIR N SIZE
  *	make N files of SIZE bytes in DIR
- *   run LOG CMD...
+ *   mkrand DIR N SIZE
+ *	make N files of SIZE bytes (any size) of pseudo-random data in DIR,
+ *	no two alike, so that no file can serve rsync as another's basis
+ *   run [-s] LOG CMD...
  *	run CMD, append "start wall user sys status" (microseconds) to LOG,
- *	exit with CMD's status; the rsync wrappers count and time with it
+ *	exit with CMD's status; the rsync wrappers count and time with it.
+ *	With -s CMD is an rsync: it gets --stats and a --log-file of its own
+ *	(with -q, rsync prints no stats, but still logs them), and the line
+ *	goes on with "sent received literal": its Total bytes sent, Total
+ *	bytes received and Literal data
+ *   relay PORTFILE PORT TOTALS
+ *	a TCP relay from a free port on 127.0.0.1 (written to PORTFILE, one
+ *	line) to 127.0.0.1:PORT, counting what crosses it: TOTALS is
+ *	rewritten in place with "up down connections", up being the bytes
+ *	the clients sent; runs until killed
+ *   pieces FILE DST N SIZE MS
+ *	write FILE in N pieces of SIZE bytes, one every MS ms from its open,
+ *	closing it MS ms after the last; stat DST every 20 ms from the open
+ *	until it is N * SIZE bytes and FILE is closed, and print the number
+ *	of distinct smaller sizes seen there (0 too), the ms from the close
+ *	to DST's arrival (negative: before it), and those sizes; exit 1 if
+ *	DST has not arrived 30 s after the close
  */
 
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +419,45 @@ mkfiles(char **argv)
 	return 0;
 }
 
+static int
+mkrand(char **argv)
+{
+	long n = atol(argv[1]), i;
+	long long size = atoll(argv[2]), left;
+	uint64_t x, *w;
+	size_t k, j;
+	char p[64];
+	int dfd, fd;
+
+	if (size < 0)
+		return 2;
+	if ((dfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die(argv[0]);
+	/* xorshift64, seeded by the directory's name and the file's number */
+	x = 88172645463325252ULL;
+	for (k = 0; argv[0][k]; k++)
+		x = (x ^ (unsigned char)argv[0][k]) * 1099511628211ULL;
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "f%ld", i);
+		if ((fd = openat(dfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+			die(p);
+		x ^= (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL;
+		for (left = size; left > 0; left -= k) {
+			k = left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf);
+			for (w = (uint64_t *)buf, j = 0; j < sizeof(buf) / 8; j++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				w[j] = x;
+			}
+			if (write(fd, buf, k) != (ssize_t)k)
+				die(p);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 static void
 pass(int sig)
 {
@@ -403,14 +465,47 @@ pass(int sig)
 		kill(child, sig);
 }
 
+/* the number after "what" in rsync's log file of stats, commas skipped */
+static long long
+statnum(const char *text, const char *what)
+{
+	const char *p = strstr(text, what);
+	long long v = 0;
+
+	if (!p)
+		return 0;
+	for (p += strlen(what); *p == ',' || (*p >= '0' && *p <= '9'); p++)
+		if (*p != ',')
+			v = v * 10 + (*p - '0');
+	return v;
+}
+
 static int
-run(char **argv)
+run(int argc, char **argv)
 {
 	struct rusage ru;
 	long long t0, t1;
-	int st, fd;
-	char line[160];
+	int st, fd, stats = 0, i;
+	char line[256], slog[4096], sopt[4200], **cmd;
+	ssize_t n;
 
+	if (!strcmp(argv[0], "-s")) {
+		stats = 1;
+		argv++;
+		argc--;
+	}
+	if (argc < 2 || !(cmd = calloc(argc + 4, sizeof(*cmd))))
+		return 2;
+	cmd[0] = argv[1];
+	i = 1;
+	if (stats) {
+		snprintf(slog, sizeof(slog), "%s.%ld", argv[0], (long)getpid());
+		snprintf(sopt, sizeof(sopt), "--log-file=%s", slog);
+		cmd[i++] = "--stats";
+		cmd[i++] = sopt;
+		cmd[i++] = "--log-file-format=";
+	}
+	memcpy(cmd + i, argv + 2, (argc - 2) * sizeof(*cmd));
 	signal(SIGTERM, pass);
 	signal(SIGINT, pass);
 	t0 = usnow();
@@ -419,7 +514,7 @@ run(char **argv)
 	if (!child) {
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		execv(argv[1], argv + 1);
+		execv(cmd[0], cmd);
 		_exit(127);
 	}
 	while (wait4(child, &st, 0, &ru) < 0)
@@ -427,15 +522,249 @@ run(char **argv)
 			die("wait4");
 	t1 = usnow();
 	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	snprintf(line, sizeof(line), "%lld %lld %lld %lld %d\n", t0, t1 - t0,
+	n = snprintf(line, sizeof(line), "%lld %lld %lld %lld %d", t0, t1 - t0,
 	    ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
 	    ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec, st);
+	if (stats) {
+		/* the summary is the log's last lines: its tail will do */
+		ssize_t m = 0;
+		off_t size;
+
+		buf[0] = 0;
+		if ((fd = open(slog, O_RDONLY | O_CLOEXEC)) >= 0) {
+			size = lseek(fd, 0, SEEK_END);
+			size = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+			if ((m = pread(fd, buf, sizeof(buf) - 1, size)) < 0)
+				m = 0;
+			buf[m] = 0;
+			close(fd);
+		}
+		unlink(slog);
+		n += snprintf(line + n, sizeof(line) - n, " %lld %lld %lld",
+		    statnum(buf, "Total bytes sent: "),
+		    statnum(buf, "Total bytes received: "),
+		    statnum(buf, "Literal data: "));
+	}
+	snprintf(line + n, sizeof(line) - n, "\n");
 	if ((fd = open(argv[0], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
 		if (write(fd, line, strlen(line)) < 0)
 			st = st ? st : 1;
 		close(fd);
 	}
 	return st;
+}
+
+/* relay: each connection is two flows, client to server (up, even) and
+ * server to client (down, odd), each with a buffer between a read and
+ * the writes that pass it on */
+#define NCONN 32
+struct flow {
+	int from, to, eof;
+	size_t off, len;
+	char b[65536];
+};
+static struct flow flows[2 * NCONN];
+
+/* move what flow f can without blocking; count what it wrote into *sum;
+ * -1 when its connection failed */
+static int
+pump(struct flow *f, long long *sum)
+{
+	ssize_t n;
+
+	if (f->off < f->len) {
+		if ((n = write(f->to, f->b + f->off, f->len - f->off)) < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		*sum += n;
+		if ((f->off += n) < f->len)
+			return 0;
+		f->off = f->len = 0;
+		if (f->eof)
+			shutdown(f->to, SHUT_WR);
+		return 0;
+	}
+	if ((n = read(f->from, f->b, sizeof(f->b))) < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (n == 0) {
+		f->eof = 1;
+		shutdown(f->to, SHUT_WR);
+	}
+	f->len = n;
+	return 0;
+}
+
+static void
+drop(int k)
+{
+	close(flows[2 * k].from);
+	close(flows[2 * k].to);
+	flows[2 * k].from = flows[2 * k + 1].from = -1;
+}
+
+/* take a connection and connect it to 127.0.0.1:port */
+static int
+take(int lfd, int port)
+{
+	struct sockaddr_in a;
+	int c, s, k;
+
+	if ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return 0;
+	for (k = 0; k < NCONN && flows[2 * k].from >= 0; k++)
+		;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (k == NCONN || (s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		close(c);
+		return 0;
+	}
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(c);
+		close(s);
+		return 0;
+	}
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	fcntl(s, F_SETFL, O_NONBLOCK);
+	memset(&flows[2 * k], 0, 2 * sizeof(*flows));
+	flows[2 * k].from = flows[2 * k + 1].to = c;
+	flows[2 * k].to = flows[2 * k + 1].from = s;
+	return 1;
+}
+
+static void
+relay(char **argv)
+{
+	struct pollfd pfd[1 + 2 * NCONN];
+	int who[1 + 2 * NCONN], lfd, tfd, fd, port = atoi(argv[1]), i, n, k;
+	long long sum[2] = { 0, 0 }, conns = 0, was = -1;
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	struct flow *f;
+	char line[80];
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
+		die("relay: listen");
+	if ((tfd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		die(argv[2]);
+	for (i = 0; i < 2 * NCONN; i++)
+		flows[i].from = -1;
+	for (;;) {
+		/* the totals, rewritten in place whenever they change: fixed
+		 * width, so a reader never sees a mix of two */
+		if (sum[0] + sum[1] + conns != was) {
+			was = sum[0] + sum[1] + conns;
+			snprintf(line, sizeof(line), "%20lld %20lld %10lld\n", sum[0], sum[1], conns);
+			if (pwrite(tfd, line, strlen(line), 0) < 0)
+				die(argv[2]);
+			if (argv[0]) {
+				/* the port, once the totals exist */
+				if ((fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+					die(argv[0]);
+				dprintf(fd, "%d\n", ntohs(a.sin_port));
+				close(fd);
+				argv[0] = NULL;
+			}
+		}
+		pfd[0].fd = lfd;
+		pfd[0].events = POLLIN;
+		who[0] = -1;
+		for (n = 1, i = 0; i < 2 * NCONN; i++) {
+			f = &flows[i];
+			if (f->from < 0 || (f->eof && f->off == f->len))
+				continue;
+			pfd[n].fd = f->off < f->len ? f->to : f->from;
+			pfd[n].events = f->off < f->len ? POLLOUT : POLLIN;
+			who[n++] = i;
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		if (pfd[0].revents)
+			conns += take(lfd, port);
+		for (i = 1; i < n; i++) {
+			k = who[i];
+			if (!pfd[i].revents || flows[k].from < 0)
+				continue;
+			if (pump(&flows[k], &sum[k % 2]) < 0)
+				drop(k / 2);
+			/* both ways ended and passed on: the connection is done */
+			else if (flows[k & ~1].eof && flows[k | 1].eof &&
+			    flows[k & ~1].off == flows[k & ~1].len &&
+			    flows[k | 1].off == flows[k | 1].len)
+				drop(k / 2);
+		}
+	}
+}
+
+/* pieces: is size v among the n in seen; add it if not */
+static int
+seensize(long long *seen, int *n, int most, long long v)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		if (seen[i] == v)
+			return 1;
+	if (*n < most)
+		seen[(*n)++] = v;
+	return 0;
+}
+
+static int
+pieces(char **argv)
+{
+	const char *file = argv[0], *dst = argv[1];
+	long n = atol(argv[2]), size = atol(argv[3]), ms = atol(argv[4]), k = 0;
+	long long t0, now, next, closed = 0, arrived = 0, seen[64];
+	int fd, nseen = 0, i;
+	struct stat st;
+
+	if (n < 1 || size < 1 || size > (long)sizeof(buf) || ms < 0)
+		return 2;
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		die(file);
+	t0 = next = usnow();
+	for (;;) {
+		now = usnow();
+		for (; k < n && now >= t0 + k * ms * 1000LL; k++) {
+			memset(buf, 'a' + k % 26, size);
+			if (write(fd, buf, size) != size)
+				die(file);
+		}
+		if (fd >= 0 && now >= t0 + n * ms * 1000LL) {
+			close(fd);
+			fd = -1;
+			closed = usnow();
+		}
+		if (stat(dst, &st) == 0) {
+			if (st.st_size == n * size && !arrived)
+				arrived = usnow();
+			else if (st.st_size < n * size)
+				seensize(seen, &nseen, 64, st.st_size);
+		}
+		if (closed && arrived)
+			break;
+		if (closed && now > closed + 30000000LL)
+			break;
+		next += 20000;
+		if ((now = usnow()) < next)
+			usleep(next - now);
+	}
+	printf("%d %lld", nseen, arrived ? (arrived - closed) / 1000 : -1);
+	for (i = 0; i < nseen; i++)
+		printf("%s%lld", i ? "," : " ", seen[i]);
+	printf("\n");
+	return arrived ? 0 : 1;
 }
 
 int
@@ -457,8 +786,14 @@ main(int argc, char **argv)
 		return mkdirs(argv);
 	if (!strcmp(cmd, "mkfiles") && argc == 3)
 		return mkfiles(argv);
+	if (!strcmp(cmd, "mkrand") && argc == 3)
+		return mkrand(argv);
 	if (!strcmp(cmd, "run") && argc >= 2)
-		return run(argv);
-	fprintf(stderr, "usage: benchtool lat|waitlog|same|flood|mkdirs|mkfiles|run ...\n");
+		return run(argc, argv);
+	if (!strcmp(cmd, "relay") && argc == 3)
+		relay(argv); /* returns never */
+	if (!strcmp(cmd, "pieces") && argc == 5)
+		return pieces(argv);
+	fprintf(stderr, "usage: benchtool lat|waitlog|same|flood|mkdirs|mkfiles|mkrand|run|relay|pieces ...\n");
 	return 2;
 }
