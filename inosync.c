@@ -2199,7 +2199,8 @@ overdue(int64_t t)
  * hold there what the source held at their last sync: real directories,
  * none a symlink that placing would follow out of the mirror. */
 
-/* the destinations that owe nothing of dir/name or of a directory above it */
+/* the destinations that owe nothing of dir/name or of a directory above
+ * it; dir NULL: wpath's own, which none owes */
 static uint32_t
 settled(const struct node *dir, const char *name)
 {
@@ -2263,6 +2264,17 @@ addmove(const char *from, size_t flen, const struct node *n,
 	allmoves += len;
 }
 
+/* the destinations where the way to n's entry name is settled. A file
+ * is an entry of the rsync that places it, which replaces whatever it
+ * meets there, so only the way to n matters, not what n owes: a thousand
+ * files moved out of n leave n owing names past NAMESMAX, which says
+ * nothing of n itself */
+static uint32_t
+wayto(const struct node *n, const char *name, int isdir)
+{
+	return isdir ? settled(n, name) : settled(n->parent, n->name);
+}
+
 /* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
  * first is kept for the second of its cookie, which comes next */
 static void
@@ -2279,7 +2291,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	    (isdir && !placeable(path)))
 		return;
 	if (ev->mask & IN_MOVED_TO) {
-		if (ev->cookie == from.cookie && (bits &= settled(n, ev->name)))
+		if (ev->cookie == from.cookie && (bits &= wayto(n, ev->name, isdir)))
 			addmove(from.s, from.len, n, ev->name, isdir, bits);
 		return;
 	}
@@ -2289,7 +2301,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	memcpy(from.s + l + 1, ev->name, strlen(ev->name) + 1);
 	from.len = l + 2 + strlen(ev->name);
 	from.cookie = ev->cookie;
-	from.bits = settled(n, ev->name);
+	from.bits = wayto(n, ev->name, isdir);
 }
 
 /* the destinations in bits will not have the moves placed; a move none

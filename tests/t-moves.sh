@@ -158,3 +158,23 @@ t_a_flood_of_moves_is_no_flood_of_rsyncs() {
 	[ "$n" -ge 1 ] && [ "$n" -le 16 ] || fail "$n rsyncs placed moves, want 1 to 16"
 	stop
 }
+
+# three hundred files moved out of one directory into another: more names
+# than either directory keeps (NAMESMAX), still one rsync and no data
+t_many_files_moved_at_once_cost_one_rsync() {
+	mkdir -p src/a src/b
+	for i in $(seq 300); do
+		head -c 16384 /dev/urandom > "src/a/file$i"
+	done
+	RSYNCD_XFERLOG=1 rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 1"
+	wait_for 10 synced_with src r || fail "no first sync"
+	before=$(wire)
+	mv src/a/* src/b/
+	wait_for 20 synced_with src r || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	sent=$(($(wire) - before))
+	[ "$sent" -lt 49152 ] || fail "$sent bytes crossed the wire for 4.9 MB of moves"
+	[ "$(runs --link-dest)" = 1 ] || fail "$(runs --link-dest) rsyncs placed the moves, want 1"
+	stop
+}
