@@ -55,9 +55,10 @@
 #define RSYNC_FLAGS "-a", "--modify-window=-1"
 #endif
 
-/* destinations at most (one bit each in a directory's dirty mask) */
-#ifndef MAXNODES
-#define MAXNODES 32
+/* destinations at most (one bit each in a directory's dirty mask, so
+ * 32 at most: a larger value does not compile) */
+#ifndef MAXDESTS
+#define MAXDESTS 32
 #endif
 
 /* longest config line, in bytes, newline included */

@@ -79,6 +79,9 @@
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* a limit the compiler checks, as dwm checks its tag count: a false cond
+ * makes an array of negative size */
+#define CHECK(name, cond) typedef char name[(cond) ? 1 : -1]
 
 /* inotify events the watch tree needs whatever emask says */
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
@@ -108,8 +111,8 @@ struct conf {
 	char *wpath;            /* resolved, no trailing '/' ("" for /) */
 	char *wguard;           /* a name that must be in wpath for syncs */
 	char *rpath;
-	char *rnodes[MAXNODES];
-	char *rwhere[MAXNODES]; /* "FILE:LINE" of each, for its errors */
+	char *rnodes[MAXDESTS];
+	char *rwhere[MAXDESTS]; /* "FILE:LINE" of each, for its errors */
 	int nrnodes;
 	struct pat *pats;
 	int npats;
@@ -137,8 +140,8 @@ struct conf {
 	unsigned seen;          /* single-value keys already given */
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
-	char *dests[MAXNODES];  /* rnodes + rpath, local ones made absolute */
-	int kind[MAXNODES];     /* LOCAL, SHELL or DAEMON */
+	char *dests[MAXDESTS];  /* rnodes + rpath, local ones made absolute */
+	int kind[MAXDESTS];     /* LOCAL, SHELL or DAEMON */
 	char *rshopt;           /* -e for SHELL destinations */
 	char topt[32], ctopt[32]; /* --timeout=, --contimeout= */
 };
@@ -214,7 +217,8 @@ struct dest {
 
 static struct conf conf;        /* the running configuration */
 static struct conf *newconf;    /* a reloaded one waiting for idle rsyncs */
-static struct dest dests[MAXNODES];
+static struct dest dests[MAXDESTS];
+CHECK(maxdests_fits_the_masks, MAXDESTS >= 1 && MAXDESTS <= 32);
 static int ndests;
 
 static struct node *root;
@@ -274,7 +278,9 @@ static const struct { const char *name; uint32_t mask; } events[] = {
 	{ "IN_MOVE", IN_MOVE },
 	{ "IN_ALL_EVENTS", IN_ALL_EVENTS },
 };
-#define NSINGLE 12
+#define NSINGLE 12           /* the single events, first, in bit order */
+CHECK(nsingle_is_each_event, NSINGLE < LEN(events) &&
+    IN_ALL_EVENTS == (1u << NSINGLE) - 1);
 
 static const struct { int code; const char *what; } exits[] = {
 	{ 1, "syntax or usage error" },
@@ -602,8 +608,8 @@ setwguard(struct conf *c, const char *v, const char *where)
 static int
 setrnodes(struct conf *c, const char *v, const char *where)
 {
-	if (c->nrnodes == MAXNODES)
-		return cerr(where, "too many rnodes (at most %d)", MAXNODES);
+	if (c->nrnodes == MAXDESTS)
+		return cerr(where, "too many rnodes (at most %d)", MAXDESTS);
 	if (*v == '-')
 		return cerr(where, "destination '%s' begins with '-': rsync "
 		    "would take it for an option (write ./%s)", v, v);
@@ -794,7 +800,7 @@ setrdelete(struct conf *c, const char *v, const char *where)
 static int
 setrprocs(struct conf *c, const char *v, const char *where)
 {
-	return parsenum(v, 0, MAXNODES, &c->rprocs, where);
+	return parsenum(v, 0, MAXDESTS, &c->rprocs, where);
 }
 
 static int
@@ -950,6 +956,7 @@ static const struct key {
 	{ "rprocs", setrprocs, 0 },
 	{ "rinit", setrinit, 0 },
 };
+CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
 
 static int
 setconf(struct conf *c, const char *k, const char *v, const char *where)
@@ -4134,7 +4141,7 @@ timers(void)
 static void
 loop(void)
 {
-	struct pollfd pfd[3 + 3 * MAXNODES];
+	struct pollfd pfd[3 + 3 * MAXDESTS];
 	int owner[LEN(pfd)], n, i, k;
 	struct dest *d;
 
