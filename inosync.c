@@ -140,8 +140,7 @@ struct conf {
 	unsigned seen;          /* single-value keys already given */
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
-	char *dests[MAXDESTS];  /* rnodes + rpath, local ones made absolute */
-	int kind[MAXDESTS];     /* LOCAL, SHELL or DAEMON */
+	char *specs[MAXDESTS];  /* rnodes + rpath, local ones made absolute */
 	char *rshopt;           /* -e for SHELL destinations */
 	char topt[32], ctopt[32]; /* --timeout=, --contimeout= */
 };
@@ -185,6 +184,8 @@ struct move {                   /* an entry moved within the tree */
 
 struct dest {
 	const char *spec;       /* as rsync takes it */
+	uint32_t bit;           /* its bit in the masks (struct dirt, move) */
+	int kind;               /* LOCAL, SHELL or DAEMON */
 	pid_t pid;              /* running rsync (or mover), 0 if none */
 	unsigned moving;        /* moves the running mover places, 0: rsync */
 	int placed;             /* its mover ran: its sync is next, whatever
@@ -203,7 +204,7 @@ struct dest {
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
-	unsigned long runs;
+	unsigned long nsyncs;   /* syncs started (status: runs) */
 	time_t lastok;          /* wall clock of the last successful sync */
 	time_t owedsince;       /* wall clock of the oldest change owed, or 0 */
 	pid_t hook;             /* running rhook, 0 if none */
@@ -1011,7 +1012,7 @@ freeconf(struct conf *c)
 	for (i = 0; i < c->nrnodes; i++) {
 		free(c->rnodes[i]);
 		free(c->rwhere[i]);
-		free(c->dests[i]);
+		free(c->specs[i]);
 	}
 	for (i = 0; i < c->npats; i++) {
 		free(c->pats[i].opt);
@@ -1158,15 +1159,15 @@ setdests(struct conf *c, const char *where)
 		if (d && kindof(d) == LOCAL && d[0] != '/') {
 			if (!getcwd(cwd, sizeof(cwd)))
 				return cerr(where, "getcwd: %s", strerror(errno));
-			c->dests[i] = cat3(cwd, "/", d);
+			c->specs[i] = cat3(cwd, "/", d);
 			free(d);
 		} else {
-			c->dests[i] = d;
+			c->specs[i] = d;
 		}
-		if (!c->dests[i])
+		if (!c->specs[i])
 			return cerr(where, "out of memory");
-		c->kind[i] = kindof(c->dests[i]);
-		if (c->kind[i] == LOCAL && checkdest(c, c->dests[i], c->rwhere[i]) < 0)
+		if (kindof(c->specs[i]) == LOCAL &&
+		    checkdest(c, c->specs[i], c->rwhere[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -1389,7 +1390,7 @@ printconf(const struct conf *c)
 	printstr("pidfile", c->pidfile);
 	printstr("statusfile", c->statusfile);
 	for (i = 0; i < c->nrnodes; i++)
-		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
+		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->specs[i]);
 }
 
 /* exclude matching, with rsync's rules */
@@ -2335,12 +2336,11 @@ givemoves(uint32_t bit)
 	return n;
 }
 
-/* the sync of destination i ended: forget what it sent, or owe it again */
+/* the sync of d ended: forget what it sent, or owe it again */
 static void
-settle(int i, int failed)
+settle(struct dest *d, int failed)
 {
-	struct dest *d = &dests[i];
-	uint32_t bit = 1u << i;
+	uint32_t bit = d->bit;
 	size_t j;
 
 	for (j = ndirt; j-- > 0;) {
@@ -2572,13 +2572,13 @@ listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 	return 0;
 }
 
-/* move what destination i owes into its next sync; unless the sync is full,
+/* move what d owes into its next sync; unless the sync is full,
  * list each directory, or each of its changed names (rsync deletes those
  * that are gone); too long a list makes the sync full */
 static int
-collect(struct dest *d, int i, int full)
+collect(struct dest *d, int full)
 {
-	uint32_t bit = 1u << i;
+	uint32_t bit = d->bit;
 	size_t j, k, cap = 0;
 	struct dirt *r;
 
@@ -2658,7 +2658,6 @@ static size_t
 baseargs(const struct dest *d, const char **v)
 {
 	static char bw[32];
-	int kind = conf.kind[d - dests];
 	size_t n = 0, i;
 
 	v[n++] = conf.rsync;
@@ -2672,9 +2671,9 @@ baseargs(const struct dest *d, const char **v)
 		v[n++] = conf.logfile;
 	if (conf.rtimeout)
 		v[n++] = conf.topt;
-	if (conf.rtimeout && kind == DAEMON)
+	if (conf.rtimeout && d->kind == DAEMON)
 		v[n++] = conf.ctopt;
-	if (kind == SHELL) {
+	if (d->kind == SHELL) {
 		v[n++] = "-e";
 		v[n++] = conf.rshopt;
 	}
@@ -2759,7 +2758,7 @@ logcmd(int prio, const char *what, char **argv)
 /* in a child: the signals as they were before us, then exec; by PATH
  * for ssh, as rsync runs it */
 static void
-run(char **argv)
+execargv(char **argv)
 {
 	char msg[LOGLINE];
 	sigset_t none;
@@ -2906,7 +2905,7 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
 		return NULL;
 	v[n++] = "--ignore-missing-args";
-	if (conf.kind[d - dests] == SHELL)
+	if (d->kind == SHELL)
 		v[n++] = "--no-old-args"; /* names on the remote command line */
 	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
 		if (!p->anchored)
@@ -2920,7 +2919,7 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 /* in the mover: run argv with list (len bytes) on its stdin; its exit
  * status, or -1 */
 static int
-runwait(char **argv, const char *list, size_t len)
+forkwait(char **argv, const char *list, size_t len)
 {
 	size_t off = 0;
 	ssize_t n = 0;
@@ -2930,7 +2929,7 @@ runwait(char **argv, const char *list, size_t len)
 	if (!argv || pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	if ((pid = fork()) == 0 && dup2(p[0], 0) == 0)
-		run(argv);
+		execargv(argv);
 	if (pid == 0)
 		_exit(127);
 	close(p[0]);
@@ -2947,7 +2946,6 @@ runwait(char **argv, const char *list, size_t len)
 static int
 passfiles(const struct dest *d, size_t i, size_t *j)
 {
-	const uint32_t bit = 1u << (d - dests);
 	const char *p[4], *q[4];
 	char *list = NULL, *l;
 	size_t len = 0, nl;
@@ -2955,7 +2953,7 @@ passfiles(const struct dest *d, size_t i, size_t *j)
 	parts(&moves[i], p);
 	for (*j = i; *j < nmoves; ++*j) {
 		parts(&moves[*j], q);
-		if (!(moves[*j].given & bit))
+		if (!(moves[*j].given & d->bit))
 			continue;
 		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
 			break;
@@ -2965,7 +2963,7 @@ passfiles(const struct dest *d, size_t i, size_t *j)
 		list = l;
 		len += fmt(list + len, nl, "./%s", q[3]) + 1;
 	}
-	return runwait(passargv(d, p[2], p[0], 1), list, len);
+	return forkwait(passargv(d, p[2], p[0], 1), list, len);
 }
 
 /* a file being written is in dir, whose path is relative to wpath */
@@ -3006,7 +3004,7 @@ passdir(const struct dest *d, const struct move *m, int root)
 	}
 	if (!ok || heldin(to))
 		return -1;
-	return runwait(passargv(d, to, from, 0), NULL, 0);
+	return forkwait(passargv(d, to, from, 0), NULL, 0);
 }
 
 /* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
@@ -3015,7 +3013,6 @@ passdir(const struct dest *d, const struct move *m, int root)
 static void
 mover(const struct dest *d)
 {
-	const uint32_t bit = 1u << (d - dests);
 	const struct move *m;
 	sigset_t none;
 	int root = -1, rc = 0, passes = 0;
@@ -3027,13 +3024,13 @@ mover(const struct dest *d)
 	closefd(&sfd);
 	closefd(&mfd);
 	closefd(&pidfd);
-	if (conf.kind[d - dests] == LOCAL &&
+	if (d->kind == LOCAL &&
 	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		_exit(1);
 	for (i = 0; i < nmoves; i = j) {
 		m = &moves[i];
 		j = i + 1;
-		if (!(m->given & bit))
+		if (!(m->given & d->bit))
 			continue;
 		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
 			rc |= localmove(root, m) != 0;
@@ -3050,20 +3047,20 @@ mover(const struct dest *d)
 /* in the child: become rsync (the mover if argv is NULL), in a process
  * group of its own */
 static void
-child(const struct dest *d, char **argv, int in, int out, int err)
+inchild(const struct dest *d, char **argv, int in, int out, int err)
 {
 	setpgid(0, 0);
 	if (dup2(in, 0) != 0 || dup2(out, 1) != 1 || dup2(err, 2) != 2)
 		_exit(127);
 	if (!argv)
 		mover(d);
-	run(argv);
+	execargv(argv);
 }
 
 /* fork rsync (argv), or the mover (NULL), with pipes for its stdin,
  * stdout and stderr */
 static int
-start(struct dest *d, char **argv, int full)
+forkchild(struct dest *d, char **argv, int full)
 {
 	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, k;
 	pid_t pid = -1;
@@ -3072,7 +3069,7 @@ start(struct dest *d, char **argv, int full)
 		if (pipe2(p[k], O_CLOEXEC) < 0)
 			break;
 	if (k == 3 && (pid = fork()) == 0)
-		child(d, argv, p[0][0], p[1][1], p[2][1]);
+		inchild(d, argv, p[0][0], p[1][1], p[2][1]);
 	if (pid < 0)
 		logmsg(LOG_ERR, "%s: cannot start rsync: %s", d->spec, strerror(errno));
 	for (k = 0; k < 3; k++) {
@@ -3112,7 +3109,7 @@ describe(int code)
 /* rhook DEST STATUS KIND, after a sync; one at a time for a destination,
  * so a sync that ends while the last one's rhook runs has its own after it */
 static void
-runhook(struct dest *d, int code, int full)
+starthook(struct dest *d, int code, int full)
 {
 	char st[16], *argv[5];
 	pid_t pid;
@@ -3136,7 +3133,7 @@ runhook(struct dest *d, int code, int full)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
-		run(argv);
+		execargv(argv);
 	}
 	setpgid(pid, pid);
 	d->hook = pid;
@@ -3162,7 +3159,7 @@ reaphook(pid_t pid, int st)
 		    conf.rhook ? conf.rhook : "", WIFEXITED(st) ? "exit" : "signal",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	if (d->hookwait && !quitting && !newconf)
-		runhook(d, d->hookcode, d->hookfull);
+		starthook(d, d->hookcode, d->hookfull);
 }
 
 /* when a running rhook is killed: rtimeout, or HOOKWAIT_MS without one */
@@ -3187,16 +3184,15 @@ killhooks(int64_t t)
 	}
 }
 
-/* destination i's mover ended with code: its moves are done with,
- * placed or not, and its sync is next, as it was due */
+/* d's mover ended with code: its moves are done with, placed or not,
+ * and its sync is next, as it was due */
 static void
-placed(int i, int code)
+placed(struct dest *d, int code)
 {
-	struct dest *d = &dests[i];
 	size_t k;
 
 	for (k = 0; k < nmoves; k++)
-		moves[k].given &= ~(1u << i);
+		moves[k].given &= ~d->bit;
 	forgetmoves(0);
 	logmsg(LOG_INFO, code ? "%s: %u moves tried in %lld ms, not all placed: "
 	    "the sync sends the rest" : "%s: %u moves placed in %lld ms",
@@ -3206,25 +3202,24 @@ placed(int i, int code)
 	statuswant = 1;
 }
 
-/* the sync of destination i ended with code (exit status, 256 + signal):
- * one line in the log, whatever happened */
+/* the sync of d ended with code (exit status, 256 + signal): one line
+ * in the log, whatever happened */
 static void
-finish(int i, int code)
+finish(struct dest *d, int code)
 {
-	struct dest *d = &dests[i];
 	int64_t t = now();
 	long long ms = t - d->start;
 	int ok = code == 0 || code == 24;
 	char what[48];
 
 	if (d->moving) {
-		placed(i, code);
+		placed(d, code);
 		return;
 	}
 	free(d->list);
 	d->list = NULL;
 	statuswant = 1;
-	settle(i, !ok);
+	settle(d, !ok);
 	if (d->full)
 		fmt(what, sizeof(what), "full sync");
 	else
@@ -3257,63 +3252,63 @@ finish(int i, int code)
 		d->due = t;
 	}
 	if (!d->killed)
-		runhook(d, code, d->full);
+		starthook(d, code, d->full);
 }
 
-/* destination i places what moved before its sync, unless a full sync
- * is owed, which leaves nothing to go by, or its mover just ran */
+/* d places what moved before its sync, unless a full sync is owed,
+ * which leaves nothing to go by, or its mover just ran */
 static int
-place(int i, int64_t t)
+place(struct dest *d, int64_t t)
 {
-	struct dest *d = &dests[i];
-
 	if (d->placed || d->needfull || pretend ||
-	    !(d->moving = givemoves(1u << i)))
+	    !(d->moving = givemoves(d->bit)))
 		return 0;
 	d->start = t;
 	d->killed = 0;
 	d->len = 0;
 	statuswant = 1;
-	if (start(d, NULL, 1) < 0)
-		placed(i, 127);
+	if (forkchild(d, NULL, 1) < 0)
+		placed(d, 127);
 	return 1;
 }
 
+/* start d's mover, or its sync of what it owes. In order: startdue()
+ * picks d, spawnsync() its argv, forkchild() forks, and in the child
+ * inchild() sets up the fds and execargv() runs rsync */
 static void
-spawn(int i, int64_t t)
+spawnsync(struct dest *d, int64_t t)
 {
-	struct dest *d = &dests[i];
 	char **argv = NULL, *held;
 	size_t hlen;
 	int full;
 
-	if (place(i, t))
+	if (place(d, t))
 		return;
 	/* what moved since the mover started goes with this sync, plainly:
 	 * placed after it, a move would undo what the sync put right */
-	forgetmoves(1u << i);
+	forgetmoves(d->bit);
 	d->placed = 0;
-	full = collect(d, i, d->needfull || d->pending > FULLDIRS);
+	full = collect(d, d->needfull || d->pending > FULLDIRS);
 	d->full = full;
 	d->needfull = 0;
 	d->due = 0;
 	d->start = t;
 	d->killed = 0;
-	d->runs++;
+	d->nsyncs++;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
 		logmsg(LOG_ERR, "%s: out of memory", d->spec);
 		free(held);
-		finish(i, 22);
+		finish(d, 22);
 		return;
 	}
 	logmsg(LOG_DEBUG, full ? "%s: full sync" : "%s: sync of %u directories",
 	    d->spec, d->ndirs);
 	if (pretend) {
 		logcmd(LOG_INFO, "pretend: ", argv);
-		finish(i, 0);
-	} else if (start(d, argv, full) < 0) {
-		finish(i, 127);
+		finish(d, 0);
+	} else if (forkchild(d, argv, full) < 0) {
+		finish(d, 127);
 	}
 	free(argv);
 	free(held);
@@ -3373,16 +3368,15 @@ reap(void)
 {
 	struct dest *d;
 	pid_t pid;
-	int st, i, k;
+	int st, k;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < ndests && dests[i].pid != pid; i++)
+		for (d = dests; d < dests + ndests && d->pid != pid; d++)
 			;
-		if (i == ndests) {
+		if (d == dests + ndests) {
 			reaphook(pid, st);
 			continue;
 		}
-		d = &dests[i];
 		d->pid = 0;
 		closefd(&d->fd[0]);
 		for (k = 1; k < 3; k++)
@@ -3390,13 +3384,13 @@ reap(void)
 				drain(d, k);
 		for (k = 1; k < 3; k++)
 			closefd(&d->fd[k]);
-		finish(i, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
+		finish(d, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
 	}
 }
 
 /* running rsyncs, and rhooks if hooks */
 static int
-running(int hooks)
+children(int hooks)
 {
 	int i, n = 0;
 
@@ -3432,7 +3426,9 @@ initdests(void)
 	ndests = conf.nrnodes;
 	memset(dests, 0, sizeof(dests));
 	for (i = 0; i < ndests; i++) {
-		dests[i].spec = conf.dests[i];
+		dests[i].spec = conf.specs[i];
+		dests[i].bit = 1u << i;
+		dests[i].kind = kindof(conf.specs[i]);
 		dests[i].fd[0] = dests[i].fd[1] = dests[i].fd[2] = -1;
 	}
 }
@@ -3470,7 +3466,7 @@ mkctldir(void)
 	const char *why, *bad = CTLDIR;
 	int i;
 
-	for (i = 0; i < ndests && conf.kind[i] != SHELL; i++)
+	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
 		;
 	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
 		return;
@@ -3519,7 +3515,7 @@ closemasters(int end)
 		if ((pid = fork()) == 0) {
 			if ((fd = open("/dev/null", O_RDWR)) >= 0)
 				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-			run(argv);
+			execargv(argv);
 		}
 		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
 		    now() < until;)
@@ -3862,7 +3858,7 @@ status(size_t *len)
 		    "dest%zu_last_ok=%lld\ndest%zu_owed_since=%lld\ndest%zu_last_error=%s\n"
 		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, state(d),
 		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
-		    d->runs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
+		    d->nsyncs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
 		    i + 1, d->lasterr, i + 1, (long long)d->lasterrat);
 	}
 	*len = n;
@@ -3934,7 +3930,7 @@ writestatus(void)
 static void
 quit(void)
 {
-	int n = running(0);
+	int n = children(0);
 
 	if (quitting) { /* asked twice: stop the syncs now */
 		stopat = now();
@@ -4029,13 +4025,13 @@ readsignals(void)
 static int
 capped(void)
 {
-	return conf.rprocs && running(0) >= conf.rprocs;
+	return conf.rprocs && children(0) >= conf.rprocs;
 }
 
 /* start the syncs that are due; under rprocs in turn, from the one after
  * the last started, so that none that waits is passed over twice */
 static void
-runsyncs(void)
+startdue(void)
 {
 	static int next;
 	int64_t t = now();
@@ -4064,7 +4060,7 @@ runsyncs(void)
 		}
 		d->queued = 0;
 		next = i + 1;
-		spawn(i, t);
+		spawnsync(d, t);
 	}
 }
 
@@ -4097,7 +4093,7 @@ timeout(void)
 		next = MIN(next, mountsat);
 	for (k = 0; k < nunclosed; k++)
 		next = MIN(next, unclosed[k].since + conf.wsettle);
-	if ((quitting || newconf) && running(1))
+	if ((quitting || newconf) && children(1))
 		next = MIN(next, stopat);
 	for (i = 0; i < ndests; i++)
 		if (dests[i].hook && !dests[i].hookkilled)
@@ -4112,7 +4108,7 @@ timers(void)
 {
 	int64_t t = now();
 
-	if ((quitting || newconf) && running(1) && t >= stopat) {
+	if ((quitting || newconf) && children(1) && t >= stopat) {
 		stopall(stopsig, 1);
 		stopsig = SIGKILL;
 		stopat = t + KILLWAIT_MS;
@@ -4146,10 +4142,10 @@ loop(void)
 	struct dest *d;
 
 	for (;;) {
-		if (newconf && !running(1) && !quitting)
+		if (newconf && !children(1) && !quitting)
 			apply();
-		runsyncs();
-		if (quitting && !running(1))
+		startdue();
+		if (quitting && !children(1))
 			return;
 		/* poll() passes over an fd below 0: no inotify while exiting,
 		 * no mountinfo without /proc */
