@@ -200,7 +200,7 @@ struct dest {
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
 	int queued;             /* due, but waits for a turn under rprocs */
-	int64_t due;            /* when its owed work may start, 0 = none */
+	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
@@ -1806,6 +1806,42 @@ excludedin(const struct node *dir, const char *name, int isdir)
 	return relpath(dir, name, path, sizeof(path)) >= 0 && excluded(path, isdir);
 }
 
+/* The batching policy, each part in one place: whether a destination
+ * owes work, when that work is due, when it may start. */
+
+/* d owes work: directories, or a full sync */
+static int
+owes(const struct dest *d)
+{
+	return d->pending || d->needfull;
+}
+
+/* d's owed work is due by t at the latest: edelay after the first change
+ * owed, at once for a full sync or after a failure */
+static void
+dueby(struct dest *d, int64_t t)
+{
+	if (!d->due || d->due > t)
+		d->due = t;
+}
+
+/* d may owe nothing now: then it has no deadline, and the next change
+ * owed arms one edelay away */
+static void
+undue(struct dest *d)
+{
+	if (!owes(d))
+		d->due = 0;
+}
+
+/* when d's owed work may start: when it is due, and not before the retry
+ * after a failure */
+static int64_t
+startat(const struct dest *d)
+{
+	return d->due > d->retry ? d->due : d->retry;
+}
+
 static void
 wantfull(void)
 {
@@ -1814,8 +1850,7 @@ wantfull(void)
 
 	for (i = 0; i < ndests; i++) {
 		dests[i].needfull = 1;
-		if (!dests[i].due || dests[i].due > t)
-			dests[i].due = t;
+		dueby(&dests[i], t);
 		if (!dests[i].owedsince)
 			dests[i].owedsince = time(NULL);
 	}
@@ -1986,8 +2021,7 @@ static void
 owe(struct dest *d)
 {
 	d->pending++;
-	if (!d->due)
-		d->due = now() + conf.edelay;
+	dueby(d, now() + conf.edelay);
 	if (!d->owedsince)
 		d->owedsince = time(NULL);
 }
@@ -2077,8 +2111,10 @@ undirt(struct node *n)
 		return;
 	bits = dirt[n->dslot - 1].dirty;
 	for (i = 0; bits; i++, bits >>= 1) {
-		if (bits & 1 && !--dests[i].pending && !dests[i].needfull)
-			dests[i].due = 0;
+		if (bits & 1) {
+			dests[i].pending--;
+			undue(&dests[i]);
+		}
 	}
 	delrec(n->dslot - 1);
 }
@@ -3229,7 +3265,7 @@ finish(struct dest *d, int code)
 		d->backoff = 0;
 		d->lastok = time(NULL);
 		/* what it still owes came after the sync started */
-		d->owedsince = d->pending || d->needfull ? d->lastok - ms / 1000 : 0;
+		d->owedsince = owes(d) ? d->lastok - ms / 1000 : 0;
 		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
 		    d->spec, what, ms, code);
 	} else if (d->killed) {
@@ -3249,7 +3285,7 @@ finish(struct dest *d, int code)
 	}
 	if (!ok) {
 		d->needfull |= d->full;
-		d->due = t;
+		dueby(d, t);
 	}
 	if (!d->killed)
 		starthook(d, code, d->full);
@@ -3291,7 +3327,7 @@ spawnsync(struct dest *d, int64_t t)
 	full = collect(d, d->needfull || d->pending > FULLDIRS);
 	d->full = full;
 	d->needfull = 0;
-	d->due = 0;
+	undue(d);
 	d->start = t;
 	d->killed = 0;
 	d->nsyncs++;
@@ -3828,11 +3864,11 @@ state(const struct dest *d)
 		return "syncing";
 	if (*heldwhy)
 		return "held";
-	if (d->queued && (d->pending || d->needfull))
+	if (!owes(d))
+		return "idle";
+	if (d->queued)
 		return "queued";
-	if (d->retry > now() && (d->pending || d->needfull))
-		return "retrying";
-	return d->pending || d->needfull ? "waiting" : "idle";
+	return d->retry > now() ? "retrying" : "waiting";
 }
 
 /* the status as key=value lines; malloc'd */
@@ -4044,8 +4080,7 @@ startdue(void)
 		return;
 	for (k = 0; k < ndests; k++) {
 		d = &dests[i = (from + k) % ndests];
-		if (d->pid || !(d->pending || d->needfull) || d->due > t ||
-		    d->retry > t) {
+		if (d->pid || !owes(d) || startat(d) > t) {
 			d->queued = 0; /* its work went, or is not due yet */
 			continue;
 		}
@@ -4068,18 +4103,16 @@ startdue(void)
 static int
 timeout(void)
 {
-	int64_t t = now(), next = INT64_MAX, w;
+	int64_t t = now(), next = INT64_MAX;
 	size_t k;
 	int i, cap = capped();
 
 	/* a queued destination's turn comes when an rsync ends; a held
 	 * source's, when it is back */
 	for (i = 0; i < ndests && !quitting && !newconf && !*heldwhy; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
-		    (cap && dests[i].queued))
+		if (dests[i].pid || !owes(&dests[i]) || (cap && dests[i].queued))
 			continue;
-		w = dests[i].due > dests[i].retry ? dests[i].due : dests[i].retry;
-		next = MIN(next, w);
+		next = MIN(next, startat(&dests[i]));
 	}
 	if (degraded && !quitting)
 		next = MIN(next, rescanat);
@@ -4300,8 +4333,9 @@ setup(int detach)
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
 		for (k = 0; k < ndests; k++) {
-			dests[k].needfull = dests[k].due = 0;
+			dests[k].needfull = 0;
 			dests[k].owedsince = 0;
+			undue(&dests[k]);
 		}
 		logmsg(LOG_INFO, "rinit = no: no full sync at start, the "
 		    "destinations are taken to be current");
