@@ -161,9 +161,9 @@ struct dirt {                   /* a directory some destination still owes */
 	struct node *n;
 	uint32_t dirty;         /* destinations that owe it */
 	uint32_t sent;          /* destinations whose running rsync has it */
-	char *names;            /* its changed entries, each ending in '\0';
-	                         * NULL: the whole directory */
+	char *names;            /* its changed entries, each ending in '\0' */
 	size_t nlen;
+	int whole;              /* the whole directory is owed (no names) */
 };
 
 struct unclosed {               /* a file being written, held back */
@@ -2030,20 +2030,24 @@ owe(struct dest *d)
 static void
 whole(struct dirt *r)
 {
+	r->whole = 1;
 	free(r->names);
 	r->names = NULL;
 	allnames -= r->nlen;
 	r->nlen = 0;
 }
 
-/* name is owed in r, unless it already is; past NAMESMAX bytes of names in
- * one directory, or NAMESALL in all, the whole directory is owed instead */
+/* name is owed in r, unless it already is or the whole directory is;
+ * past NAMESMAX bytes of names in one directory, or NAMESALL in all, the
+ * whole directory is owed instead */
 static void
 addname(struct dirt *r, const char *name)
 {
 	size_t len = strlen(name) + 1, k;
 	char *p;
 
+	if (r->whole)
+		return;
 	for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
 		if (!strcmp(r->names + k, name))
 			return;
@@ -2064,7 +2068,6 @@ addname(struct dirt *r, const char *name)
 static void
 mark(struct node *n, const char *name, uint32_t bits)
 {
-	int isnew = !n->dslot;
 	struct dirt *r;
 	uint32_t fresh;
 	int i;
@@ -2081,16 +2084,13 @@ mark(struct node *n, const char *name, uint32_t bits)
 			dirt = r;
 			cdirt = cdirt * 2 + 64;
 		}
-		dirt[ndirt].n = n;
-		dirt[ndirt].dirty = dirt[ndirt].sent = 0;
-		dirt[ndirt].names = NULL;
-		dirt[ndirt].nlen = 0;
+		dirt[ndirt] = (struct dirt){ .n = n };
 		n->dslot = ++ndirt;
 	}
 	r = &dirt[n->dslot - 1];
 	if (!name)
 		whole(r);
-	else if (isnew || r->names)
+	else
 		addname(r, name);
 	fresh = bits & ~r->dirty;
 	r->dirty |= bits;
@@ -2255,10 +2255,10 @@ settled(const struct node *dir, const char *name)
 		if (!dir->dslot)
 			continue;
 		r = &dirt[dir->dslot - 1];
-		for (k = 0; r->names && k < r->nlen; k += strlen(r->names + k) + 1)
+		for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
 			if (!strcmp(r->names + k, name))
 				break;
-		if (!r->names || k < r->nlen)
+		if (r->whole || k < r->nlen)
 			bits &= ~(r->dirty | r->sent);
 	}
 	return bits;
@@ -2627,9 +2627,9 @@ collect(struct dest *d, int full)
 		r->dirty &= ~bit;
 		r->sent |= bit;
 		d->ndirs++;
-		if (!r->names && !full)
+		if (r->whole && !full)
 			full = listadd(d, r->n, NULL, &cap) < 0;
-		for (k = 0; r->names && k < r->nlen && !full; k += strlen(r->names + k) + 1)
+		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
 			full = listadd(d, r->n, r->names + k, &cap) < 0;
 	}
 	d->pending = 0;
