@@ -3238,15 +3238,72 @@ placed(struct dest *d, int code)
 	statuswant = 1;
 }
 
-/* the sync of d ended with code (exit status, 256 + signal): one line
- * in the log, whatever happened */
+/* finish()'s code for a sync that could not be set up for want of memory */
+#define NOMEM (-1)
+
+/* the sync of d ended at t, ok or not: when what it owes is next. A
+ * failure owes again what the sync had (settle), the full sync if it was
+ * one, and is retried with growing back-off, unless we stopped it */
+static void
+reschedule(struct dest *d, int ok, int64_t t)
+{
+	if (ok) {
+		d->backoff = 0;
+		d->lastok = time(NULL);
+		/* what it still owes came after the sync started */
+		d->owedsince = owes(d) ? d->lastok - (t - d->start) / 1000 : 0;
+		return;
+	}
+	if (!d->killed) {
+		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
+		d->retry = t + d->backoff;
+	}
+	d->needfull |= d->full;
+	dueby(d, t);
+}
+
+/* one line in the log for d's sync that ended with code after ms, and a
+ * failure's in the status */
+static void
+logsync(struct dest *d, int code, int ok, long long ms)
+{
+	char what[48];
+
+	if (d->full)
+		fmt(what, sizeof(what), "full sync");
+	else
+		fmt(what, sizeof(what), "sync of %u director%s", d->ndirs,
+		    d->ndirs == 1 ? "y" : "ies");
+	if (ok) {
+		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
+		    d->spec, what, ms, code);
+		return;
+	}
+	if (d->killed) {
+		logmsg(LOG_INFO, "%s: %s stopped after %lld ms", d->spec, what, ms);
+		return;
+	}
+	if (code == NOMEM)
+		fmt(d->lasterr, sizeof(d->lasterr), "out of memory");
+	else if (code > 255)
+		fmt(d->lasterr, sizeof(d->lasterr), "rsync %s", describe(code));
+	else
+		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
+		    code, describe(code));
+	d->lasterrat = time(NULL);
+	logmsg(code == NOMEM || code == 1 || code == 2 || code == 4 ? LOG_ERR :
+	    LOG_WARNING, "%s: %s failed after %lld ms (%s); retrying in %lld ms",
+	    d->spec, what, ms, d->lasterr, (long long)d->backoff);
+}
+
+/* the sync of d ended with code (exit status, 256 + signal, or NOMEM):
+ * one line in the log, whatever happened, and its rhook (told 22, rsync's
+ * own status for want of memory, for NOMEM) */
 static void
 finish(struct dest *d, int code)
 {
 	int64_t t = now();
-	long long ms = t - d->start;
 	int ok = code == 0 || code == 24;
-	char what[48];
 
 	if (d->moving) {
 		placed(d, code);
@@ -3256,39 +3313,10 @@ finish(struct dest *d, int code)
 	d->list = NULL;
 	statuswant = 1;
 	settle(d, !ok);
-	if (d->full)
-		fmt(what, sizeof(what), "full sync");
-	else
-		fmt(what, sizeof(what), "sync of %u director%s", d->ndirs,
-		    d->ndirs == 1 ? "y" : "ies");
-	if (ok) {
-		d->backoff = 0;
-		d->lastok = time(NULL);
-		/* what it still owes came after the sync started */
-		d->owedsince = owes(d) ? d->lastok - ms / 1000 : 0;
-		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
-		    d->spec, what, ms, code);
-	} else if (d->killed) {
-		logmsg(LOG_INFO, "%s: %s stopped after %lld ms", d->spec, what, ms);
-	} else {
-		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
-		d->retry = t + d->backoff;
-		if (code > 255)
-			fmt(d->lasterr, sizeof(d->lasterr), "rsync %s", describe(code));
-		else
-			fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
-			    code, describe(code));
-		d->lasterrat = time(NULL);
-		logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
-		    "%s: %s failed after %lld ms (%s); retrying in %lld ms",
-		    d->spec, what, ms, d->lasterr, (long long)d->backoff);
-	}
-	if (!ok) {
-		d->needfull |= d->full;
-		dueby(d, t);
-	}
+	reschedule(d, ok, t);
+	logsync(d, code, ok, t - d->start);
 	if (!d->killed)
-		starthook(d, code, d->full);
+		starthook(d, code == NOMEM ? 22 : code, d->full);
 }
 
 /* d places what moved before its sync, unless a full sync is owed,
@@ -3333,9 +3361,8 @@ spawnsync(struct dest *d, int64_t t)
 	d->nsyncs++;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
-		logmsg(LOG_ERR, "%s: out of memory", d->spec);
 		free(held);
-		finish(d, 22);
+		finish(d, NOMEM);
 		return;
 	}
 	logmsg(LOG_DEBUG, full ? "%s: full sync" : "%s: sync of %u directories",
