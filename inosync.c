@@ -67,6 +67,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h> /* offsetof */
 #include <stdint.h>
 #include <stdio.h> /* rename */
 #include <stdlib.h>
@@ -929,33 +930,48 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
+/* how -t prints a key, in the order of keys[]; every row says it, as
+ * -Wextra warns of one that does not */
+enum {
+	PSTR,                   /* the string at off, or "# KEY (unset)" */
+	PNUM,                   /* the long at off */
+	PMS,                    /* the long at off, ms as seconds */
+	PYESNO,                 /* the int at off */
+	PWITH,                  /* with the key before it */
+	PWPATH, PNODES, PPATS, PEMASK, PLOGFILE, PRARGS, PRDELETE /* their own */
+};
+
+#define OFF(field) offsetof(struct conf, field)
+
 static const struct key {
 	const char *name;
 	int (*set)(struct conf *, const char *, const char *);
-	int list;               /* may be repeated */
+	unsigned char list;     /* may be repeated */
+	unsigned char print;    /* how -t prints it */
+	unsigned short off;     /* where its value is, for PSTR to PYESNO */
 } keys[] = {
-	{ "wpath", setwpath, 0 },
-	{ "rpath", setrpath, 0 },
-	{ "rnodes", setrnodes, 1 },
-	{ "rexcludes", setrexcludes, 1 },
-	{ "rexcludefrom", setrexcludefrom, 1 },
-	{ "rspeed", setrspeed, 0 },
-	{ "emask", setemask, 0 },
-	{ "edelay", setedelay, 0 },
-	{ "rsync", setrsync, 0 },
-	{ "logfile", setlogfile, 0 },
-	{ "rsh", setrsh, 0 },
-	{ "rargs", setrargs, 0 },
-	{ "rtimeout", setrtimeout, 0 },
-	{ "efull", setefull, 0 },
-	{ "rhook", setrhook, 0 },
-	{ "pidfile", setpidfile, 0 },
-	{ "statusfile", setstatusfile, 0 },
-	{ "wguard", setwguard, 0 },
-	{ "rdelete", setrdelete, 0 },
-	{ "wsettle", setwsettle, 0 },
-	{ "rprocs", setrprocs, 0 },
-	{ "rinit", setrinit, 0 },
+	{ "wpath", setwpath, 0, PWPATH, 0 },
+	{ "wguard", setwguard, 0, PSTR, OFF(wguard) },
+	{ "rpath", setrpath, 0, PSTR, OFF(rpath) },
+	{ "rnodes", setrnodes, 1, PNODES, 0 },
+	{ "rexcludes", setrexcludes, 1, PPATS, 0 },
+	{ "rexcludefrom", setrexcludefrom, 1, PWITH, 0 },
+	{ "rspeed", setrspeed, 0, PNUM, OFF(rspeed) },
+	{ "emask", setemask, 0, PEMASK, 0 },
+	{ "edelay", setedelay, 0, PMS, OFF(edelay) },
+	{ "wsettle", setwsettle, 0, PMS, OFF(wsettle) },
+	{ "rsync", setrsync, 0, PSTR, OFF(rsync) },
+	{ "logfile", setlogfile, 0, PLOGFILE, 0 },
+	{ "rsh", setrsh, 0, PSTR, OFF(rsh) },
+	{ "rargs", setrargs, 0, PRARGS, 0 },
+	{ "rtimeout", setrtimeout, 0, PNUM, OFF(rtimeout) },
+	{ "efull", setefull, 0, PNUM, OFF(efull) },
+	{ "rdelete", setrdelete, 0, PRDELETE, 0 },
+	{ "rprocs", setrprocs, 0, PNUM, OFF(rprocs) },
+	{ "rinit", setrinit, 0, PYESNO, OFF(rinit) },
+	{ "rhook", setrhook, 0, PSTR, OFF(rhook) },
+	{ "pidfile", setpidfile, 0, PSTR, OFF(pidfile) },
+	{ "statusfile", setstatusfile, 0, PSTR, OFF(statusfile) },
 };
 CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
 
@@ -1344,51 +1360,82 @@ printstr(const char *key, const char *v)
 		out("# %s (unset)\n", key);
 }
 
+/* key k of c, as it reads back the same */
+static void
+printkey(const struct conf *c, const struct key *k)
+{
+	const void *v = (const char *)c + k->off;
+	const char *p;
+	int i, f;
+
+	switch (k->print) {
+	case PSTR:
+		printstr(k->name, *(char *const *)v);
+		break;
+	case PNUM:
+		out("%s = %ld\n", k->name, *(const long *)v);
+		break;
+	case PMS:
+		printms(k->name, *(const long *)v);
+		break;
+	case PYESNO:
+		out("%s = %s\n", k->name, *(const int *)v ? "yes" : "no");
+		break;
+	case PWPATH:
+		printstr(k->name, *c->wpath ? c->wpath : "/");
+		break;
+	case PNODES:
+		for (i = 0; i < c->nrnodes; i++)
+			out("rnodes = %s\n", c->rnodes[i]);
+		break;
+	case PPATS:
+		/* with its "- " when the pattern itself begins with one, so
+		 * that it reads back the same; a file's patterns after its
+		 * name, as rexcludefrom prints with rexcludes */
+		for (f = 0; f <= c->nxfiles; f++) {
+			if (f)
+				out("rexcludefrom = %s\n", c->xfiles[f - 1]);
+			for (i = 0; i < c->npats; i++) {
+				p = c->pats[i].opt + 12;
+				if (c->pats[i].from == f)
+					out("%s%s%s\n", f ? "#   " : "rexcludes = ",
+					    strncmp(p, "- ", 2) ? "" : "- ", p);
+			}
+		}
+		if (!c->npats)
+			out("# rexcludes (unset)\n");
+		break;
+	case PEMASK:
+		out("emask =");
+		for (i = 0; i < NSINGLE; i++)
+			if (c->emask & events[i].mask)
+				out(" %s", events[i].name);
+		out("\n");
+		break;
+	case PLOGFILE:
+		printstr(k->name, c->logfile ? c->logfile + 11 : NULL);
+		break;
+	case PRARGS:
+		out(c->nrargs ? "rargs =" : "# rargs (unset)");
+		for (i = 0; i < c->nrargs; i++)
+			out(" %s", c->rargv[i]);
+		out("\n");
+		break;
+	case PRDELETE:
+		out("rdelete = %s\n", rdeletes[c->rdelete]);
+		break;
+	}
+}
+
+/* -t: every key as keys[] has them, then what rsync is given */
 static void
 printconf(const struct conf *c)
 {
-	const char *p;
-	int i, k;
+	const struct key *k;
+	int i;
 
-	printstr("wpath", *c->wpath ? c->wpath : "/");
-	printstr("wguard", c->wguard);
-	printstr("rpath", c->rpath);
-	for (i = 0; i < c->nrnodes; i++)
-		out("rnodes = %s\n", c->rnodes[i]);
-	/* with its "- " when the pattern itself begins with one, so that
-	 * it reads back the same; a file's patterns after its name */
-	for (k = 0; k <= c->nxfiles; k++) {
-		if (k)
-			out("rexcludefrom = %s\n", c->xfiles[k - 1]);
-		for (i = 0; i < c->npats; i++) {
-			p = c->pats[i].opt + 12;
-			if (c->pats[i].from == k)
-				out("%s%s%s\n", k ? "#   " : "rexcludes = ",
-				    strncmp(p, "- ", 2) ? "" : "- ", p);
-		}
-	}
-	if (!c->npats)
-		out("# rexcludes (unset)\n");
-	out("rspeed = %ld\nemask =", c->rspeed);
-	for (i = 0; i < NSINGLE; i++)
-		if (c->emask & events[i].mask)
-			out(" %s", events[i].name);
-	out("\n");
-	printms("edelay", c->edelay);
-	printms("wsettle", c->wsettle);
-	printstr("rsync", c->rsync);
-	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
-	printstr("rsh", c->rsh);
-	out(c->nrargs ? "rargs =" : "# rargs (unset)");
-	for (i = 0; i < c->nrargs; i++)
-		out(" %s", c->rargv[i]);
-	out("\n");
-	out("rtimeout = %ld\nefull = %ld\nrdelete = %s\nrprocs = %ld\nrinit = %s\n",
-	    c->rtimeout, c->efull, rdeletes[c->rdelete], c->rprocs,
-	    c->rinit ? "yes" : "no");
-	printstr("rhook", c->rhook);
-	printstr("pidfile", c->pidfile);
-	printstr("statusfile", c->statusfile);
+	for (k = keys; k < keys + LEN(keys); k++)
+		printkey(c, k);
 	for (i = 0; i < c->nrnodes; i++)
 		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->specs[i]);
 }
