@@ -255,6 +255,8 @@ static size_t mountslen;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
+static char *conffile;          /* -c, absolute, for every reload */
+static char *lockfile;          /* the pidfile locked, which a reload may not free */
 static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
 
 /* -e and -x from the command line, applied over every config */
@@ -1360,13 +1362,35 @@ printstr(const char *key, const char *v)
 		out("# %s (unset)\n", key);
 }
 
+/* rexcludes, each with its "- " when the pattern itself begins with
+ * one, so that it reads back the same; then each rexcludefrom with its
+ * patterns */
+static void
+printpats(const struct conf *c)
+{
+	const char *p;
+	int i, f;
+
+	for (f = 0; f <= c->nxfiles; f++) {
+		if (f)
+			out("rexcludefrom = %s\n", c->xfiles[f - 1]);
+		for (i = 0; i < c->npats; i++) {
+			p = c->pats[i].opt + 12;
+			if (c->pats[i].from == f)
+				out("%s%s%s\n", f ? "#   " : "rexcludes = ",
+				    strncmp(p, "- ", 2) ? "" : "- ", p);
+		}
+	}
+	if (!c->npats)
+		out("# rexcludes (unset)\n");
+}
+
 /* key k of c, as it reads back the same */
 static void
 printkey(const struct conf *c, const struct key *k)
 {
 	const void *v = (const char *)c + k->off;
-	const char *p;
-	int i, f;
+	int i;
 
 	switch (k->print) {
 	case PSTR:
@@ -1389,21 +1413,7 @@ printkey(const struct conf *c, const struct key *k)
 			out("rnodes = %s\n", c->rnodes[i]);
 		break;
 	case PPATS:
-		/* with its "- " when the pattern itself begins with one, so
-		 * that it reads back the same; a file's patterns after its
-		 * name, as rexcludefrom prints with rexcludes */
-		for (f = 0; f <= c->nxfiles; f++) {
-			if (f)
-				out("rexcludefrom = %s\n", c->xfiles[f - 1]);
-			for (i = 0; i < c->npats; i++) {
-				p = c->pats[i].opt + 12;
-				if (c->pats[i].from == f)
-					out("%s%s%s\n", f ? "#   " : "rexcludes = ",
-					    strncmp(p, "- ", 2) ? "" : "- ", p);
-			}
-		}
-		if (!c->npats)
-			out("# rexcludes (unset)\n");
+		printpats(c);
 		break;
 	case PEMASK:
 		out("emask =");
@@ -4086,6 +4096,24 @@ reload(void)
 	logmsg(LOG_INFO, "%s reloaded", conf.file);
 }
 
+/* the periodic full sync after the one at t: efull later */
+static void
+nextfull(int64_t t)
+{
+	fullat = t + (int64_t)conf.efull * 1000;
+}
+
+/* at start and after a reload: the destinations of conf, and the source
+ * accepted anew, watched and fully synced (or held) */
+static void
+begin(void)
+{
+	initdests();
+	src.ok = 0;
+	takesource();
+	nextfull(now());
+}
+
 /* the reloaded config, once no rsync of the old one runs */
 static void
 apply(void)
@@ -4096,13 +4124,10 @@ apply(void)
 	free(newconf);
 	newconf = NULL;
 	forgetmoves(~0u); /* the destinations may be others */
-	initdests();
+	begin();
 	mkctldir();
-	src.ok = 0; /* a reload accepts the source anew */
-	takesource();
 	free(mounts);
 	mounts = mfd >= 0 ? listmounts(&mountslen) : NULL;
-	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
 static void
@@ -4235,7 +4260,7 @@ timers(void)
 	if (conf.efull && !quitting && t >= fullat) {
 		logmsg(LOG_INFO, "periodic full sync");
 		wantfull();
-		fullat = t + (int64_t)conf.efull * 1000;
+		nextfull(t);
 	}
 	if (conf.statusfile && statuswant && t >= statusat + 1000)
 		writestatus();
@@ -4400,8 +4425,7 @@ setup(int detach)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		die(1, "signalfd:");
-	initdests();
-	takesource();
+	begin();
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
 	/* only a source accepted now: one held is fully synced once back */
@@ -4423,7 +4447,6 @@ setup(int detach)
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
-	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
 /* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
@@ -4474,33 +4497,33 @@ addarg(const char *x)
 	argexcl[nargexcl++] = (char *)x;
 }
 
-int
-main(int argc, char *argv[])
+/* the options, and the config they name (-c FILE, the default file, or
+ * SRC DEST...); exit 2 on a mistake in either */
+static void
+getconf(int argc, char *argv[], int *detach, int *check)
 {
 	const char *cfile = NULL;
-	static char *file; /* the config file's name, for every reload */
-	char *pidfile = NULL, *val = NULL;
-	int c, check = 0, detach = 0;
+	char *val = NULL;
+	int c;
 
-	keepstdio();
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		out("inosync %s\n", VERSION);
-		return 0;
+		exit(0);
 	}
 	if (argc == 2 && !strcmp(argv[1], "--help"))
 		usage(0);
 	while ((c = nextopt(argc, argv, "c:de:hP:ptvx:", &val)) != -1) {
 		switch (c) {
 		case 'c': cfile = val; break;
-		case 'd': detach = 1; break;
+		case 'd': *detach = 1; break;
 		case 'e':
 			if (parsenum(val, 3, EDELAY_MAX, &argdelay, "-e") < 0)
-				return 2;
+				exit(2);
 			break;
 		case 'h': usage(0); break;
 		case 'P': argpidfile = val; break;
 		case 'p': pretend = 1; break;
-		case 't': check = 1; break;
+		case 't': *check = 1; break;
 		case 'v': verbose = 1; break;
 		case 'x': addarg(val); break;
 		default: usage(2);
@@ -4514,25 +4537,41 @@ main(int argc, char *argv[])
 		cfile = CONFFILE;
 	/* absolute, so SIGHUP finds it after -d went to /, but unresolved:
 	 * SIGHUP follows a config symlink repointed since */
-	if (cfile && setpath(&file, cfile, "-c") < 0)
-		return 2;
-	if ((file ? loadconf(&conf, file) : argconf(&conf, argv, argc)) < 0)
-		return 2;
+	if (cfile && setpath(&conffile, cfile, "-c") < 0)
+		exit(2);
+	if ((conffile ? loadconf(&conf, conffile) : argconf(&conf, argv, argc)) < 0)
+		exit(2);
+}
+
+/* on the way out: ssh's masters, the statusfile and the pidfile go */
+static void
+cleanup(void)
+{
+	closemasters(1);
+	if (conf.statusfile)
+		unlink(conf.statusfile);
+	if (pidfd >= 0)
+		unlink(lockfile);
+	free(lockfile);
+	free(conffile);
+	logmsg(LOG_INFO, "exited");
+}
+
+int
+main(int argc, char *argv[])
+{
+	int check = 0, detach = 0;
+
+	keepstdio();
+	getconf(argc, argv, &detach, &check);
 	if (check) {
 		printconf(&conf);
 		return 0;
 	}
 	if (conf.pidfile && !pretend)
-		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
+		lockpid(lockfile = strdup(conf.pidfile)); /* a reload may free the key */
 	setup(detach);
 	loop();
-	closemasters(1);
-	if (conf.statusfile)
-		unlink(conf.statusfile);
-	if (pidfd >= 0)
-		unlink(pidfile);
-	free(pidfile);
-	free(file);
-	logmsg(LOG_INFO, "exited");
+	cleanup();
 	return 0;
 }
