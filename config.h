@@ -82,6 +82,12 @@
 #define EVBUF 65536
 #endif
 
+/* reads of EVBUF bytes from the inotify fd in one round of the loop, at
+ * most: then the signals and the rsyncs' pipes have their turn */
+#ifndef EVREADS
+#define EVREADS 8
+#endif
+
 /* more dirty directories than this for one destination: one full sync */
 #ifndef FULLDIRS
 #define FULLDIRS 10000

@@ -37,10 +37,12 @@
  * given to rsync, so a change in an excluded path starts no rsync at all.
  *
  * One poll() is where the program waits: inotify, signals (a signalfd),
- * the mount table and the pipes of the running rsyncs all come through it,
- * and its timeout is the nearest deadline; no child's output and no slow
- * log reader can hold it (output is read a pipe's worth at a time, and a
- * log line the log's pipe cannot take at once is dropped and counted).
+ * the mount table and the pipes of the running rsyncs and movers all come
+ * through it, and its timeout is the nearest deadline; no child's output
+ * and no slow log reader can hold it (output is read a pipe's worth at a
+ * time, and a log line the log's pipe cannot take at once is dropped and
+ * counted). Only work done in one go holds it: a rescan walks the whole
+ * tree, and on exit and reload ssh's masters are closed in turn.
  * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
  * reloads the config file, keeping the running one if the new one is
  * broken; SIGUSR1 runs a full sync now.
@@ -192,7 +194,8 @@ struct dest {
 	int placed;             /* its mover ran: its sync is next, whatever
 	                         * moved since, so that moves cannot starve it */
 	int fd[3];              /* its stdin, stdout, stderr; -1 when closed */
-	char *list;             /* directories for its stdin */
+	char *list;             /* its rsync's stdin (--files-from): each
+	                         * directory or changed name as "./PATH\0" */
 	size_t len, off;
 	char line[2][LOGLINE];  /* partial lines of its stdout and stderr */
 	size_t llen[2];
@@ -1683,7 +1686,12 @@ orphan(struct node *n)
  * with tens of thousands of directories malloc's rounding and headers
  * would cost a third of the memory. A freed node waits on a list of its
  * size, 8 bytes a step, for the next node of that size. */
-static void *blocks;            /* every block, linked through its first word */
+static void *blocks;            /* every block, linked through its first
+                                 * word; never freed (the tree lasts as
+                                 * long as the daemon) nor read: it keeps
+                                 * each block's start in reach, for leak
+                                 * checkers (valgrind calls a block only
+                                 * its nodes point into "possibly lost") */
 static char *blk;               /* what is left of the newest */
 static size_t blkleft;
 static void *freenodes[(sizeof(struct node) + NAME_MAX + 8) / 8 + 1];
@@ -2589,7 +2597,7 @@ readevents(void)
 	ssize_t n;
 	int i;
 
-	for (i = 0; i < 8 && !rescanning; i++) {
+	for (i = 0; i < EVREADS && !rescanning; i++) {
 		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
@@ -2665,9 +2673,11 @@ listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 	return 0;
 }
 
-/* move what d owes into its next sync; unless the sync is full,
- * list each directory, or each of its changed names (rsync deletes those
- * that are gone); too long a list makes the sync full */
+/* move what d owes into its next sync; unless the sync is full (which
+ * spawnsync() makes it past FULLDIRS directories), list each directory,
+ * or each of its changed names (rsync deletes those that are gone). A
+ * name that cannot be listed (out of memory, or a path longer than
+ * PATH_MAX, which only a full sync covers) makes the sync full: 1 then */
 static int
 collect(struct dest *d, int full)
 {
@@ -2731,8 +2741,8 @@ unclosedopts(size_t *len)
 }
 
 /* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
- * rargs, and for the most any caller adds besides patterns and held
- * files (mkargv 7, passargv 9) */
+ * rargs (6 at most), and for the most any caller adds besides patterns
+ * and held files (mkargv 7, passargv 10, each with the NULL) */
 #define ARGVMAX 16
 
 static const char *rsyncflags[] = { RSYNC_FLAGS };
