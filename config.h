@@ -55,9 +55,10 @@
 #define RSYNC_FLAGS "-a", "--modify-window=-1"
 #endif
 
-/* destinations at most (one bit each in a directory's dirty mask) */
-#ifndef MAXNODES
-#define MAXNODES 32
+/* destinations at most (one bit each in a directory's dirty mask, so
+ * 32 at most: a larger value does not compile) */
+#ifndef MAXDESTS
+#define MAXDESTS 32
 #endif
 
 /* longest config line, in bytes, newline included */
@@ -79,6 +80,12 @@
 /* bytes read from the inotify fd at once */
 #ifndef EVBUF
 #define EVBUF 65536
+#endif
+
+/* reads of EVBUF bytes from the inotify fd in one round of the loop, at
+ * most: then the signals and the rsyncs' pipes have their turn */
+#ifndef EVREADS
+#define EVREADS 8
 #endif
 
 /* more dirty directories than this for one destination: one full sync */

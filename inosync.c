@@ -37,10 +37,12 @@
  * given to rsync, so a change in an excluded path starts no rsync at all.
  *
  * One poll() is where the program waits: inotify, signals (a signalfd),
- * the mount table and the pipes of the running rsyncs all come through it,
- * and its timeout is the nearest deadline; no child's output and no slow
- * log reader can hold it (output is read a pipe's worth at a time, and a
- * log line the log's pipe cannot take at once is dropped and counted).
+ * the mount table and the pipes of the running rsyncs and movers all come
+ * through it, and its timeout is the nearest deadline; no child's output
+ * and no slow log reader can hold it (output is read a pipe's worth at a
+ * time, and a log line the log's pipe cannot take at once is dropped and
+ * counted). Only work done in one go holds it: a rescan walks the whole
+ * tree, and on exit and reload ssh's masters are closed in turn.
  * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
  * reloads the config file, keeping the running one if the new one is
  * broken; SIGUSR1 runs a full sync now.
@@ -67,6 +69,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h> /* offsetof */
 #include <stdint.h>
 #include <stdio.h> /* rename */
 #include <stdlib.h>
@@ -79,6 +82,9 @@
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* a limit the compiler checks, as dwm checks its tag count: a false cond
+ * makes an array of negative size */
+#define CHECK(name, cond) typedef char name[(cond) ? 1 : -1]
 
 /* inotify events the watch tree needs whatever emask says */
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
@@ -108,8 +114,8 @@ struct conf {
 	char *wpath;            /* resolved, no trailing '/' ("" for /) */
 	char *wguard;           /* a name that must be in wpath for syncs */
 	char *rpath;
-	char *rnodes[MAXNODES];
-	char *rwhere[MAXNODES]; /* "FILE:LINE" of each, for its errors */
+	char *rnodes[MAXDESTS];
+	char *rwhere[MAXDESTS]; /* "FILE:LINE" of each, for its errors */
 	int nrnodes;
 	struct pat *pats;
 	int npats;
@@ -137,8 +143,7 @@ struct conf {
 	unsigned seen;          /* single-value keys already given */
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
-	char *dests[MAXNODES];  /* rnodes + rpath, local ones made absolute */
-	int kind[MAXNODES];     /* LOCAL, SHELL or DAEMON */
+	char *specs[MAXDESTS];  /* rnodes + rpath, local ones made absolute */
 	char *rshopt;           /* -e for SHELL destinations */
 	char topt[32], ctopt[32]; /* --timeout=, --contimeout= */
 };
@@ -159,9 +164,9 @@ struct dirt {                   /* a directory some destination still owes */
 	struct node *n;
 	uint32_t dirty;         /* destinations that owe it */
 	uint32_t sent;          /* destinations whose running rsync has it */
-	char *names;            /* its changed entries, each ending in '\0';
-	                         * NULL: the whole directory */
+	char *names;            /* its changed entries, each ending in '\0' */
 	size_t nlen;
+	int whole;              /* the whole directory is owed (no names) */
 };
 
 struct unclosed {               /* a file being written, held back */
@@ -182,12 +187,15 @@ struct move {                   /* an entry moved within the tree */
 
 struct dest {
 	const char *spec;       /* as rsync takes it */
+	uint32_t bit;           /* its bit in the masks (struct dirt, move) */
+	int kind;               /* LOCAL, SHELL or DAEMON */
 	pid_t pid;              /* running rsync (or mover), 0 if none */
 	unsigned moving;        /* moves the running mover places, 0: rsync */
 	int placed;             /* its mover ran: its sync is next, whatever
 	                         * moved since, so that moves cannot starve it */
 	int fd[3];              /* its stdin, stdout, stderr; -1 when closed */
-	char *list;             /* directories for its stdin */
+	char *list;             /* its rsync's stdin (--files-from): each
+	                         * directory or changed name as "./PATH\0" */
 	size_t len, off;
 	char line[2][LOGLINE];  /* partial lines of its stdout and stderr */
 	size_t llen[2];
@@ -196,11 +204,11 @@ struct dest {
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
 	int queued;             /* due, but waits for a turn under rprocs */
-	int64_t due;            /* when its owed work may start, 0 = none */
+	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
-	unsigned long runs;
+	unsigned long nsyncs;   /* syncs started (status: runs) */
 	time_t lastok;          /* wall clock of the last successful sync */
 	time_t owedsince;       /* wall clock of the oldest change owed, or 0 */
 	pid_t hook;             /* running rhook, 0 if none */
@@ -214,7 +222,8 @@ struct dest {
 
 static struct conf conf;        /* the running configuration */
 static struct conf *newconf;    /* a reloaded one waiting for idle rsyncs */
-static struct dest dests[MAXNODES];
+static struct dest dests[MAXDESTS];
+CHECK(maxdests_fits_the_masks, MAXDESTS >= 1 && MAXDESTS <= 32);
 static int ndests;
 
 static struct node *root;
@@ -249,6 +258,8 @@ static size_t mountslen;
 static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
+static char *conffile;          /* -c, absolute, for every reload */
+static char *lockfile;          /* the pidfile locked, which a reload may not free */
 static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
 
 /* -e and -x from the command line, applied over every config */
@@ -274,7 +285,9 @@ static const struct { const char *name; uint32_t mask; } events[] = {
 	{ "IN_MOVE", IN_MOVE },
 	{ "IN_ALL_EVENTS", IN_ALL_EVENTS },
 };
-#define NSINGLE 12
+#define NSINGLE 12           /* the single events, first, in bit order */
+CHECK(nsingle_is_each_event, NSINGLE < LEN(events) &&
+    IN_ALL_EVENTS == (1u << NSINGLE) - 1);
 
 static const struct { int code; const char *what; } exits[] = {
 	{ 1, "syntax or usage error" },
@@ -602,8 +615,8 @@ setwguard(struct conf *c, const char *v, const char *where)
 static int
 setrnodes(struct conf *c, const char *v, const char *where)
 {
-	if (c->nrnodes == MAXNODES)
-		return cerr(where, "too many rnodes (at most %d)", MAXNODES);
+	if (c->nrnodes == MAXDESTS)
+		return cerr(where, "too many rnodes (at most %d)", MAXDESTS);
 	if (*v == '-')
 		return cerr(where, "destination '%s' begins with '-': rsync "
 		    "would take it for an option (write ./%s)", v, v);
@@ -794,7 +807,7 @@ setrdelete(struct conf *c, const char *v, const char *where)
 static int
 setrprocs(struct conf *c, const char *v, const char *where)
 {
-	return parsenum(v, 0, MAXNODES, &c->rprocs, where);
+	return parsenum(v, 0, MAXDESTS, &c->rprocs, where);
 }
 
 static int
@@ -922,34 +935,50 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
+/* how -t prints a key, in the order of keys[]; every row says it, as
+ * -Wextra warns of one that does not */
+enum {
+	PSTR,                   /* the string at off, or "# KEY (unset)" */
+	PNUM,                   /* the long at off */
+	PMS,                    /* the long at off, ms as seconds */
+	PYESNO,                 /* the int at off */
+	PWITH,                  /* with the key before it */
+	PWPATH, PNODES, PPATS, PEMASK, PLOGFILE, PRARGS, PRDELETE /* their own */
+};
+
+#define OFF(field) offsetof(struct conf, field)
+
 static const struct key {
 	const char *name;
 	int (*set)(struct conf *, const char *, const char *);
-	int list;               /* may be repeated */
+	unsigned char list;     /* may be repeated */
+	unsigned char print;    /* how -t prints it */
+	unsigned short off;     /* where its value is, for PSTR to PYESNO */
 } keys[] = {
-	{ "wpath", setwpath, 0 },
-	{ "rpath", setrpath, 0 },
-	{ "rnodes", setrnodes, 1 },
-	{ "rexcludes", setrexcludes, 1 },
-	{ "rexcludefrom", setrexcludefrom, 1 },
-	{ "rspeed", setrspeed, 0 },
-	{ "emask", setemask, 0 },
-	{ "edelay", setedelay, 0 },
-	{ "rsync", setrsync, 0 },
-	{ "logfile", setlogfile, 0 },
-	{ "rsh", setrsh, 0 },
-	{ "rargs", setrargs, 0 },
-	{ "rtimeout", setrtimeout, 0 },
-	{ "efull", setefull, 0 },
-	{ "rhook", setrhook, 0 },
-	{ "pidfile", setpidfile, 0 },
-	{ "statusfile", setstatusfile, 0 },
-	{ "wguard", setwguard, 0 },
-	{ "rdelete", setrdelete, 0 },
-	{ "wsettle", setwsettle, 0 },
-	{ "rprocs", setrprocs, 0 },
-	{ "rinit", setrinit, 0 },
+	{ "wpath", setwpath, 0, PWPATH, 0 },
+	{ "wguard", setwguard, 0, PSTR, OFF(wguard) },
+	{ "rpath", setrpath, 0, PSTR, OFF(rpath) },
+	{ "rnodes", setrnodes, 1, PNODES, 0 },
+	{ "rexcludes", setrexcludes, 1, PPATS, 0 },
+	{ "rexcludefrom", setrexcludefrom, 1, PWITH, 0 },
+	{ "rspeed", setrspeed, 0, PNUM, OFF(rspeed) },
+	{ "emask", setemask, 0, PEMASK, 0 },
+	{ "edelay", setedelay, 0, PMS, OFF(edelay) },
+	{ "wsettle", setwsettle, 0, PMS, OFF(wsettle) },
+	{ "rsync", setrsync, 0, PSTR, OFF(rsync) },
+	{ "logfile", setlogfile, 0, PLOGFILE, 0 },
+	{ "rsh", setrsh, 0, PSTR, OFF(rsh) },
+	{ "rargs", setrargs, 0, PRARGS, 0 },
+	{ "rtimeout", setrtimeout, 0, PNUM, OFF(rtimeout) },
+	{ "efull", setefull, 0, PNUM, OFF(efull) },
+	{ "rdelete", setrdelete, 0, PRDELETE, 0 },
+	{ "rprocs", setrprocs, 0, PNUM, OFF(rprocs) },
+	{ "rinit", setrinit, 0, PYESNO, OFF(rinit) },
+	{ "rhook", setrhook, 0, PSTR, OFF(rhook) },
+	{ "pidfile", setpidfile, 0, PSTR, OFF(pidfile) },
+	{ "statusfile", setstatusfile, 0, PSTR, OFF(statusfile) },
 };
+CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
 
 static int
 setconf(struct conf *c, const char *k, const char *v, const char *where)
@@ -1004,7 +1033,7 @@ freeconf(struct conf *c)
 	for (i = 0; i < c->nrnodes; i++) {
 		free(c->rnodes[i]);
 		free(c->rwhere[i]);
-		free(c->dests[i]);
+		free(c->specs[i]);
 	}
 	for (i = 0; i < c->npats; i++) {
 		free(c->pats[i].opt);
@@ -1151,15 +1180,15 @@ setdests(struct conf *c, const char *where)
 		if (d && kindof(d) == LOCAL && d[0] != '/') {
 			if (!getcwd(cwd, sizeof(cwd)))
 				return cerr(where, "getcwd: %s", strerror(errno));
-			c->dests[i] = cat3(cwd, "/", d);
+			c->specs[i] = cat3(cwd, "/", d);
 			free(d);
 		} else {
-			c->dests[i] = d;
+			c->specs[i] = d;
 		}
-		if (!c->dests[i])
+		if (!c->specs[i])
 			return cerr(where, "out of memory");
-		c->kind[i] = kindof(c->dests[i]);
-		if (c->kind[i] == LOCAL && checkdest(c, c->dests[i], c->rwhere[i]) < 0)
+		if (kindof(c->specs[i]) == LOCAL &&
+		    checkdest(c, c->specs[i], c->rwhere[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -1336,53 +1365,92 @@ printstr(const char *key, const char *v)
 		out("# %s (unset)\n", key);
 }
 
+/* rexcludes, each with its "- " when the pattern itself begins with
+ * one, so that it reads back the same; then each rexcludefrom with its
+ * patterns */
 static void
-printconf(const struct conf *c)
+printpats(const struct conf *c)
 {
 	const char *p;
-	int i, k;
+	int i, f;
 
-	printstr("wpath", *c->wpath ? c->wpath : "/");
-	printstr("wguard", c->wguard);
-	printstr("rpath", c->rpath);
-	for (i = 0; i < c->nrnodes; i++)
-		out("rnodes = %s\n", c->rnodes[i]);
-	/* with its "- " when the pattern itself begins with one, so that
-	 * it reads back the same; a file's patterns after its name */
-	for (k = 0; k <= c->nxfiles; k++) {
-		if (k)
-			out("rexcludefrom = %s\n", c->xfiles[k - 1]);
+	for (f = 0; f <= c->nxfiles; f++) {
+		if (f)
+			out("rexcludefrom = %s\n", c->xfiles[f - 1]);
 		for (i = 0; i < c->npats; i++) {
 			p = c->pats[i].opt + 12;
-			if (c->pats[i].from == k)
-				out("%s%s%s\n", k ? "#   " : "rexcludes = ",
+			if (c->pats[i].from == f)
+				out("%s%s%s\n", f ? "#   " : "rexcludes = ",
 				    strncmp(p, "- ", 2) ? "" : "- ", p);
 		}
 	}
 	if (!c->npats)
 		out("# rexcludes (unset)\n");
-	out("rspeed = %ld\nemask =", c->rspeed);
-	for (i = 0; i < NSINGLE; i++)
-		if (c->emask & events[i].mask)
-			out(" %s", events[i].name);
-	out("\n");
-	printms("edelay", c->edelay);
-	printms("wsettle", c->wsettle);
-	printstr("rsync", c->rsync);
-	printstr("logfile", c->logfile ? c->logfile + 11 : NULL);
-	printstr("rsh", c->rsh);
-	out(c->nrargs ? "rargs =" : "# rargs (unset)");
-	for (i = 0; i < c->nrargs; i++)
-		out(" %s", c->rargv[i]);
-	out("\n");
-	out("rtimeout = %ld\nefull = %ld\nrdelete = %s\nrprocs = %ld\nrinit = %s\n",
-	    c->rtimeout, c->efull, rdeletes[c->rdelete], c->rprocs,
-	    c->rinit ? "yes" : "no");
-	printstr("rhook", c->rhook);
-	printstr("pidfile", c->pidfile);
-	printstr("statusfile", c->statusfile);
+}
+
+/* key k of c, as it reads back the same */
+static void
+printkey(const struct conf *c, const struct key *k)
+{
+	const void *v = (const char *)c + k->off;
+	int i;
+
+	switch (k->print) {
+	case PSTR:
+		printstr(k->name, *(char *const *)v);
+		break;
+	case PNUM:
+		out("%s = %ld\n", k->name, *(const long *)v);
+		break;
+	case PMS:
+		printms(k->name, *(const long *)v);
+		break;
+	case PYESNO:
+		out("%s = %s\n", k->name, *(const int *)v ? "yes" : "no");
+		break;
+	case PWPATH:
+		printstr(k->name, *c->wpath ? c->wpath : "/");
+		break;
+	case PNODES:
+		for (i = 0; i < c->nrnodes; i++)
+			out("rnodes = %s\n", c->rnodes[i]);
+		break;
+	case PPATS:
+		printpats(c);
+		break;
+	case PEMASK:
+		out("emask =");
+		for (i = 0; i < NSINGLE; i++)
+			if (c->emask & events[i].mask)
+				out(" %s", events[i].name);
+		out("\n");
+		break;
+	case PLOGFILE:
+		printstr(k->name, c->logfile ? c->logfile + 11 : NULL);
+		break;
+	case PRARGS:
+		out(c->nrargs ? "rargs =" : "# rargs (unset)");
+		for (i = 0; i < c->nrargs; i++)
+			out(" %s", c->rargv[i]);
+		out("\n");
+		break;
+	case PRDELETE:
+		out("rdelete = %s\n", rdeletes[c->rdelete]);
+		break;
+	}
+}
+
+/* -t: every key as keys[] has them, then what rsync is given */
+static void
+printconf(const struct conf *c)
+{
+	const struct key *k;
+	int i;
+
+	for (k = keys; k < keys + LEN(keys); k++)
+		printkey(c, k);
 	for (i = 0; i < c->nrnodes; i++)
-		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->dests[i]);
+		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->specs[i]);
 }
 
 /* exclude matching, with rsync's rules */
@@ -1618,7 +1686,12 @@ orphan(struct node *n)
  * with tens of thousands of directories malloc's rounding and headers
  * would cost a third of the memory. A freed node waits on a list of its
  * size, 8 bytes a step, for the next node of that size. */
-static void *blocks;            /* every block, linked through its first word */
+static void *blocks;            /* every block, linked through its first
+                                 * word; never freed (the tree lasts as
+                                 * long as the daemon) nor read: it keeps
+                                 * each block's start in reach, for leak
+                                 * checkers (valgrind calls a block only
+                                 * its nodes point into "possibly lost") */
 static char *blk;               /* what is left of the newest */
 static size_t blkleft;
 static void *freenodes[(sizeof(struct node) + NAME_MAX + 8) / 8 + 1];
@@ -1798,6 +1871,42 @@ excludedin(const struct node *dir, const char *name, int isdir)
 	return relpath(dir, name, path, sizeof(path)) >= 0 && excluded(path, isdir);
 }
 
+/* The batching policy, each part in one place: whether a destination
+ * owes work, when that work is due, when it may start. */
+
+/* d owes work: directories, or a full sync */
+static int
+owes(const struct dest *d)
+{
+	return d->pending || d->needfull;
+}
+
+/* d's owed work is due by t at the latest: edelay after the first change
+ * owed, at once for a full sync or after a failure */
+static void
+dueby(struct dest *d, int64_t t)
+{
+	if (!d->due || d->due > t)
+		d->due = t;
+}
+
+/* d may owe nothing now: then it has no deadline, and the next change
+ * owed arms one edelay away */
+static void
+undue(struct dest *d)
+{
+	if (!owes(d))
+		d->due = 0;
+}
+
+/* when d's owed work may start: when it is due, and not before the retry
+ * after a failure */
+static int64_t
+startat(const struct dest *d)
+{
+	return d->due > d->retry ? d->due : d->retry;
+}
+
 static void
 wantfull(void)
 {
@@ -1806,8 +1915,7 @@ wantfull(void)
 
 	for (i = 0; i < ndests; i++) {
 		dests[i].needfull = 1;
-		if (!dests[i].due || dests[i].due > t)
-			dests[i].due = t;
+		dueby(&dests[i], t);
 		if (!dests[i].owedsince)
 			dests[i].owedsince = time(NULL);
 	}
@@ -1978,8 +2086,7 @@ static void
 owe(struct dest *d)
 {
 	d->pending++;
-	if (!d->due)
-		d->due = now() + conf.edelay;
+	dueby(d, now() + conf.edelay);
 	if (!d->owedsince)
 		d->owedsince = time(NULL);
 }
@@ -1988,20 +2095,24 @@ owe(struct dest *d)
 static void
 whole(struct dirt *r)
 {
+	r->whole = 1;
 	free(r->names);
 	r->names = NULL;
 	allnames -= r->nlen;
 	r->nlen = 0;
 }
 
-/* name is owed in r, unless it already is; past NAMESMAX bytes of names in
- * one directory, or NAMESALL in all, the whole directory is owed instead */
+/* name is owed in r, unless it already is or the whole directory is;
+ * past NAMESMAX bytes of names in one directory, or NAMESALL in all, the
+ * whole directory is owed instead */
 static void
 addname(struct dirt *r, const char *name)
 {
 	size_t len = strlen(name) + 1, k;
 	char *p;
 
+	if (r->whole)
+		return;
 	for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
 		if (!strcmp(r->names + k, name))
 			return;
@@ -2022,7 +2133,6 @@ addname(struct dirt *r, const char *name)
 static void
 mark(struct node *n, const char *name, uint32_t bits)
 {
-	int isnew = !n->dslot;
 	struct dirt *r;
 	uint32_t fresh;
 	int i;
@@ -2039,16 +2149,13 @@ mark(struct node *n, const char *name, uint32_t bits)
 			dirt = r;
 			cdirt = cdirt * 2 + 64;
 		}
-		dirt[ndirt].n = n;
-		dirt[ndirt].dirty = dirt[ndirt].sent = 0;
-		dirt[ndirt].names = NULL;
-		dirt[ndirt].nlen = 0;
+		dirt[ndirt] = (struct dirt){ .n = n };
 		n->dslot = ++ndirt;
 	}
 	r = &dirt[n->dslot - 1];
 	if (!name)
 		whole(r);
-	else if (isnew || r->names)
+	else
 		addname(r, name);
 	fresh = bits & ~r->dirty;
 	r->dirty |= bits;
@@ -2069,8 +2176,10 @@ undirt(struct node *n)
 		return;
 	bits = dirt[n->dslot - 1].dirty;
 	for (i = 0; bits; i++, bits >>= 1) {
-		if (bits & 1 && !--dests[i].pending && !dests[i].needfull)
-			dests[i].due = 0;
+		if (bits & 1) {
+			dests[i].pending--;
+			undue(&dests[i]);
+		}
 	}
 	delrec(n->dslot - 1);
 }
@@ -2212,10 +2321,10 @@ settled(const struct node *dir, const char *name)
 		if (!dir->dslot)
 			continue;
 		r = &dirt[dir->dslot - 1];
-		for (k = 0; r->names && k < r->nlen; k += strlen(r->names + k) + 1)
+		for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
 			if (!strcmp(r->names + k, name))
 				break;
-		if (!r->names || k < r->nlen)
+		if (r->whole || k < r->nlen)
 			bits &= ~(r->dirty | r->sent);
 	}
 	return bits;
@@ -2340,12 +2449,11 @@ givemoves(uint32_t bit)
 	return n;
 }
 
-/* the sync of destination i ended: forget what it sent, or owe it again */
+/* the sync of d ended: forget what it sent, or owe it again */
 static void
-settle(int i, int failed)
+settle(struct dest *d, int failed)
 {
-	struct dest *d = &dests[i];
-	uint32_t bit = 1u << i;
+	uint32_t bit = d->bit;
 	size_t j;
 
 	for (j = ndirt; j-- > 0;) {
@@ -2501,7 +2609,7 @@ readevents(void)
 	ssize_t n;
 	int i;
 
-	for (i = 0; i < 8 && !rescanning; i++) {
+	for (i = 0; i < EVREADS && !rescanning; i++) {
 		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
@@ -2577,13 +2685,15 @@ listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 	return 0;
 }
 
-/* move what destination i owes into its next sync; unless the sync is full,
- * list each directory, or each of its changed names (rsync deletes those
- * that are gone); too long a list makes the sync full */
+/* move what d owes into its next sync; unless the sync is full (which
+ * spawnsync() makes it past FULLDIRS directories), list each directory,
+ * or each of its changed names (rsync deletes those that are gone). A
+ * name that cannot be listed (out of memory, or a path longer than
+ * PATH_MAX, which only a full sync covers) makes the sync full: 1 then */
 static int
-collect(struct dest *d, int i, int full)
+collect(struct dest *d, int full)
 {
-	uint32_t bit = 1u << i;
+	uint32_t bit = d->bit;
 	size_t j, k, cap = 0;
 	struct dirt *r;
 
@@ -2596,9 +2706,9 @@ collect(struct dest *d, int i, int full)
 		r->dirty &= ~bit;
 		r->sent |= bit;
 		d->ndirs++;
-		if (!r->names && !full)
+		if (r->whole && !full)
 			full = listadd(d, r->n, NULL, &cap) < 0;
-		for (k = 0; r->names && k < r->nlen && !full; k += strlen(r->names + k) + 1)
+		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
 			full = listadd(d, r->n, r->names + k, &cap) < 0;
 	}
 	d->pending = 0;
@@ -2643,8 +2753,8 @@ unclosedopts(size_t *len)
 }
 
 /* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
- * rargs, and for the most any caller adds besides patterns and held
- * files (mkargv 7, passargv 9) */
+ * rargs (6 at most), and for the most any caller adds besides patterns
+ * and held files (mkargv 7, passargv 10, each with the NULL) */
 #define ARGVMAX 16
 
 static const char *rsyncflags[] = { RSYNC_FLAGS };
@@ -2663,7 +2773,6 @@ static size_t
 baseargs(const struct dest *d, const char **v)
 {
 	static char bw[32];
-	int kind = conf.kind[d - dests];
 	size_t n = 0, i;
 
 	v[n++] = conf.rsync;
@@ -2677,9 +2786,9 @@ baseargs(const struct dest *d, const char **v)
 		v[n++] = conf.logfile;
 	if (conf.rtimeout)
 		v[n++] = conf.topt;
-	if (conf.rtimeout && kind == DAEMON)
+	if (conf.rtimeout && d->kind == DAEMON)
 		v[n++] = conf.ctopt;
-	if (kind == SHELL) {
+	if (d->kind == SHELL) {
 		v[n++] = "-e";
 		v[n++] = conf.rshopt;
 	}
@@ -2764,7 +2873,7 @@ logcmd(int prio, const char *what, char **argv)
 /* in a child: the signals as they were before us, then exec; by PATH
  * for ssh, as rsync runs it */
 static void
-run(char **argv)
+execargv(char **argv)
 {
 	char msg[LOGLINE];
 	sigset_t none;
@@ -2911,7 +3020,7 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
 		return NULL;
 	v[n++] = "--ignore-missing-args";
-	if (conf.kind[d - dests] == SHELL)
+	if (d->kind == SHELL)
 		v[n++] = "--no-old-args"; /* names on the remote command line */
 	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
 		if (!p->anchored)
@@ -2925,7 +3034,7 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 /* in the mover: run argv with list (len bytes) on its stdin; its exit
  * status, or -1 */
 static int
-runwait(char **argv, const char *list, size_t len)
+forkwait(char **argv, const char *list, size_t len)
 {
 	size_t off = 0;
 	ssize_t n = 0;
@@ -2935,7 +3044,7 @@ runwait(char **argv, const char *list, size_t len)
 	if (!argv || pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	if ((pid = fork()) == 0 && dup2(p[0], 0) == 0)
-		run(argv);
+		execargv(argv);
 	if (pid == 0)
 		_exit(127);
 	close(p[0]);
@@ -2952,7 +3061,6 @@ runwait(char **argv, const char *list, size_t len)
 static int
 passfiles(const struct dest *d, size_t i, size_t *j)
 {
-	const uint32_t bit = 1u << (d - dests);
 	const char *p[4], *q[4];
 	char *list = NULL, *l;
 	size_t len = 0, nl;
@@ -2960,7 +3068,7 @@ passfiles(const struct dest *d, size_t i, size_t *j)
 	parts(&moves[i], p);
 	for (*j = i; *j < nmoves; ++*j) {
 		parts(&moves[*j], q);
-		if (!(moves[*j].given & bit))
+		if (!(moves[*j].given & d->bit))
 			continue;
 		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
 			break;
@@ -2970,7 +3078,7 @@ passfiles(const struct dest *d, size_t i, size_t *j)
 		list = l;
 		len += fmt(list + len, nl, "./%s", q[3]) + 1;
 	}
-	return runwait(passargv(d, p[2], p[0], 1), list, len);
+	return forkwait(passargv(d, p[2], p[0], 1), list, len);
 }
 
 /* a file being written is in dir, whose path is relative to wpath */
@@ -3011,7 +3119,7 @@ passdir(const struct dest *d, const struct move *m, int root)
 	}
 	if (!ok || heldin(to))
 		return -1;
-	return runwait(passargv(d, to, from, 0), NULL, 0);
+	return forkwait(passargv(d, to, from, 0), NULL, 0);
 }
 
 /* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
@@ -3020,7 +3128,6 @@ passdir(const struct dest *d, const struct move *m, int root)
 static void
 mover(const struct dest *d)
 {
-	const uint32_t bit = 1u << (d - dests);
 	const struct move *m;
 	sigset_t none;
 	int root = -1, rc = 0, passes = 0;
@@ -3032,13 +3139,13 @@ mover(const struct dest *d)
 	closefd(&sfd);
 	closefd(&mfd);
 	closefd(&pidfd);
-	if (conf.kind[d - dests] == LOCAL &&
+	if (d->kind == LOCAL &&
 	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		_exit(1);
 	for (i = 0; i < nmoves; i = j) {
 		m = &moves[i];
 		j = i + 1;
-		if (!(m->given & bit))
+		if (!(m->given & d->bit))
 			continue;
 		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
 			rc |= localmove(root, m) != 0;
@@ -3055,20 +3162,20 @@ mover(const struct dest *d)
 /* in the child: become rsync (the mover if argv is NULL), in a process
  * group of its own */
 static void
-child(const struct dest *d, char **argv, int in, int out, int err)
+inchild(const struct dest *d, char **argv, int in, int out, int err)
 {
 	setpgid(0, 0);
 	if (dup2(in, 0) != 0 || dup2(out, 1) != 1 || dup2(err, 2) != 2)
 		_exit(127);
 	if (!argv)
 		mover(d);
-	run(argv);
+	execargv(argv);
 }
 
 /* fork rsync (argv), or the mover (NULL), with pipes for its stdin,
  * stdout and stderr */
 static int
-start(struct dest *d, char **argv, int full)
+forkchild(struct dest *d, char **argv, int full)
 {
 	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, k;
 	pid_t pid = -1;
@@ -3077,7 +3184,7 @@ start(struct dest *d, char **argv, int full)
 		if (pipe2(p[k], O_CLOEXEC) < 0)
 			break;
 	if (k == 3 && (pid = fork()) == 0)
-		child(d, argv, p[0][0], p[1][1], p[2][1]);
+		inchild(d, argv, p[0][0], p[1][1], p[2][1]);
 	if (pid < 0)
 		logmsg(LOG_ERR, "%s: cannot start rsync: %s", d->spec, strerror(errno));
 	for (k = 0; k < 3; k++) {
@@ -3117,7 +3224,7 @@ describe(int code)
 /* rhook DEST STATUS KIND, after a sync; one at a time for a destination,
  * so a sync that ends while the last one's rhook runs has its own after it */
 static void
-runhook(struct dest *d, int code, int full)
+starthook(struct dest *d, int code, int full)
 {
 	char st[16], *argv[5];
 	pid_t pid;
@@ -3141,7 +3248,7 @@ runhook(struct dest *d, int code, int full)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
-		run(argv);
+		execargv(argv);
 	}
 	setpgid(pid, pid);
 	d->hook = pid;
@@ -3167,7 +3274,7 @@ reaphook(pid_t pid, int st)
 		    conf.rhook ? conf.rhook : "", WIFEXITED(st) ? "exit" : "signal",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	if (d->hookwait && !quitting && !newconf)
-		runhook(d, d->hookcode, d->hookfull);
+		starthook(d, d->hookcode, d->hookfull);
 }
 
 /* when a running rhook is killed: rtimeout, or HOOKWAIT_MS without one */
@@ -3192,16 +3299,15 @@ killhooks(int64_t t)
 	}
 }
 
-/* destination i's mover ended with code: its moves are done with,
- * placed or not, and its sync is next, as it was due */
+/* d's mover ended with code: its moves are done with, placed or not,
+ * and its sync is next, as it was due */
 static void
-placed(int i, int code)
+placed(struct dest *d, int code)
 {
-	struct dest *d = &dests[i];
 	size_t k;
 
 	for (k = 0; k < nmoves; k++)
-		moves[k].given &= ~(1u << i);
+		moves[k].given &= ~d->bit;
 	forgetmoves(0);
 	logmsg(LOG_INFO, code ? "%s: %u moves tried in %lld ms, not all placed: "
 	    "the sync sends the rest" : "%s: %u moves placed in %lld ms",
@@ -3211,114 +3317,140 @@ placed(int i, int code)
 	statuswant = 1;
 }
 
-/* the sync of destination i ended with code (exit status, 256 + signal):
- * one line in the log, whatever happened */
-static void
-finish(int i, int code)
-{
-	struct dest *d = &dests[i];
-	int64_t t = now();
-	long long ms = t - d->start;
-	int ok = code == 0 || code == 24;
-	char what[48];
+/* finish()'s code for a sync that could not be set up for want of memory */
+#define NOMEM (-1)
 
-	if (d->moving) {
-		placed(i, code);
+/* the sync of d ended at t, ok or not: when what it owes is next. A
+ * failure owes again what the sync had (settle), the full sync if it was
+ * one, and is retried with growing back-off, unless we stopped it */
+static void
+reschedule(struct dest *d, int ok, int64_t t)
+{
+	if (ok) {
+		d->backoff = 0;
+		d->lastok = time(NULL);
+		/* what it still owes came after the sync started */
+		d->owedsince = owes(d) ? d->lastok - (t - d->start) / 1000 : 0;
 		return;
 	}
-	free(d->list);
-	d->list = NULL;
-	statuswant = 1;
-	settle(i, !ok);
+	if (!d->killed) {
+		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
+		d->retry = t + d->backoff;
+	}
+	d->needfull |= d->full;
+	dueby(d, t);
+}
+
+/* one line in the log for d's sync that ended with code after ms, and a
+ * failure's in the status */
+static void
+logsync(struct dest *d, int code, int ok, long long ms)
+{
+	char what[48];
+
 	if (d->full)
 		fmt(what, sizeof(what), "full sync");
 	else
 		fmt(what, sizeof(what), "sync of %u director%s", d->ndirs,
 		    d->ndirs == 1 ? "y" : "ies");
 	if (ok) {
-		d->backoff = 0;
-		d->lastok = time(NULL);
-		/* what it still owes came after the sync started */
-		d->owedsince = d->pending || d->needfull ? d->lastok - ms / 1000 : 0;
 		logmsg(LOG_INFO, "%s: %s done in %lld ms (rsync exit %d)",
 		    d->spec, what, ms, code);
-	} else if (d->killed) {
+		return;
+	}
+	if (d->killed) {
 		logmsg(LOG_INFO, "%s: %s stopped after %lld ms", d->spec, what, ms);
-	} else {
-		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
-		d->retry = t + d->backoff;
-		if (code > 255)
-			fmt(d->lasterr, sizeof(d->lasterr), "rsync %s", describe(code));
-		else
-			fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
-			    code, describe(code));
-		d->lasterrat = time(NULL);
-		logmsg(code == 1 || code == 2 || code == 4 ? LOG_ERR : LOG_WARNING,
-		    "%s: %s failed after %lld ms (%s); retrying in %lld ms",
-		    d->spec, what, ms, d->lasterr, (long long)d->backoff);
+		return;
 	}
-	if (!ok) {
-		d->needfull |= d->full;
-		d->due = t;
-	}
-	if (!d->killed)
-		runhook(d, code, d->full);
+	if (code == NOMEM)
+		fmt(d->lasterr, sizeof(d->lasterr), "out of memory");
+	else if (code > 255)
+		fmt(d->lasterr, sizeof(d->lasterr), "rsync %s", describe(code));
+	else
+		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
+		    code, describe(code));
+	d->lasterrat = time(NULL);
+	logmsg(code == NOMEM || code == 1 || code == 2 || code == 4 ? LOG_ERR :
+	    LOG_WARNING, "%s: %s failed after %lld ms (%s); retrying in %lld ms",
+	    d->spec, what, ms, d->lasterr, (long long)d->backoff);
 }
 
-/* destination i places what moved before its sync, unless a full sync
- * is owed, which leaves nothing to go by, or its mover just ran */
-static int
-place(int i, int64_t t)
+/* the sync of d ended with code (exit status, 256 + signal, or NOMEM):
+ * one line in the log, whatever happened, and its rhook (told 22, rsync's
+ * own status for want of memory, for NOMEM) */
+static void
+finish(struct dest *d, int code)
 {
-	struct dest *d = &dests[i];
+	int64_t t = now();
+	int ok = code == 0 || code == 24;
 
+	if (d->moving) {
+		placed(d, code);
+		return;
+	}
+	free(d->list);
+	d->list = NULL;
+	statuswant = 1;
+	settle(d, !ok);
+	reschedule(d, ok, t);
+	logsync(d, code, ok, t - d->start);
+	if (!d->killed)
+		starthook(d, code == NOMEM ? 22 : code, d->full);
+}
+
+/* d places what moved before its sync, unless a full sync is owed,
+ * which leaves nothing to go by, or its mover just ran */
+static int
+place(struct dest *d, int64_t t)
+{
 	if (d->placed || d->needfull || pretend ||
-	    !(d->moving = givemoves(1u << i)))
+	    !(d->moving = givemoves(d->bit)))
 		return 0;
 	d->start = t;
 	d->killed = 0;
 	d->len = 0;
 	statuswant = 1;
-	if (start(d, NULL, 1) < 0)
-		placed(i, 127);
+	if (forkchild(d, NULL, 1) < 0)
+		placed(d, 127);
 	return 1;
 }
 
+/* start d's mover, or its sync of what it owes. In order: startdue()
+ * picks d, spawnsync() its argv, forkchild() forks, and in the child
+ * inchild() sets up the fds and execargv() runs rsync */
 static void
-spawn(int i, int64_t t)
+spawnsync(struct dest *d, int64_t t)
 {
-	struct dest *d = &dests[i];
 	char **argv = NULL, *held;
 	size_t hlen;
 	int full;
 
-	if (place(i, t))
+	if (place(d, t))
 		return;
 	/* what moved since the mover started goes with this sync, plainly:
 	 * placed after it, a move would undo what the sync put right */
-	forgetmoves(1u << i);
+	forgetmoves(d->bit);
 	d->placed = 0;
-	full = collect(d, i, d->needfull || d->pending > FULLDIRS);
+	full = collect(d, d->needfull || d->pending > FULLDIRS);
 	d->full = full;
 	d->needfull = 0;
-	d->due = 0;
+	undue(d);
 	d->start = t;
 	d->killed = 0;
-	d->runs++;
+	d->nsyncs++;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
-		logmsg(LOG_ERR, "%s: out of memory", d->spec);
 		free(held);
-		finish(i, 22);
+		finish(d, NOMEM);
 		return;
 	}
 	logmsg(LOG_DEBUG, full ? "%s: full sync" : "%s: sync of %u directories",
 	    d->spec, d->ndirs);
 	if (pretend) {
 		logcmd(LOG_INFO, "pretend: ", argv);
-		finish(i, 0);
-	} else if (start(d, argv, full) < 0) {
-		finish(i, 127);
+		finish(d, 0);
+	} else if (forkchild(d, argv, full) < 0) {
+		finish(d, 127);
 	}
 	free(argv);
 	free(held);
@@ -3378,16 +3510,15 @@ reap(void)
 {
 	struct dest *d;
 	pid_t pid;
-	int st, i, k;
+	int st, k;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < ndests && dests[i].pid != pid; i++)
+		for (d = dests; d < dests + ndests && d->pid != pid; d++)
 			;
-		if (i == ndests) {
+		if (d == dests + ndests) {
 			reaphook(pid, st);
 			continue;
 		}
-		d = &dests[i];
 		d->pid = 0;
 		closefd(&d->fd[0]);
 		for (k = 1; k < 3; k++)
@@ -3395,13 +3526,13 @@ reap(void)
 				drain(d, k);
 		for (k = 1; k < 3; k++)
 			closefd(&d->fd[k]);
-		finish(i, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
+		finish(d, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
 	}
 }
 
 /* running rsyncs, and rhooks if hooks */
 static int
-running(int hooks)
+children(int hooks)
 {
 	int i, n = 0;
 
@@ -3437,7 +3568,9 @@ initdests(void)
 	ndests = conf.nrnodes;
 	memset(dests, 0, sizeof(dests));
 	for (i = 0; i < ndests; i++) {
-		dests[i].spec = conf.dests[i];
+		dests[i].spec = conf.specs[i];
+		dests[i].bit = 1u << i;
+		dests[i].kind = kindof(conf.specs[i]);
 		dests[i].fd[0] = dests[i].fd[1] = dests[i].fd[2] = -1;
 	}
 }
@@ -3475,7 +3608,7 @@ mkctldir(void)
 	const char *why, *bad = CTLDIR;
 	int i;
 
-	for (i = 0; i < ndests && conf.kind[i] != SHELL; i++)
+	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
 		;
 	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
 		return;
@@ -3524,7 +3657,7 @@ closemasters(int end)
 		if ((pid = fork()) == 0) {
 			if ((fd = open("/dev/null", O_RDWR)) >= 0)
 				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-			run(argv);
+			execargv(argv);
 		}
 		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
 		    now() < until;)
@@ -3837,11 +3970,11 @@ state(const struct dest *d)
 		return "syncing";
 	if (*heldwhy)
 		return "held";
-	if (d->queued && (d->pending || d->needfull))
+	if (!owes(d))
+		return "idle";
+	if (d->queued)
 		return "queued";
-	if (d->retry > now() && (d->pending || d->needfull))
-		return "retrying";
-	return d->pending || d->needfull ? "waiting" : "idle";
+	return d->retry > now() ? "retrying" : "waiting";
 }
 
 /* the status as key=value lines; malloc'd */
@@ -3867,7 +4000,7 @@ status(size_t *len)
 		    "dest%zu_last_ok=%lld\ndest%zu_owed_since=%lld\ndest%zu_last_error=%s\n"
 		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, state(d),
 		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
-		    d->runs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
+		    d->nsyncs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
 		    i + 1, d->lasterr, i + 1, (long long)d->lasterrat);
 	}
 	*len = n;
@@ -3939,7 +4072,7 @@ writestatus(void)
 static void
 quit(void)
 {
-	int n = running(0);
+	int n = children(0);
 
 	if (quitting) { /* asked twice: stop the syncs now */
 		stopat = now();
@@ -3985,6 +4118,24 @@ reload(void)
 	logmsg(LOG_INFO, "%s reloaded", conf.file);
 }
 
+/* the periodic full sync after the one at t: efull later */
+static void
+nextfull(int64_t t)
+{
+	fullat = t + (int64_t)conf.efull * 1000;
+}
+
+/* at start and after a reload: the destinations of conf, and the source
+ * accepted anew, watched and fully synced (or held) */
+static void
+begin(void)
+{
+	initdests();
+	src.ok = 0;
+	takesource();
+	nextfull(now());
+}
+
 /* the reloaded config, once no rsync of the old one runs */
 static void
 apply(void)
@@ -3995,13 +4146,10 @@ apply(void)
 	free(newconf);
 	newconf = NULL;
 	forgetmoves(~0u); /* the destinations may be others */
-	initdests();
+	begin();
 	mkctldir();
-	src.ok = 0; /* a reload accepts the source anew */
-	takesource();
 	free(mounts);
 	mounts = mfd >= 0 ? listmounts(&mountslen) : NULL;
-	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
 static void
@@ -4034,13 +4182,13 @@ readsignals(void)
 static int
 capped(void)
 {
-	return conf.rprocs && running(0) >= conf.rprocs;
+	return conf.rprocs && children(0) >= conf.rprocs;
 }
 
 /* start the syncs that are due; under rprocs in turn, from the one after
  * the last started, so that none that waits is passed over twice */
 static void
-runsyncs(void)
+startdue(void)
 {
 	static int next;
 	int64_t t = now();
@@ -4053,8 +4201,7 @@ runsyncs(void)
 		return;
 	for (k = 0; k < ndests; k++) {
 		d = &dests[i = (from + k) % ndests];
-		if (d->pid || !(d->pending || d->needfull) || d->due > t ||
-		    d->retry > t) {
+		if (d->pid || !owes(d) || startat(d) > t) {
 			d->queued = 0; /* its work went, or is not due yet */
 			continue;
 		}
@@ -4069,7 +4216,7 @@ runsyncs(void)
 		}
 		d->queued = 0;
 		next = i + 1;
-		spawn(i, t);
+		spawnsync(d, t);
 	}
 }
 
@@ -4077,18 +4224,16 @@ runsyncs(void)
 static int
 timeout(void)
 {
-	int64_t t = now(), next = INT64_MAX, w;
+	int64_t t = now(), next = INT64_MAX;
 	size_t k;
 	int i, cap = capped();
 
 	/* a queued destination's turn comes when an rsync ends; a held
 	 * source's, when it is back */
 	for (i = 0; i < ndests && !quitting && !newconf && !*heldwhy; i++) {
-		if (dests[i].pid || !(dests[i].pending || dests[i].needfull) ||
-		    (cap && dests[i].queued))
+		if (dests[i].pid || !owes(&dests[i]) || (cap && dests[i].queued))
 			continue;
-		w = dests[i].due > dests[i].retry ? dests[i].due : dests[i].retry;
-		next = MIN(next, w);
+		next = MIN(next, startat(&dests[i]));
 	}
 	if (degraded && !quitting)
 		next = MIN(next, rescanat);
@@ -4102,7 +4247,7 @@ timeout(void)
 		next = MIN(next, mountsat);
 	for (k = 0; k < nunclosed; k++)
 		next = MIN(next, unclosed[k].since + conf.wsettle);
-	if ((quitting || newconf) && running(1))
+	if ((quitting || newconf) && children(1))
 		next = MIN(next, stopat);
 	for (i = 0; i < ndests; i++)
 		if (dests[i].hook && !dests[i].hookkilled)
@@ -4117,7 +4262,7 @@ timers(void)
 {
 	int64_t t = now();
 
-	if ((quitting || newconf) && running(1) && t >= stopat) {
+	if ((quitting || newconf) && children(1) && t >= stopat) {
 		stopall(stopsig, 1);
 		stopsig = SIGKILL;
 		stopat = t + KILLWAIT_MS;
@@ -4137,7 +4282,7 @@ timers(void)
 	if (conf.efull && !quitting && t >= fullat) {
 		logmsg(LOG_INFO, "periodic full sync");
 		wantfull();
-		fullat = t + (int64_t)conf.efull * 1000;
+		nextfull(t);
 	}
 	if (conf.statusfile && statuswant && t >= statusat + 1000)
 		writestatus();
@@ -4146,15 +4291,15 @@ timers(void)
 static void
 loop(void)
 {
-	struct pollfd pfd[3 + 3 * MAXNODES];
+	struct pollfd pfd[3 + 3 * MAXDESTS];
 	int owner[LEN(pfd)], n, i, k;
 	struct dest *d;
 
 	for (;;) {
-		if (newconf && !running(1) && !quitting)
+		if (newconf && !children(1) && !quitting)
 			apply();
-		runsyncs();
-		if (quitting && !running(1))
+		startdue();
+		if (quitting && !children(1))
 			return;
 		/* poll() passes over an fd below 0: no inotify while exiting,
 		 * no mountinfo without /proc */
@@ -4302,15 +4447,15 @@ setup(int detach)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		die(1, "signalfd:");
-	initdests();
-	takesource();
+	begin();
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
 		for (k = 0; k < ndests; k++) {
-			dests[k].needfull = dests[k].due = 0;
+			dests[k].needfull = 0;
 			dests[k].owedsince = 0;
+			undue(&dests[k]);
 		}
 		logmsg(LOG_INFO, "rinit = no: no full sync at start, the "
 		    "destinations are taken to be current");
@@ -4324,7 +4469,6 @@ setup(int detach)
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
-	fullat = now() + (int64_t)conf.efull * 1000;
 }
 
 /* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
@@ -4375,33 +4519,33 @@ addarg(const char *x)
 	argexcl[nargexcl++] = (char *)x;
 }
 
-int
-main(int argc, char *argv[])
+/* the options, and the config they name (-c FILE, the default file, or
+ * SRC DEST...); exit 2 on a mistake in either */
+static void
+getconf(int argc, char *argv[], int *detach, int *check)
 {
 	const char *cfile = NULL;
-	static char *file; /* the config file's name, for every reload */
-	char *pidfile = NULL, *val = NULL;
-	int c, check = 0, detach = 0;
+	char *val = NULL;
+	int c;
 
-	keepstdio();
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		out("inosync %s\n", VERSION);
-		return 0;
+		exit(0);
 	}
 	if (argc == 2 && !strcmp(argv[1], "--help"))
 		usage(0);
 	while ((c = nextopt(argc, argv, "c:de:hP:ptvx:", &val)) != -1) {
 		switch (c) {
 		case 'c': cfile = val; break;
-		case 'd': detach = 1; break;
+		case 'd': *detach = 1; break;
 		case 'e':
 			if (parsenum(val, 3, EDELAY_MAX, &argdelay, "-e") < 0)
-				return 2;
+				exit(2);
 			break;
 		case 'h': usage(0); break;
 		case 'P': argpidfile = val; break;
 		case 'p': pretend = 1; break;
-		case 't': check = 1; break;
+		case 't': *check = 1; break;
 		case 'v': verbose = 1; break;
 		case 'x': addarg(val); break;
 		default: usage(2);
@@ -4415,25 +4559,41 @@ main(int argc, char *argv[])
 		cfile = CONFFILE;
 	/* absolute, so SIGHUP finds it after -d went to /, but unresolved:
 	 * SIGHUP follows a config symlink repointed since */
-	if (cfile && setpath(&file, cfile, "-c") < 0)
-		return 2;
-	if ((file ? loadconf(&conf, file) : argconf(&conf, argv, argc)) < 0)
-		return 2;
+	if (cfile && setpath(&conffile, cfile, "-c") < 0)
+		exit(2);
+	if ((conffile ? loadconf(&conf, conffile) : argconf(&conf, argv, argc)) < 0)
+		exit(2);
+}
+
+/* on the way out: ssh's masters, the statusfile and the pidfile go */
+static void
+cleanup(void)
+{
+	closemasters(1);
+	if (conf.statusfile)
+		unlink(conf.statusfile);
+	if (pidfd >= 0)
+		unlink(lockfile);
+	free(lockfile);
+	free(conffile);
+	logmsg(LOG_INFO, "exited");
+}
+
+int
+main(int argc, char *argv[])
+{
+	int check = 0, detach = 0;
+
+	keepstdio();
+	getconf(argc, argv, &detach, &check);
 	if (check) {
 		printconf(&conf);
 		return 0;
 	}
 	if (conf.pidfile && !pretend)
-		lockpid(pidfile = strdup(conf.pidfile)); /* a reload may free the key */
+		lockpid(lockfile = strdup(conf.pidfile)); /* a reload may free the key */
 	setup(detach);
 	loop();
-	closemasters(1);
-	if (conf.statusfile)
-		unlink(conf.statusfile);
-	if (pidfd >= 0)
-		unlink(pidfile);
-	free(pidfile);
-	free(file);
-	logmsg(LOG_INFO, "exited");
+	cleanup();
 	return 0;
 }

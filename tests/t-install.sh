@@ -7,7 +7,7 @@
 keys() {
 	echo wpath rnodes rpath rexcludes rspeed emask edelay rsync logfile \
 		rsh rargs rtimeout pidfile statusfile efull rhook
-	sed -n 's/^[[:space:]]*{ "\([a-z]*\)", set[a-z]*, [01] },.*/\1/p' "$ROOT/inosync.c"
+	sed -n 's/^[[:space:]]*{ "\([a-z]*\)", set[a-z]*, [01],.*/\1/p' "$ROOT/inosync.c"
 }
 
 # tags FILE: the tag lines of the man page's .TP paragraphs
