@@ -2197,7 +2197,8 @@ named(const char *name)
  * ms, so that a mirror never shows it half written; then it is owed as
  * any change. What gets no close (a hard link, a symlink, mknod) is never
  * held: only a new regular file with one link is taken for one being
- * written. Kept in a small array: a handful are open at once. */
+ * written. One renamed within the tree while open stays held under its
+ * new name. Kept in a small array: a handful are open at once. */
 
 static struct unclosed *
 findunclosed(const struct node *n, const char *name)
@@ -2250,20 +2251,38 @@ isnewfile(const struct node *n, const char *name)
 /* an event on file name of n while wsettle holds files being written:
  * 1 if it is held back, 0 if it is owed now */
 static int
-unclosedevent(struct node *n, const char *name, uint32_t mask)
+unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 {
+	static struct unclosed away; /* moved away: held where it lands */
+	static uint32_t awaycookie;
 	struct unclosed *u = findunclosed(n, name), *p;
+	int64_t since = now();
 
 	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u) {
 		u->mask |= mask;
 		return 1;
 	}
-	if (u) { /* closed, deleted or moved away */
+	if (u && mask & IN_MOVED_FROM) { /* its old name is owed, as gone */
+		if (mask & conf.emask)
+			mark(n, named(name), alldests());
+		free(away.name);
+		away = *u;
+		awaycookie = cookie;
+		*u = unclosed[--nunclosed];
+		return 1;
+	}
+	if (u) { /* closed or deleted */
 		release(u, mask);
 		return 1;
 	}
-	if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name))))
+	if (mask & IN_MOVED_TO && away.name && cookie == awaycookie) {
+		mask = away.mask; /* still being written, under its new name */
+		since = away.since;
+		free(away.name);
+		away.name = NULL;
+	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
+	}
 	if (nunclosed == HELDMAX ||
 	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
@@ -2272,7 +2291,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask)
 		return 0;
 	p[nunclosed].n = n;
 	p[nunclosed].mask = mask;
-	p[nunclosed++].since = now();
+	p[nunclosed++].since = since;
 	return 1;
 }
 
@@ -2397,7 +2416,8 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
 	    relpath(n, ev->name, path, sizeof(path)) < 0 ||
-	    (isdir && !placeable(path)))
+	    (isdir && !placeable(path)) ||
+	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
 		return;
 	if (ev->mask & IN_MOVED_TO) {
 		if (ev->cookie == from.cookie && (bits &= wayto(n, ev->name, isdir)))
@@ -2591,7 +2611,7 @@ event(const struct inotify_event *ev)
 	}
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
-	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask))
+	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask, ev->cookie))
 		return;
 	if (ev->mask & conf.emask)
 		mark(n, named(ev->name), alldests());
@@ -3309,9 +3329,10 @@ placed(struct dest *d, int code)
 	for (k = 0; k < nmoves; k++)
 		moves[k].given &= ~d->bit;
 	forgetmoves(0);
-	logmsg(LOG_INFO, code ? "%s: %u moves tried in %lld ms, not all placed: "
-	    "the sync sends the rest" : "%s: %u moves placed in %lld ms",
-	    d->spec, d->moving, (long long)(now() - d->start));
+	logmsg(LOG_INFO, code ? "%s: %u move%s tried in %lld ms, not all placed: "
+	    "the sync sends the rest" : "%s: %u move%s placed in %lld ms",
+	    d->spec, d->moving, d->moving == 1 ? "" : "s",
+	    (long long)(now() - d->start));
 	d->moving = 0;
 	d->placed = 1;
 	statuswant = 1;

@@ -178,3 +178,24 @@ t_many_files_moved_at_once_cost_one_rsync() {
 	[ "$(runs --link-dest)" = 1 ] || fail "$(runs --link-dest) rsyncs placed the moves, want 1"
 	stop
 }
+
+# a file still being written when it is renamed stays held under its new
+# name until it is closed, and is never placed half written
+t_a_file_renamed_while_written_stays_held() {
+	mkdir -p src/a src/b
+	echo old > src/a/f
+	rsyncd_start
+	boot "rnodes = $T/dst" "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "wsettle = 30"
+	exec 3> src/a/w
+	echo part >&3
+	mv src/a/w src/b/w
+	echo more > src/a/f
+	wait_for 10 same src/a dst/a || fail "the other change was not synced"
+	wait_for 10 same src/a r/a || fail "the other change was not synced to the daemon"
+	[ ! -e dst/b/w ] && [ ! -e r/b/w ] || fail "a file still open was sent"
+	echo end >&3
+	exec 3>&-
+	wait_for 10 synced || fail "not synced once closed"
+	wait_for 10 synced_with src r || fail "not synced to the daemon once closed"
+	stop
+}
