@@ -21,10 +21,11 @@
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
  * a destination gets one full recursive rsync instead. What moved within
  * the tree is first placed at each destination from the copy it has
- * there (a rename, or an rsync with the old path as --link-dest and
- * --fuzzy's basis), so that a move costs a move, not a transfer. A file still being
- * written (created or modified, not yet closed) is left out of every sync,
- * excluded, until its close or wsettle, so no mirror shows it half written.
+ * there, by a child of its own (the mover: a rename, or an rsync with
+ * the old path as --link-dest and --fuzzy's basis), so that a move costs
+ * a move, not a transfer. A file still being written (created or
+ * modified, not yet closed) is left out of every sync, excluded, until
+ * its close or wsettle, so no mirror shows it half written.
  *
  * A destination never loses what the daemon did not see deleted: no rsync
  * starts unless wpath is still the directory accepted as the source (not
@@ -2774,8 +2775,8 @@ unclosedopts(size_t *len)
 
 /* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
  * rargs (6 at most), and for the most any caller adds besides patterns
- * and held files (mkargv 7, passargv 10, each with the NULL) */
-#define ARGVMAX 16
+ * and held files (mkargv 7, passargv 11, each with the NULL) */
+#define ARGVMAX 17
 
 static const char *rsyncflags[] = { RSYNC_FLAGS };
 
@@ -3040,6 +3041,9 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
 		return NULL;
 	v[n++] = "--ignore-missing-args";
+	/* symlinks carry no data and are the sync's: rooted below the top, a
+	 * daemon without chroot would cut a target's "../" short */
+	v[n++] = "--no-links";
 	if (d->kind == SHELL)
 		v[n++] = "--no-old-args"; /* names on the remote command line */
 	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)

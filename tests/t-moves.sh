@@ -199,3 +199,46 @@ t_a_file_renamed_while_written_stays_held() {
 	wait_for 10 synced_with src r || fail "not synced to the daemon once closed"
 	stop
 }
+
+# a move into an excluded path is a deletion, one out of it a new file, as
+# without placing: nothing is renamed into or out of what is excluded
+t_moves_into_and_out_of_excluded_paths_are_not_placed() {
+	mkdir -p src/a dst/a
+	echo f > src/a/f
+	echo g > src/a/g.tmp
+	echo old-g > dst/a/g.tmp
+	boot "rexcludes = *.tmp"
+	mv src/a/f src/a/f.tmp
+	mv src/a/g.tmp src/a/g
+	wait_for 10 [ -e dst/a/g ] || fail "the move out of the excluded name did not arrive"
+	wait_for 10 [ ! -e dst/a/f ] || fail "the move into the excluded name left the old file"
+	[ ! -e dst/a/f.tmp ] || fail "a file was placed at an excluded name"
+	[ "$(cat dst/a/g)" = g ] || fail "an excluded copy was placed: $(cat dst/a/g)"
+	[ "$(cat dst/a/g.tmp)" = old-g ] || fail "the excluded file at the destination changed"
+	stop
+}
+
+# a symlink whose target climbs out of the moved directory: a daemon
+# without chroot cuts such a target short in an rsync rooted at the
+# directory, so placing leaves symlinks to the sync, which is rooted at
+# the top (each sync here waits 2 s, so the placing is seen alone)
+t_placing_never_shows_a_cut_symlink() {
+	mkdir -p src/a/d src/b
+	head -c 100000 /dev/urandom > src/a/d/f
+	echo top > src/top
+	ln -s ../../top src/a/d/up
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync"
+	cat > rsync <<-EOF2
+	#!/bin/sh
+	case "\$*" in *--link-dest*) ;; *) sleep 2 ;; esac
+	exec /usr/bin/rsync "\$@"
+	EOF2
+	mv src/a/d src/b/d
+	wait_for 10 [ -e r/b/d/f ] || fail "the directory was not placed"
+	l=$(readlink r/b/d/up)
+	[ -z "$l" ] || [ "$l" = ../../top ] || fail "placing cut a symlink to $l"
+	wait_for 10 synced_with src r || fail "not synced"
+	stop
+}
