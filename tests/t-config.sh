@@ -12,6 +12,15 @@ has_line() {
 	grep -qxF -- "$2" "$1" || fail "no line '$2' in: $(cat "$1")"
 }
 
+# shows LINE [CONFLINE...]: -t on c.conf from mkconf CONFLINEs prints LINE
+shows() {
+	_sh_l=$1
+	shift
+	mkconf c.conf "$@"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "$_sh_l"
+}
+
 t_check_prints_every_key_as_given() {
 	mkdir src
 	counting_rsync
@@ -437,12 +446,8 @@ t_config_error_at_start_exits_2_and_runs_no_rsync() {
 
 t_rprocs_is_a_count_of_destinations() {
 	mkdir src
-	mkconf c.conf "rprocs = 2"
-	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
-	has_line out "rprocs = 2"
-	mkconf c.conf
-	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
-	has_line out "rprocs = 0"
+	shows "rprocs = 2" "rprocs = 2"
+	shows "rprocs = 0"
 	for v in 33 -1 x 1.5; do
 		mkconf c.conf "rprocs = $v"
 		conf_error "$T/c.conf" "$(lineof c.conf rprocs)" "$v"
@@ -491,12 +496,8 @@ t_rexcludefrom_errors_name_the_file_and_its_line() {
 
 t_rinit_is_yes_or_no() {
 	mkdir src
-	mkconf c.conf "rinit = no"
-	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
-	has_line out "rinit = no"
-	mkconf c.conf
-	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
-	has_line out "rinit = yes"
+	shows "rinit = no" "rinit = no"
+	shows "rinit = yes"
 	mkconf c.conf "rinit = false"
 	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "yes or no"
 }

@@ -595,17 +595,23 @@ states_are() {
 		"$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ]
 }
 
+# three_dests [LINE...]: the daemon "d" mirroring to $T/d1, d2 and d3 with
+# rprocs = 1 and LINEs, once each has had its first sync
+three_dests() {
+	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rnodes = $T/d3" \
+		"rprocs = 1" "$@"
+	start d -c c.conf
+	for _td_n in 1 2 3; do
+		wait_for 10 synced "$T/d$_td_n" || fail "d$_td_n not mirrored at start"
+	done
+}
+
 t_rprocs_caps_the_rsyncs_running_at_once() {
 	slow_rsync
 	touch gate
 	mkdir src
 	echo 1 > src/one
-	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rnodes = $T/d3" \
-		"rprocs = 1" "statusfile = $T/status"
-	start d -c c.conf
-	for n in 1 2 3; do
-		wait_for 10 synced "$T/d$n" || fail "d$n not mirrored at start"
-	done
+	three_dests "statusfile = $T/status"
 	wait_for 5 states_are idle idle idle || fail "not idle after the first syncs: $(grep _state= status)"
 	rm gate
 	echo 2 > src/two
@@ -629,12 +635,7 @@ t_rprocs_serves_waiting_destinations_in_turn() {
 	touch gate
 	mkdir src
 	echo 1 > src/one
-	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rnodes = $T/d3" \
-		"rprocs = 1" "edelay = 0.1"
-	start d -c c.conf
-	for n in 1 2 3; do
-		wait_for 10 synced "$T/d$n" || fail "d$n not mirrored at start"
-	done
+	three_dests "edelay = 0.1"
 	# a writer that never stops
 	(while :; do echo x >> src/tick; sleep 0.05; done) &
 	remember $!
