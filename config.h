@@ -126,6 +126,12 @@
 #define HELDMAX 1024
 #endif
 
+/* files one user (a file's owner) may have held back at once, at most;
+ * past that the user's next one goes as it is */
+#ifndef HELDUSER
+#define HELDUSER 64
+#endif
+
 /* moves remembered to be placed at the destinations before their next
  * sync, at most, and their paths' bytes at most; a move past either is
  * sent as any new entry */

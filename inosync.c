@@ -55,9 +55,12 @@
 
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -68,6 +71,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h> /* unshare */
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h> /* offsetof */
@@ -141,6 +145,9 @@ struct conf {
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
+	int jail;               /* rsync runs jailed where it can (rjail) */
+	char **jails;           /* rjail's paths, shown in each jail */
+	int njails;
 	unsigned seen;          /* single-value keys already given */
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
@@ -175,6 +182,7 @@ struct unclosed {               /* a file being written, held back */
 	char *name;
 	int64_t since;
 	uint32_t mask;          /* the events held back with it */
+	uid_t uid;              /* its owner, who may hold HELDUSER at most */
 };
 
 struct move {                   /* an entry moved within the tree */
@@ -184,6 +192,8 @@ struct move {                   /* an entry moved within the tree */
 	uint32_t owed;          /* destinations where it is still to place */
 	uint32_t given;         /* destinations whose running mover has it */
 	int isdir;
+	dev_t dev;              /* what moved, as the event showed it: the */
+	ino_t ino;              /* mover places nothing else */
 };
 
 struct dest {
@@ -204,6 +214,9 @@ struct dest {
 	unsigned ndirs;         /* directories in the running sync */
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
+	unsigned errs, kept;    /* its rsync's error lines; those of them that
+	                         * say a directory stays where the source has
+	                         * a file or symlink now (see kept()) */
 	int queued;             /* due, but waits for a turn under rprocs */
 	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
@@ -238,6 +251,9 @@ static struct move *moves;
 static size_t nmoves, allmoves; /* allmoves: bytes of every s */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
+static int jailok;              /* children run jailed (see The jail) */
+#define RELAY "/.inosync"         /* our own program in a jail: the relay */
+#define JAILRSH RELAY " --rsh"  /* a jailed rsync's remote shell */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
 static int64_t stopat, rescanat, fullat;
 static int stopsig;             /* what stopat sends the children next */
@@ -768,6 +784,26 @@ setpath(char **to, const char *v, const char *where)
 	return *to ? 0 : cerr(where, "out of memory");
 }
 
+/* rjail = no, or an absolute path the jails show (each a key of its own) */
+static int
+setrjail(struct conf *c, const char *v, const char *where)
+{
+	char **j;
+
+	if (!strcmp(v, "no") && !c->njails && c->jail) {
+		c->jail = 0;
+		return 0;
+	}
+	if (v[0] != '/' || !c->jail)
+		return cerr(where, "rjail %s: 'no' alone, or absolute paths", v);
+	if (!(j = realloc(c->jails, (c->njails + 1) * sizeof(*j))) ||
+	    !(j[c->njails] = strdup(v)))
+		return cerr(where, "out of memory");
+	c->jails = j;
+	c->njails++;
+	return 0;
+}
+
 static int
 setpidfile(struct conf *c, const char *v, const char *where)
 {
@@ -944,7 +980,7 @@ enum {
 	PMS,                    /* the long at off, ms as seconds */
 	PYESNO,                 /* the int at off */
 	PWITH,                  /* with the key before it */
-	PWPATH, PNODES, PPATS, PEMASK, PLOGFILE, PRARGS, PRDELETE /* their own */
+	PWPATH, PNODES, PPATS, PEMASK, PLOGFILE, PRARGS, PRDELETE, PJAIL /* their own */
 };
 
 #define OFF(field) offsetof(struct conf, field)
@@ -976,6 +1012,7 @@ static const struct key {
 	{ "rprocs", setrprocs, 0, PNUM, OFF(rprocs) },
 	{ "rinit", setrinit, 0, PYESNO, OFF(rinit) },
 	{ "rhook", setrhook, 0, PSTR, OFF(rhook) },
+	{ "rjail", setrjail, 1, PJAIL, 0 },
 	{ "pidfile", setpidfile, 0, PSTR, OFF(pidfile) },
 	{ "statusfile", setstatusfile, 0, PSTR, OFF(statusfile) },
 };
@@ -1024,6 +1061,7 @@ initconf(struct conf *c)
 	c->wsettle = WSETTLE_MS;
 	c->rprocs = RPROCS;
 	c->rinit = 1;
+	c->jail = 1;
 }
 
 static void
@@ -1044,6 +1082,9 @@ freeconf(struct conf *c)
 	for (i = 0; i < c->nxfiles; i++)
 		free(c->xfiles[i]);
 	free(c->xfiles);
+	for (i = 0; i < c->njails; i++)
+		free(c->jails[i]);
+	free(c->jails);
 	free(c->wpath);
 	free(c->wguard);
 	free(c->rpath);
@@ -1437,6 +1478,14 @@ printkey(const struct conf *c, const struct key *k)
 		break;
 	case PRDELETE:
 		out("rdelete = %s\n", rdeletes[c->rdelete]);
+		break;
+	case PJAIL:
+		if (!c->jail)
+			out("rjail = no\n");
+		for (i = 0; i < c->njails; i++)
+			out("rjail = %s\n", c->jails[i]);
+		if (c->jail && !c->njails)
+			out("# rjail (unset)\n");
 		break;
 	}
 }
@@ -2249,8 +2298,25 @@ isnewfile(const struct node *n, const char *name)
 	    S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
+/* n's entry name may be held: its owner holds fewer than HELDUSER files,
+ * so that no user can hold back more, however many files it truncates */
+static int
+mayhold(const struct node *n, const char *name, uid_t *uid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i, k = 0;
+
+	if (fullpath(n, name, path) < 0 || lstat(path, &st) < 0)
+		return 0;
+	for (i = 0; i < nunclosed; i++)
+		k += unclosed[i].uid == st.st_uid;
+	*uid = st.st_uid;
+	return k < HELDUSER;
+}
+
 /* an event on file name of n while wsettle holds files being written:
- * 1 if it is held back, 0 if it is owed now */
+ * 0 if it is owed now, 1 if it is held back, 2 if it is held from now */
 static int
 unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 {
@@ -2258,6 +2324,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	static uint32_t awaycookie;
 	struct unclosed *u = findunclosed(n, name), *p;
 	int64_t since = now();
+	uid_t uid;
 
 	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u) {
 		u->mask |= mask;
@@ -2284,7 +2351,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
 	}
-	if (nunclosed == HELDMAX ||
+	if (nunclosed == HELDMAX || !mayhold(n, name, &uid) ||
 	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
 	unclosed = p;
@@ -2292,8 +2359,9 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 		return 0;
 	p[nunclosed].n = n;
 	p[nunclosed].mask = mask;
+	p[nunclosed].uid = uid;
 	p[nunclosed++].since = since;
-	return 1;
+	return 2;
 }
 
 /* the files open wsettle ms: owed as they are now, and said */
@@ -2372,7 +2440,7 @@ placeable(const char *path)
 
 static void
 addmove(const char *from, size_t flen, const struct node *n,
-    const char *name, int isdir, uint32_t bits)
+    const char *name, const struct stat *st, uint32_t bits)
 {
 	char to[PATH_MAX];
 	int tl = pathof(n, to, sizeof(to));
@@ -2389,7 +2457,8 @@ addmove(const char *from, size_t flen, const struct node *n,
 	memcpy(s, from, flen);
 	memcpy(s + flen, to, tl + 1);
 	memcpy(s + flen + tl + 1, name, nl);
-	moves[nmoves++] = (struct move){ s, len, bits, 0, isdir };
+	moves[nmoves++] = (struct move){ s, len, bits, 0, S_ISDIR(st->st_mode),
+	    st->st_dev, st->st_ino };
 	allmoves += len;
 }
 
@@ -2405,13 +2474,15 @@ wayto(const struct node *n, const char *name, int isdir)
 }
 
 /* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
- * first is kept for the second of its cookie, which comes next */
+ * first is kept for the second of its cookie, which comes next; the
+ * second records what is at the new path now, which alone is placed */
 static void
 moved(const struct node *n, const struct inotify_event *ev, int isdir)
 {
 	static struct { uint32_t cookie, bits; size_t len; char s[PATH_MAX]; } from;
 	char path[PATH_MAX];
 	uint32_t bits = from.bits;
+	struct stat st;
 	int l;
 
 	from.bits = 0;
@@ -2421,8 +2492,10 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
 		return;
 	if (ev->mask & IN_MOVED_TO) {
-		if (ev->cookie == from.cookie && (bits &= wayto(n, ev->name, isdir)))
-			addmove(from.s, from.len, n, ev->name, isdir, bits);
+		if (ev->cookie == from.cookie && (bits &= wayto(n, ev->name, isdir)) &&
+		    fullpath(n, ev->name, path) >= 0 && lstat(path, &st) == 0 &&
+		    !S_ISDIR(st.st_mode) == !isdir)
+			addmove(from.s, from.len, n, ev->name, &st, bits);
 		return;
 	}
 	l = pathof(n, from.s, sizeof(from.s));
@@ -2451,6 +2524,32 @@ forgetmoves(uint32_t bits)
 		free(moves[i].s);
 	}
 	nmoves = k;
+}
+
+/* something happened to n's entry name: if it is where an entry moved,
+ * the move is not placed, since what is there may no longer be what
+ * moved (made anew, swapped, written again: a mirror must not show it
+ * half written, nor keep the old content under the new name because
+ * size and time agree); the sync sends it */
+static void
+unmove(const struct node *n, const char *name)
+{
+	char dir[PATH_MAX];
+	const char *p;
+	size_t i;
+	int l = -2;
+
+	for (i = 0; i < nmoves; i++) {
+		p = moves[i].s + strlen(moves[i].s) + 1;
+		p += strlen(p) + 1; /* the new directory, then the new name */
+		if (strcmp(p + strlen(p) + 1, name))
+			continue;
+		if (l == -2)
+			l = pathof(n, dir, sizeof(dir));
+		if (l < 0 || !strcmp(p, dir))
+			moves[i].owed = 0;
+	}
+	forgetmoves(0);
 }
 
 /* the moves destination bit still has to place, now its mover's: how many */
@@ -2604,6 +2703,7 @@ event(const struct inotify_event *ev)
 	}
 	if (excludedin(n, ev->name, isdir))
 		return;
+	unmove(n, ev->name);
 	if (ev->mask & IN_MOVE)
 		moved(n, ev, isdir);
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
@@ -2811,7 +2911,7 @@ baseargs(const struct dest *d, const char **v)
 		v[n++] = conf.ctopt;
 	if (d->kind == SHELL) {
 		v[n++] = "-e";
-		v[n++] = conf.rshopt;
+		v[n++] = jailok ? JAILRSH : conf.rshopt;
 	}
 	for (i = 0; i < (size_t)conf.nrargs; i++)
 		v[n++] = conf.rargv[i];
@@ -2819,7 +2919,8 @@ baseargs(const struct dest *d, const char **v)
 }
 
 /* rsync's arguments for d's sync; each of held (hlen bytes, from
- * unclosedopts) is one */
+ * unclosedopts) is one, and each pattern's, unless a jail has them in
+ * a file: then argv does not grow with them */
 static char **
 mkargv(const struct dest *d, int full, char *held, size_t hlen)
 {
@@ -2839,9 +2940,13 @@ mkargv(const struct dest *d, int full, char *held, size_t hlen)
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	for (i = 0; i < (size_t)conf.npats; i++)
+	if (jailok && full)
+		v[n++] = "--from0"; /* the file's rules end in NUL, as the list's */
+	if (jailok)
+		v[n++] = "--exclude-from=/.x";
+	for (i = 0; !jailok && i < (size_t)conf.npats; i++)
 		v[n++] = conf.pats[i].opt;
-	for (i = 0; i < hlen; i += strlen(held + i) + 1)
+	for (i = 0; !jailok && i < hlen; i += strlen(held + i) + 1)
 		v[n++] = held + i;
 	v[n++] = conf.src;
 	v[n++] = d->spec;
@@ -2891,23 +2996,81 @@ logcmd(int prio, const char *what, char **argv)
 	free(s);
 }
 
-/* in a child: the signals as they were before us, then exec; by PATH
- * for ssh, as rsync runs it */
+/* Children. Each starts through spawn(): the daemon's in a process
+ * group of their own (their children stay in it, so that one kill reaches
+ * all), with fds 0-2 set, every other fd closed (a fork that never execs,
+ * as the mover, keeps every fd: O_CLOEXEC does nothing for it) and the
+ * signals as they were before us. */
+
+static int inchild;             /* this process is a child of the daemon */
+static int relayfd = -1;        /* in a jail: the relay's socket, kept */
+
+/* every fd from lo up closed */
 static void
-execargv(char **argv)
+closeabove(int lo)
+{
+	struct rlimit rl;
+	long fd, max = 65536;
+
+	if (syscall(SYS_close_range, lo, ~0u, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
+		max = rl.rlim_cur;
+	for (fd = lo; fd < max; fd++)
+		close(fd);
+}
+
+/* in a child: say on stderr what it cannot do, and exit 127, as rsync
+ * does when it cannot be run */
+static void
+childfail(const char *what, const char *arg)
 {
 	char msg[LOGLINE];
-	sigset_t none;
-	int n;
+	int n = fmt(msg, sizeof(msg), "cannot %s %s: %s\n", what, arg, strerror(errno));
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	execvp(argv[0], argv);
-	n = fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0], strerror(errno));
 	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+/* exec argv; by PATH for ssh, as rsync runs it */
+static void
+execargv(char **argv)
+{
+	execvp(argv[0], argv);
+	childfail("run", argv[0]);
+}
+
+/* fork a child with fds 0-2 from io (-1: as they are) that runs fn(arg),
+ * which does not return, or execs argv if fn is NULL; its pid, or -1 */
+static pid_t
+spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
+{
+	sigset_t none;
+	pid_t pid;
+	int k;
+
+	if ((pid = fork()) != 0) {
+		if (pid > 0 && !inchild)
+			setpgid(pid, pid);
+		return pid;
+	}
+	if (!inchild)
+		setpgid(0, 0);
+	inchild = 1;
+	for (k = 0; k < 3; k++)
+		if (io[k] >= 0 && dup2(io[k], k) != k)
+			_exit(127);
+	closeabove(relayfd >= 0 ? relayfd + 1 : 3);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (fn)
+		fn(arg);
+	execargv(argv);
+	return -1;
 }
 
 static void
@@ -2916,6 +3079,299 @@ closefd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+/* The jail. rsync's sender follows a symlink in a path it is given
+ * itself (readlinkat, then openat along the target), so a user who can
+ * swap a directory of wpath for a symlink between an event and the sync
+ * could have root's rsync send whatever root may read. So every rsync
+ * and mover runs in a mount namespace of its own whose root, a tmpfs on
+ * CTLDIR made read-only once built, holds wpath (read-only) and the
+ * local destination at their own paths, what rsync needs to run (/usr,
+ * /bin, /lib..., a few files of /etc and /dev), the paths rjail names,
+ * and nothing else: no /root, /home or keys, and no /proc, whose
+ * /proc/1/root leads out. The remote shell needs keys, so it runs
+ * outside: the jailed rsync runs our own program as its remote shell
+ * (the relay, JAILRSH), which hands its arguments and fds through a
+ * socket to the child outside that made the jail, and that one runs the
+ * real remote shell with them. */
+
+#define RELAYFD 3               /* the relay's socket in the jail */
+#define RELAYMAX 65536          /* bytes of the relay's arguments at most */
+
+static char selfexe[PATH_MAX];  /* our own program: the jail's relay */
+
+/* what every jail shows of the host, read-only; those missing are left out */
+static const char *const jailsys[] = {
+	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts",
+	"/etc/resolv.conf", "/etc/services", "/etc/protocols", "/etc/gai.conf",
+	"/etc/host.conf", "/etc/ld.so.cache", "/etc/localtime",
+	"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
+};
+
+/* path made in the jail's root, the current directory: its directories,
+ * and itself as a directory or an empty file to mount on */
+static int
+jailmk(const char *path, int dir)
+{
+	char p[PATH_MAX], *s;
+	int fd;
+
+	if (fmt(p, sizeof(p), ".%s", path) >= (int)sizeof(p))
+		return -1;
+	for (s = p + 2; (s = strchr(s, '/')); *s++ = '/') {
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (dir)
+		return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if ((fd = open(p, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	return close(fd);
+}
+
+/* the host's from shown at to in the jail, read-only unless rw; a
+ * top-level symlink (/bin -> usr/bin) made again; a missing from left out */
+static int
+jailat(const char *from, const char *to, int rw)
+{
+	char p[PATH_MAX], t[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (lstat(from, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	fmt(p, sizeof(p), ".%s", to);
+	if (S_ISLNK(st.st_mode) && !strchr(from + 1, '/')) {
+		if ((n = readlink(from, t, sizeof(t) - 1)) < 0)
+			return -1;
+		t[n] = '\0';
+		return symlink(t, p) < 0 && errno != EEXIST ? -1 : 0;
+	}
+	if (stat(from, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (jailmk(to, S_ISDIR(st.st_mode)) < 0 ||
+	    mount(from, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	return rw ? 0 : mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    (S_ISCHR(st.st_mode) ? MS_NOSUID : MS_NOSUID | MS_NODEV), NULL);
+}
+
+/* what rsync writes besides the destination: its log file, made if
+ * missing, and the paths of rjail, as writable as they are */
+static int
+jailrw(const struct dest *d)
+{
+	const char *log = conf.logfile ? conf.logfile + 11 : NULL;
+	int i, fd;
+
+	if (log && (fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0644)) >= 0)
+		close(fd);
+	if (log && jailat(log, log, 1) < 0)
+		return -1;
+	for (i = 0; i < conf.njails; i++)
+		if (jailat(conf.jails[i], conf.jails[i], 1) < 0)
+			return -1;
+	if (jailat(conf.src, conf.src, 0) < 0)
+		return -1;
+	/* rsync makes the destination's last directory, and so does this */
+	if (d->kind == LOCAL && (mkdir(d->spec, 0755) == 0 || errno == EEXIST) &&
+	    jailat(d->spec, d->spec, 1) < 0)
+		return -1;
+	return d->kind == SHELL ? jailat(selfexe, RELAY, 0) : 0;
+}
+
+/* the exclude rules (each word of held and every pattern, without its
+ * "--exclude="), NUL-separated, in the jail's /.x for --exclude-from */
+static int
+jailx(const char *held, size_t hlen)
+{
+	size_t i, l;
+	int fd, ok;
+
+	if ((fd = open(".x", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	ok = 1;
+	for (i = 0; ok && i < (size_t)conf.npats; i++) {
+		l = strlen(conf.pats[i].opt + 10) + 1;
+		ok = write(fd, conf.pats[i].opt + 10, l) == (ssize_t)l;
+	}
+	for (i = 0; ok && i < hlen; i += l) {
+		l = strlen(held + i) + 1;
+		ok = write(fd, held + i + 10, l - 10) == (ssize_t)(l - 10);
+	}
+	return close(fd) == 0 && ok ? 0 : -1;
+}
+
+/* in a child: into a jail of its own for d, with held's exclude rules */
+static void
+enterjail(const struct dest *d, const char *held, size_t hlen)
+{
+	size_t i;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+	    chdir(CTLDIR) < 0)
+		childfail("make a jail on", CTLDIR);
+	for (i = 0; i < LEN(jailsys); i++)
+		if (jailat(jailsys[i], jailsys[i], 0) < 0)
+			childfail("show in the jail", jailsys[i]);
+	if (jailat(conf.rsync, conf.rsync, 0) < 0 || jailrw(d) < 0)
+		childfail("fill the jail for", d->spec);
+	if (jailx(held, hlen) < 0 ||
+	    mount(NULL, CTLDIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0)
+		childfail("close the jail on", CTLDIR);
+}
+
+/* the real remote shell's argv: rshopt split into words as rsync splits
+ * -e (at blanks; '' and "" quote, \ escapes " and \ within ""), then the
+ * relay's arguments, NUL-separated in args (len bytes) */
+static char **
+rshargv(char *args, size_t len)
+{
+	size_t n = 2, k;
+	char **v, *t, *f, *w, q = 0;
+
+	for (k = 0; k < len; k++)
+		n += !args[k];
+	for (f = conf.rshopt; *f; f++)
+		n += *f == ' ';
+	if (!(v = calloc(n, sizeof(*v))) || !(t = strdup(conf.rshopt)))
+		return NULL;
+	for (n = 0, f = t; *f;) {
+		if (*f == ' ' && f++)
+			continue;
+		for (v[n++] = w = f; *f && (*f != ' ' || q); f++) {
+			if (*f == '\\' && q == '"' && (f[1] == '"' || f[1] == '\\'))
+				f++;
+			else if ((*f == '\'' || *f == '"') && (!q || q == *f)) {
+				q = q ? 0 : *f;
+				continue;
+			}
+			*w++ = *f;
+		}
+		f += *f != '\0';
+		*w = '\0';
+	}
+	for (k = 0; k < len; k += strlen(args + k) + 1)
+		v[n++] = args + k;
+	v[n] = NULL;
+	return v;
+}
+
+/* the child outside an ssh destination's jail, whose first process is
+ * g: run the real remote shell for each relay inside, with the relay's
+ * arguments and fds, and answer with its exit status; once nothing in the
+ * jail holds the socket, exit as g did. SIGTERM is the jail's to heed:
+ * this one outlives it, so that the daemon's kill still finds the group. */
+static void
+serverelay(int s, pid_t g)
+{
+	static char buf[RELAYMAX + 1];
+	union { struct cmsghdr h; char b[CMSG_SPACE(3 * sizeof(int))]; } cm;
+	struct iovec iov = { buf, RELAYMAX };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char **argv;
+	int io[3], st, w, k;
+	ssize_t n;
+	pid_t pid;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	for (;;) {
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		if ((n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC)) <= 0)
+			break;
+		io[0] = io[1] = io[2] = -1;
+		if (mh.msg_controllen >= CMSG_LEN(sizeof(io)) && cm.h.cmsg_type == SCM_RIGHTS)
+			memcpy(io, CMSG_DATA(&cm.h), sizeof(io));
+		buf[n] = '\0';
+		pid = io[2] >= 0 && (argv = rshargv(buf, n)) ? spawn(argv, io, NULL, NULL) : -1;
+		for (k = 0; k < 3; k++)
+			closefd(&io[k]);
+		st = pid > 0 && waitpid(pid, &w, 0) == pid && WIFEXITED(w) ? WEXITSTATUS(w) : 255;
+		send(s, &st, sizeof(st), MSG_NOSIGNAL);
+	}
+	while (waitpid(g, &w, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(w)) {
+		signal(WTERMSIG(w), SIG_DFL);
+		raise(WTERMSIG(w));
+	}
+	_exit(WIFEXITED(w) ? WEXITSTATUS(w) : 127);
+}
+
+/* inosync --rsh ARGS: the remote shell of a jailed rsync. It hands ARGS
+ * and its fds 0-2 to the child outside (serverelay), and exits as the
+ * real remote shell did. */
+static void
+relay(int argc, char **argv)
+{
+	static char buf[RELAYMAX];
+	union { struct cmsghdr h; char b[CMSG_SPACE(3 * sizeof(int))]; } cm;
+	struct iovec iov = { buf, 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.b, .msg_controllen = sizeof(cm.b) };
+	int io[3] = { 0, 1, 2 }, st = 255, i;
+	size_t l;
+
+	for (i = 0; i < argc; i++) {
+		if ((l = strlen(argv[i]) + 1) > RELAYMAX - iov.iov_len)
+			_exit(255);
+		memcpy(buf + iov.iov_len, argv[i], l);
+		iov.iov_len += l;
+	}
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(sizeof(io));
+	memcpy(CMSG_DATA(&cm.h), io, sizeof(io));
+	if (!argc || sendmsg(RELAYFD, &mh, MSG_NOSIGNAL) < 0)
+		_exit(255);
+	close(0);
+	close(1);
+	if (read(RELAYFD, &st, sizeof(st)) != sizeof(st))
+		st = 255;
+	_exit(st);
+}
+
+/* in a child of forkchild(): rsync (argv), or the mover (NULL), jailed
+ * where the daemon can jail; an ssh destination's jail is made by a
+ * child of this one, which stays outside for the relay */
+struct job { const struct dest *d; char **argv; const char *held; size_t hlen; };
+
+static void mover(const struct dest *);
+
+static void
+childmain(void *arg)
+{
+	const struct job *j = arg;
+	int sv[2];
+	pid_t g = -1;
+
+	if (jailok && j->d->kind == SHELL) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+		    (g = fork()) < 0)
+			childfail("start", "the relay");
+		if (g > 0) {
+			close(sv[1]);
+			serverelay(sv[0], g);
+		}
+		if (dup2(sv[1], RELAYFD) != RELAYFD || fcntl(RELAYFD, F_SETFD, 0) < 0)
+			childfail("start", "the relay");
+		relayfd = RELAYFD;
+		closeabove(RELAYFD + 1);
+	}
+	if (jailok)
+		enterjail(j->d, j->held, j->hlen);
+	if (!j->argv)
+		mover(j->d);
+	execargv(j->argv);
 }
 
 /* Placing moves, in a child of the daemon (the mover), so that a
@@ -2933,10 +3389,11 @@ parts(const struct move *m, const char *p[4])
 		p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
 }
 
-/* directory path of the local destination root, opened without following
- * a symlink: -1 unless each of its components is a real directory */
+/* directory path under the directory root (the source's or a local
+ * destination's), opened without following a symlink: -1 unless each of
+ * its components is a real directory */
 static int
-opendest(int root, const char *path)
+openpath(int root, const char *path)
 {
 	char buf[PATH_MAX], *s, *e;
 	int fd = dup(root), next;
@@ -2953,25 +3410,40 @@ opendest(int root, const char *path)
 	return fd;
 }
 
-/* place m at the local destination root by a rename, or a hard link if
- * the old path stays (rdelete): only if its copy at the old path is of
- * the type of what moved and, unless a directory, of its size and mtime,
- * and no directory on either way is a symlink */
+/* what moved is still at its new path in the source (src): the inode
+ * the event showed, reached without following a symlink; its stat in st */
 static int
-localmove(int root, const struct move *m)
+stillthere(int src, const struct move *m, struct stat *st)
 {
 	const char *p[4];
-	char path[PATH_MAX];
+	int fd, ok;
+
+	parts(m, p);
+	if ((fd = openpath(src, p[2])) < 0)
+		return 0;
+	ok = fstatat(fd, p[3], st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st->st_dev == m->dev && st->st_ino == m->ino;
+	close(fd);
+	return ok;
+}
+
+/* place m at the local destination root by a rename, or a hard link if
+ * the old path stays (rdelete): only if what moved is still there in the
+ * source (src), its copy at the old path is of its type and, unless a
+ * directory, of its size and mtime, and no directory on either way is a
+ * symlink */
+static int
+localmove(int root, int src, const struct move *m)
+{
+	const char *p[4];
 	struct stat o, c;
 	int from, to, rc = -1;
 
 	parts(m, p);
-	from = opendest(root, p[0]);
-	to = opendest(root, p[2]);
+	from = openpath(root, p[0]);
+	to = openpath(root, p[2]);
 	if (from >= 0 && to >= 0 && fstatat(from, p[1], &o, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fmt(path, sizeof(path), "%s%s%s%s", conf.src, p[2], *p[2] ? "/" : "",
-	    p[3]) < (int)sizeof(path) && lstat(path, &c) == 0 &&
-	    (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) && (S_ISDIR(c.st_mode) ||
+	    stillthere(src, m, &c) && (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) && (S_ISDIR(c.st_mode) ||
 	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
 	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
 		rc = conf.rdelete & DELSEEN ? renameat(from, p[1], to, p[3]) :
@@ -3063,14 +3535,12 @@ forkwait(char **argv, const char *list, size_t len)
 	size_t off = 0;
 	ssize_t n = 0;
 	pid_t pid;
-	int p[2], st;
+	int p[2], io[3] = { -1, -1, -1 }, st;
 
 	if (!argv || pipe2(p, O_CLOEXEC) < 0)
 		return -1;
-	if ((pid = fork()) == 0 && dup2(p[0], 0) == 0)
-		execargv(argv);
-	if (pid == 0)
-		_exit(127);
+	io[0] = p[0];
+	pid = spawn(argv, io, NULL, NULL);
 	close(p[0]);
 	while (pid > 0 && off < len && (n = write(p[1], list + off, len - off)) > 0)
 		off += n;
@@ -3081,13 +3551,16 @@ forkwait(char **argv, const char *list, size_t len)
 }
 
 /* place at d the moved files from moves[i] on that have its two
- * directories, with one rsync; *j: the first move after them */
+ * directories and are still there in the source (src), with one rsync;
+ * *j: the first move after them */
 static int
-passfiles(const struct dest *d, size_t i, size_t *j)
+passfiles(const struct dest *d, int src, size_t i, size_t *j)
 {
 	const char *p[4], *q[4];
 	char *list = NULL, *l;
 	size_t len = 0, nl;
+	struct stat st;
+	int gone = 0, rc;
 
 	parts(&moves[i], p);
 	for (*j = i; *j < nmoves; ++*j) {
@@ -3096,13 +3569,17 @@ passfiles(const struct dest *d, size_t i, size_t *j)
 			continue;
 		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
 			break;
+		if (!stillthere(src, &moves[*j], &st) && ++gone)
+			continue;
 		nl = strlen(q[3]) + 3;
 		if (!(l = realloc(list, len + nl)))
 			return -1;
 		list = l;
 		len += fmt(list + len, nl, "./%s", q[3]) + 1;
 	}
-	return forkwait(passargv(d, p[2], p[0], 1), list, len);
+	if (!len)
+		return 1;
+	return (rc = forkwait(passargv(d, p[2], p[0], 1), list, len)) ? rc : gone;
 }
 
 /* a file being written is in dir, whose path is relative to wpath */
@@ -3120,10 +3597,11 @@ heldin(const char *dir)
 }
 
 /* place at d the moved directory m whole, hard-linking what its copy at
- * the old path holds; at a local destination (root) only if neither the
- * way there nor the new path itself is a symlink */
+ * the old path holds, if it is still there in the source (src); at a
+ * local destination (root) only if neither the way there nor the new
+ * path itself is a symlink */
 static int
-passdir(const struct dest *d, const struct move *m, int root)
+passdir(const struct dest *d, int src, const struct move *m, int root)
 {
 	const char *p[4];
 	char *to, *from;
@@ -3135,36 +3613,38 @@ passdir(const struct dest *d, const struct move *m, int root)
 	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])))
 		return -1;
 	if (root >= 0) {
-		fd = opendest(root, p[2]);
+		fd = openpath(root, p[2]);
 		ok = fd >= 0 && (fstatat(fd, p[3], &st, AT_SYMLINK_NOFOLLOW) < 0 ?
 		    errno == ENOENT : S_ISDIR(st.st_mode));
 		if (fd >= 0)
 			close(fd);
 	}
-	if (!ok || heldin(to))
+	if (!ok || heldin(to) || !stillthere(src, m, &st))
 		return -1;
 	return forkwait(passargv(d, to, from, 0), NULL, 0);
 }
 
+/* rsync's exit codes that say the destination cannot be reached now:
+ * the mover stops at the first, as each rsync after it would wait as long */
+static int
+unreachable(int code)
+{
+	return code == 5 || code == 10 || code == 12 || code == 30 ||
+	    code == 35 || code == 255;
+}
+
 /* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
- * most), then exit, 0 if every one was placed. Nothing of the daemon's
- * stays open in it. */
+ * most), then exit, 0 if every one was placed */
 static void
 mover(const struct dest *d)
 {
 	const struct move *m;
-	sigset_t none;
-	int root = -1, rc = 0, passes = 0;
+	int root = -1, src, rc = 0, r, passes = 0;
 	size_t i, j;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	closefd(&ifd);
-	closefd(&sfd);
-	closefd(&mfd);
-	closefd(&pidfd);
-	if (d->kind == LOCAL &&
-	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((src = open(conf.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (d->kind == LOCAL &&
+	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
 		_exit(1);
 	for (i = 0; i < nmoves; i = j) {
 		m = &moves[i];
@@ -3172,45 +3652,40 @@ mover(const struct dest *d)
 		if (!(m->given & d->bit))
 			continue;
 		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
-			rc |= localmove(root, m) != 0;
+			r = localmove(root, src, m) != 0;
 		else if (++passes > PASSMAX)
-			rc = 1;
+			r = 1;
 		else if (m->isdir)
-			rc |= passdir(d, m, root) != 0;
+			r = passdir(d, src, m, root);
 		else
-			rc |= passfiles(d, i, &j) != 0;
+			r = passfiles(d, src, i, &j);
+		if (unreachable(r))
+			_exit(r);
+		rc |= r != 0;
 	}
 	_exit(rc);
 }
 
-/* in the child: become rsync (the mover if argv is NULL), in a process
- * group of its own */
-static void
-inchild(const struct dest *d, char **argv, int in, int out, int err)
-{
-	setpgid(0, 0);
-	if (dup2(in, 0) != 0 || dup2(out, 1) != 1 || dup2(err, 2) != 2)
-		_exit(127);
-	if (!argv)
-		mover(d);
-	execargv(argv);
-}
-
-/* fork rsync (argv), or the mover (NULL), with pipes for its stdin,
- * stdout and stderr */
+/* start rsync (argv), or the mover (NULL), with pipes for its stdin,
+ * stdout and stderr; held: the words of the files held (unclosedopts),
+ * which a jailed rsync reads from a file */
 static int
-forkchild(struct dest *d, char **argv, int full)
+forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
 {
-	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, k;
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, io[3], k;
+	struct job j = { d, argv, held, hlen };
 	pid_t pid = -1;
 
 	for (k = 0; k < 3; k++)
 		if (pipe2(p[k], O_CLOEXEC) < 0)
 			break;
-	if (k == 3 && (pid = fork()) == 0)
-		inchild(d, argv, p[0][0], p[1][1], p[2][1]);
+	for (k = 0; k < 3; k++)
+		io[k] = p[k][k == 0 ? 0 : 1];
+	if (io[2] >= 0)
+		pid = spawn(NULL, io, childmain, &j);
 	if (pid < 0)
-		logmsg(LOG_ERR, "%s: cannot start rsync: %s", d->spec, strerror(errno));
+		logmsg(LOG_ERR, "%s: cannot start %s: %s", d->spec,
+		    argv ? "rsync" : "the mover", strerror(errno));
 	for (k = 0; k < 3; k++) {
 		closefd(&p[k][k == 0 ? 0 : 1]);
 		d->fd[k] = p[k][k == 0 ? 1 : 0];
@@ -3224,7 +3699,6 @@ forkchild(struct dest *d, char **argv, int full)
 		closefd(&d->fd[2]);
 		return -1;
 	}
-	setpgid(pid, pid);
 	d->pid = pid;
 	return 0;
 }
@@ -3250,6 +3724,7 @@ describe(int code)
 static void
 starthook(struct dest *d, int code, int full)
 {
+	static const int io[3] = { -1, -1, -1 };
 	char st[16], *argv[5];
 	pid_t pid;
 
@@ -3266,15 +3741,10 @@ starthook(struct dest *d, int code, int full)
 	argv[2] = st;
 	argv[3] = full ? "full" : "incremental";
 	argv[4] = NULL;
-	if ((pid = fork()) < 0) {
+	if ((pid = spawn(argv, io, NULL, NULL)) < 0) {
 		logmsg(LOG_ERR, "%s: cannot run rhook: %s", d->spec, strerror(errno));
 		return;
 	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		execargv(argv);
-	}
-	setpgid(pid, pid);
 	d->hook = pid;
 	d->hookat = now();
 	d->hookkilled = 0;
@@ -3400,6 +3870,18 @@ logsync(struct dest *d, int code, int ok, long long ms)
 	    d->spec, what, ms, d->lasterr, (long long)d->backoff);
 }
 
+/* d's sync, which deletes nothing, ended with code 23 only because
+ * directories the source has replaced by a file or a symlink stay where
+ * they are: a backup (rdelete = no, and startup's incremental syncs)
+ * keeps them, and the new entry is not put there. Retried, it would fail
+ * so for ever: it is done. */
+static int
+kept(const struct dest *d, int code)
+{
+	return code == 23 && d->kept && d->kept == d->errs &&
+	    !(conf.rdelete & (d->full ? DELFULL : DELSEEN));
+}
+
 /* the sync of d ended with code (exit status, 256 + signal, or NOMEM):
  * one line in the log, whatever happened, and its rhook (told 22, rsync's
  * own status for want of memory, for NOMEM) */
@@ -3407,7 +3889,7 @@ static void
 finish(struct dest *d, int code)
 {
 	int64_t t = now();
-	int ok = code == 0 || code == 24;
+	int ok = code == 0 || code == 24 || kept(d, code);
 
 	if (d->moving) {
 		placed(d, code);
@@ -3435,7 +3917,7 @@ place(struct dest *d, int64_t t)
 	d->killed = 0;
 	d->len = 0;
 	statuswant = 1;
-	if (forkchild(d, NULL, 1) < 0)
+	if (forkchild(d, NULL, 1, NULL, 0) < 0)
 		placed(d, 127);
 	return 1;
 }
@@ -3463,6 +3945,7 @@ spawnsync(struct dest *d, int64_t t)
 	d->start = t;
 	d->killed = 0;
 	d->nsyncs++;
+	d->errs = d->kept = 0;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
 		free(held);
@@ -3474,7 +3957,7 @@ spawnsync(struct dest *d, int64_t t)
 	if (pretend) {
 		logcmd(LOG_INFO, "pretend: ", argv);
 		finish(d, 0);
-	} else if (forkchild(d, argv, full) < 0) {
+	} else if (forkchild(d, argv, full, held, hlen) < 0) {
 		finish(d, 127);
 	}
 	free(argv);
@@ -3490,9 +3973,13 @@ emit(struct dest *d, int k)
 	d->llen[k] = 0;
 	if (!*s)
 		return;
+	if (k && !has(s, "vanished", 0) && !has(s, "see previous errors", 0))
+		d->errs++;
+	d->kept += k && has(s, "could not make way for new", 0);
 	/* stderr is for errors, but vanished files are a live tree's normal */
 	logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
 }
+
 
 /* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines;
  * at most DRAINMAX bytes a call, so that a child that never stops writing
@@ -3666,11 +4153,12 @@ closemasters(int end)
 	struct dirent *e;
 	sigset_t chld;
 	pid_t pid;
-	int fd, r;
+	int io[3], r;
 	DIR *dp;
 
 	if (!*ctldir || !(dp = opendir(ctldir)))
 		return;
+	io[0] = io[1] = io[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fmt(prog, sizeof(prog), "%s", RSH(&conf));
 	prog[strcspn(prog, " \t")] = '\0';
 	sigemptyset(&chld);
@@ -3679,11 +4167,7 @@ closemasters(int end)
 		if (e->d_name[0] == '.')
 			continue;
 		fmt(sock, sizeof(sock), "%s/%s", ctldir, e->d_name);
-		if ((pid = fork()) == 0) {
-			if ((fd = open("/dev/null", O_RDWR)) >= 0)
-				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-			execargv(argv);
-		}
+		pid = spawn(argv, io, NULL, NULL);
 		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
 		    now() < until;)
 			sigtimedwait(&chld, NULL, &ts);
@@ -3692,8 +4176,55 @@ closemasters(int end)
 		unlink(sock);
 	}
 	closedir(dp);
+	if (io[0] >= 0)
+		close(io[0]);
 	if (end && rmdir(ctldir) == 0)
 		*ctldir = '\0';
+}
+
+/* in a child: can it make a jail? */
+static void
+trynamespace(void *arg)
+{
+	(void)arg;
+	_exit(unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0);
+}
+
+/* at start: may children be jailed? Not without root, /proc (which
+ * names our program, the relay), CTLDIR or mount namespaces, nor for
+ * wpath /, which a jail would show whole; said once */
+static void
+probejail(void)
+{
+	static const int io[3] = { -1, -1, -1 };
+	const char *why = NULL;
+	ssize_t n = 0;
+	pid_t pid;
+	int st;
+
+	jailok = 0;
+	if (!conf.jail || pretend) /* pretend: commands to paste as they are */
+		return;
+	if (geteuid())
+		why = "it runs as a user other than root";
+	else if (!*conf.wpath)
+		why = "wpath is /";
+	else if ((n = readlink("/proc/self/exe", selfexe, sizeof(selfexe) - 1)) <= 0)
+		why = "no /proc/self/exe";
+	else if (owndir(CTLDIR))
+		why = "no directory " CTLDIR " of its own to make jails on";
+	else if ((pid = spawn(NULL, io, trynamespace, NULL)) < 0 ||
+	    waitpid(pid, &st, 0) != pid || st)
+		why = "no mount namespaces";
+	if (why) {
+		logmsg(LOG_WARNING, "rsync runs unjailed: %s (see rjail in "
+		    "inosync(8))", why);
+		return;
+	}
+	selfexe[n] = '\0';
+	jailok = 1;
 }
 
 /* the source guard: a destination never loses what the daemon did not
@@ -4172,6 +4703,7 @@ apply(void)
 	newconf = NULL;
 	forgetmoves(~0u); /* the destinations may be others */
 	begin();
+	probejail();
 	mkctldir();
 	free(mounts);
 	mounts = mfd >= 0 ? listmounts(&mountslen) : NULL;
@@ -4490,7 +5022,9 @@ setup(int detach)
 	else if (pidfd >= 0)
 		writepid(getpid());
 	mkctldir(); /* in the daemon's own name */
-	watchmounts(); /* after -d: its warning is no error of the start */
+	/* after -d: their warnings are no error of the start */
+	watchmounts();
+	probejail();
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
@@ -4609,6 +5143,8 @@ main(int argc, char *argv[])
 {
 	int check = 0, detach = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--rsh"))
+		relay(argc - 2, argv + 2); /* in a jail, for its rsync */
 	keepstdio();
 	getconf(argc, argv, &detach, &check);
 	if (check) {

@@ -229,8 +229,10 @@ busy() {
 }
 
 # mkconf FILE [LINE...]: a config with LINEs, plus wpath = $T/src,
-# rnodes = $T/dst, edelay = 0.2 and rsync = $T/rsync (the counting rsync,
-# written if missing) for those keys no LINE sets
+# rnodes = $T/dst, edelay = 0.2, rsync = $T/rsync (the counting rsync,
+# written if missing) and, after the LINEs, rjail = $T (the test's rsyncs
+# write their records there from inside the jail) for those keys no LINE
+# sets
 mkconf() {
 	_mc_f=$1
 	shift
@@ -252,6 +254,9 @@ mkconf() {
 		for _mc_l; do
 			echo "$_mc_l"
 		done
+		# last, so that the lines keep their numbers; /proc/uptime
+		# for timed_rsync
+		case "$*" in *rjail*) ;; *) printf 'rjail = %s\n' "$T" /proc/uptime ;; esac
 	} > "$_mc_f"
 }
 
@@ -493,7 +498,8 @@ blackhole_start() {
 # sshd_start: an sshd on 127.0.0.1 on a free port, a child of the test,
 # with a host key of its own, that lets root in with the key $T/id (made
 # here) and nothing else; its log is $T/sshd.log. Sets SSHD_PORT, SSHD_PID
-# and SSH_RSH (an rsh value that reaches it). Skips, with the reason, where
+# and SSH_RSH (an rsh value that reaches it, through $T/bin/ssh, which
+# records each ssh's arguments in $T/ssh.args). Skips, with the reason, where
 # there is no sshd or it cannot let root in.
 sshd_start() {
 	[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd (apt-get install openssh-server)"
@@ -532,7 +538,12 @@ sshd_start() {
 		wait "$SSHD_PID" 2> /dev/null
 	done
 	[ -n "${SSHD_PORT-}" ] || skip "sshd did not start: $(tail -n 2 "$T/sshd.log" | tr '\n' ' ')"
-	SSH_RSH="ssh -i $T/id -p $SSHD_PORT -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+	# ssh, which appends its arguments to $T/ssh.args: the daemon runs it
+	# outside rsync's jail
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\necho "$*" >> %s/ssh.args\nexec ssh "$@"\n' "$T" > "$T/bin/ssh"
+	chmod 755 "$T/bin/ssh"
+	SSH_RSH="$T/bin/ssh -i $T/id -p $SSHD_PORT -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 	# shellcheck disable=SC2086 # SSH_RSH is words, as rsync splits it
 	$SSH_RSH 127.0.0.1 true < /dev/null > "$T/ssh-check.out" 2>&1 ||
 		skip "sshd does not let root in with a key here: $(tail -n 2 "$T/ssh-check.out" "$T/sshd.log" | tr '\n' ' ')"

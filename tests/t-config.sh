@@ -213,7 +213,7 @@ t_single_value_key_given_twice_is_an_error() {
 	for k in "wpath = $T/src" "edelay = 1" "rspeed = 1" "rpath = /x" "emask = IN_CREATE" \
 		"rsync = /usr/bin/rsync" "logfile = $T/log"; do
 		mkconf c.conf "$k" "$k"
-		conf_error "$T/c.conf" "$(wc -l < c.conf)" twice
+		conf_error "$T/c.conf" "$(grep -nxF -- "$k" c.conf | tail -n 1 | cut -d: -f1)" twice
 	done
 }
 

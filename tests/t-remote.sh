@@ -149,7 +149,7 @@ t_ssh_destination_reuses_one_connection() {
 	dir=/run/inosync/$PID
 	[ "$(stat -c '%a %u %F' "$dir")" = "700 0 directory" ] ||
 		fail "control directory $dir: $(stat -c '%a %u %F' "$dir" 2>&1)"
-	grep -qF -- "-o ControlPath=$dir/%C" runs || fail "no ControlPath in the rsh: $(tail -n 1 runs)"
+	grep -qF -- "-o ControlPath=$dir/%C" ssh.args || fail "no ControlPath in the rsh: $(tail -n 1 ssh.args)"
 	[ -n "$(masters "$PID")" ] || fail "no control master"
 	p=$PID
 	stop
@@ -183,13 +183,13 @@ t_control_options_go_only_to_an_ssh_without_its_own() {
 	mkdir -p src r
 	echo 1 > src/one
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
-	grep -q 'ControlMaster=auto' runs || fail "no control options for ssh: $(tail -n 1 runs)"
+	grep -q 'ControlMaster=auto' ssh.args || fail "no control options for ssh: $(tail -n 1 ssh.args)"
 	stop
-	rm runs
+	rm runs ssh.args
 	echo 2 > src/two
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH -o controlmaster=no"
 	wait_for 10 synced r || fail "not mirrored over ssh at start"
-	grep -q 'ControlPath' runs && fail "control options added to an rsh that has its own: $(tail -n 1 runs)"
+	grep -q 'ControlPath' ssh.args && fail "control options added to an rsh that has its own: $(tail -n 1 ssh.args)"
 	[ ! -e "/run/inosync/$PID" ] || fail "a control directory for an rsh with its own control options"
 	stop
 }

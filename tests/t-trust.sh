@@ -1,0 +1,269 @@
+# shellcheck shell=sh disable=SC2154 # T, PID, INOSYNC... come from lib.sh
+# A user who can write in part of wpath gets nothing from the root daemon:
+# no file root alone may read reaches a mirror through a symlink swapped
+# in between an event and the sync, a move is placed only as the event
+# showed it, and no user can stall the syncs.
+
+# secret: $T/secret, a directory only root may read, outside wpath and
+# outside what the tests' jails show (rjail = $T/runs), holding key and
+# secretfile, whose words are SECRET
+secret() {
+	mkdir -m 700 "$T/secret"
+	echo SECRET > "$T/secret/key"
+	echo SECRET > "$T/secret/secretfile"
+	: > "$T/runs"
+}
+
+# spy DIR: look into DIR every 0.05 s, in the background, and note in
+# $T/leak each file there with the secret's words
+spy() {
+	(while :; do
+		grep -rl SECRET "$1" >> "$T/leak" 2> /dev/null
+		sleep 0.05
+	done) &
+	SPY_PID=$!
+	remember "$SPY_PID"
+}
+
+# unleaked DIR: the spy saw no secret in DIR, nor is one there now
+unleaked() {
+	kill "$SPY_PID"
+	grep -rl SECRET "$1" >> "$T/leak" 2> /dev/null
+	[ ! -s "$T/leak" ] || fail "root's secret reached the mirror: $(sort -u "$T/leak" | head -n 3)"
+}
+
+# as_nobody CMD...: run CMD as the user nobody
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
+# user_dir DIR: DIR, made, belongs to nobody, who can reach it
+user_dir() {
+	command -v setpriv > /dev/null || skip "no setpriv (util-linux)"
+	chmod 755 "$T" "$T/src"
+	mkdir -p "$1"
+	chown nobody "$1"
+}
+
+# gated_rsync WORD: $T/rsync counts its runs as the counting rsync does;
+# one whose arguments have WORD first adds its pid to $T/g/at and waits
+# for $T/g/go. Its jail needs "rjail = $T/g".
+gated_rsync() {
+	mkdir -p "$T/g"
+	cat > "$T/rsync" <<-EOF2
+	#!/bin/sh
+	printf '%s\n' "\$\$ \$*" >> '$T/runs'
+	case "\$*" in *"$1"*)
+		echo \$\$ >> '$T/g/at'
+		while [ ! -e '$T/g/go' ]; do sleep 0.05; done ;;
+	esac
+	exec /usr/bin/rsync "\$@"
+	EOF2
+	chmod 755 "$T/rsync"
+}
+
+t_a_symlink_swapped_in_before_a_sync_shows_the_mirror_nothing_outside_wpath() {
+	secret
+	mkdir -p src/pub/Y
+	echo public > src/pub/Y/key
+	gated_rsync --files-from
+	mkconf c.conf "rjail = $T/runs" "rjail = $T/g"
+	: > g/go
+	start d -c c.conf
+	wait_for 10 synced || fail "no first sync"
+	rm g/go
+	echo public2 > src/pub/Y/key
+	wait_for 10 test -s g/at || fail "no sync started"
+	mv src/pub/Y src/pub/Y.real
+	ln -s "$T/secret" src/pub/Y
+	spy dst
+	: > g/go
+	wait_for 10 synced || fail "the mirror did not converge"
+	unleaked dst
+	stop
+}
+
+# a directory swapped for a symlink to root's, over and over, while the
+# daemon syncs what changes there. As root: rsync 3.5.0 itself refuses
+# to follow a symlink that another user owns, 3.2.7 (Debian 12, OpenWrt)
+# does not, so a root symlink stands for any with the older rsync
+t_a_swap_loop_against_the_syncs_shows_the_mirror_nothing_outside_wpath() {
+	secret
+	mkdir -p src/pub/Y.d
+	boot "rjail = $T/runs" "edelay = 0.05"
+	spy dst
+	(cd src/pub || exit 1
+		while [ ! -e "$T/stop" ]; do
+			mv Y.d Y && echo public > Y/key && sleep 0.02
+			mv Y Y.d && ln -s "$T/secret" Y && sleep 0.02
+			rm Y
+		done) > swap.log 2>&1 &
+	remember $!
+	observe 5
+	: > stop
+	wait_for 10 synced || fail "the mirror did not converge"
+	runs_at_least 20 || fail "only $(runs) rsync runs: the loop made too few syncs to tell"
+	unleaked dst
+	stop
+}
+
+# a directory moved, then swapped for a symlink before its move is placed
+t_a_moved_directory_swapped_for_a_symlink_is_not_placed() {
+	secret
+	mkdir -p src/pub/X
+	echo public > src/pub/X/key
+	RSYNCD_CHROOT=yes rsyncd_start # one without keeps no symlink out of it
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.5" "rjail = $T/runs"
+	wait_for 10 synced_with src r || fail "no first sync"
+	spy r
+	mv src/pub/X src/pub/Y
+	mv src/pub/Y src/pub/Y.real
+	ln -s ../../secret src/pub/Y
+	wait_for 10 synced_with src r || fail "the mirror did not converge"
+	wait_for 10 idle || fail "rsync still runs"
+	unleaked r
+	stop
+}
+
+# a file moved, then its directory swapped for a symlink to one that
+# holds a file of the moved one's new name
+t_a_moved_file_whose_directory_is_swapped_is_not_placed() {
+	secret
+	mkdir -p src/pub/D
+	echo public > src/pub/D/a
+	RSYNCD_CHROOT=yes rsyncd_start # one without keeps no symlink out of it
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.5" "rjail = $T/runs"
+	wait_for 10 synced_with src r || fail "no first sync"
+	spy r
+	mv src/pub/D/a src/pub/D/secretfile
+	mv src/pub/D src/pub/D.real
+	ln -s ../../secret src/pub/D
+	wait_for 10 synced_with src r || fail "the mirror did not converge"
+	wait_for 10 idle || fail "rsync still runs"
+	unleaked r
+	stop
+}
+
+# a directory moved, removed and made again with files of the same names,
+# sizes and times: what is there is no longer what moved, and the mirror
+# must show the new files, which rsync's quick check would take for the
+# old ones
+t_a_directory_made_anew_after_its_move_is_not_placed() {
+	mkdir -p src/site
+	printf 'old1\n' > src/site/f
+	boot "edelay = 0.5"
+	wait_for 10 synced || fail "no first sync"
+	touch -r src/site/f ref
+	mv src/site src/bak
+	rm -rf src/bak
+	mkdir src/bak
+	printf 'new1\n' > src/bak/f
+	touch -r ref src/bak/f
+	wait_for 10 synced || fail "the mirror kept the old content under the new name"
+	stop
+}
+
+# a user holds hundreds of files with truncate(2), which opens nothing,
+# under paths near PATH_MAX: every sync still runs
+t_one_user_holding_many_files_stalls_no_sync() {
+	command -v perl > /dev/null || skip "no perl for truncate(2)"
+	user_dir src/u
+	boot "wsettle = 60"
+	as_nobody sh -c '
+		d=$1/src/u
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
+			d=$d/$(printf "%0250d" "$i")
+		done
+		mkdir -p "$d" && cd "$d" || exit 1
+		i=0
+		while [ $i -lt 900 ]; do
+			: > "$(printf "%0200d" "$i")"
+			i=$((i + 1))
+		done
+		perl -e "truncate(\$_, 1) or die \"\$_: \$!\" for glob(q(*))"' hold "$T" > hold.log 2>&1 ||
+		fail "the user could not make its files: $(tail -n 2 hold.log)"
+	echo other > src/other
+	wait_for 10 test -f dst/other || fail "a user's held files stopped the syncs: $(grep -i 'failed\|cannot' d.log | tail -n 2)"
+	stop
+}
+
+# the mover stops at the first rsync that cannot reach the destination:
+# the rest would wait as long, and the sync after them too
+t_a_mover_stops_at_an_unreachable_destination() {
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		mkdir -p "src/d$i"
+		echo "$i" > "src/d$i/f"
+	done
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.5"
+	wait_for 10 synced_with src r || fail "no first sync"
+	rsyncd_stop
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		mv "src/d$i/f" "src/d$i/g"
+	done
+	wait_for 10 runs_at_least 1 --fuzzy || fail "no move was tried"
+	wait_for 10 log_has d "not all placed" || fail "the mover did not end"
+	[ "$(runs --fuzzy)" = 1 ] || fail "$(runs --fuzzy) placing rsyncs to a destination that is down, want 1"
+	stop
+}
+
+# lines_at_least N FILE
+lines_at_least() {
+	[ "$(wc -l < "$2")" -ge "$1" ]
+}
+
+# a mover holds no fd of the daemon's: not another destination's pipes
+t_a_mover_holds_no_other_destinations_pipes() {
+	mkdir -p src/a src/b r/1 r/2
+	echo x > src/a/f
+	gated_rsync --fuzzy
+	rsyncd_start
+	mkconf c.conf "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/1/" \
+		"rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/2/" "edelay = 0.3"
+	: > g/go
+	start d -c c.conf
+	wait_for 10 synced_with src r/1 || fail "no first sync"
+	wait_for 10 synced_with src r/2 || fail "no first sync"
+	rm g/go
+	mv src/a/f src/b/g
+	wait_for 10 test -f g/at || fail "no mover ran"
+	wait_for 10 lines_at_least 2 g/at || fail "the second mover did not run"
+	for p in $(children "$PID"); do
+		for f in /proc/"$p"/fd/*; do
+			case ${f##*/} in 0 | 1 | 2) continue ;; esac
+			case $(readlink "$f") in pipe:*)
+				fail "mover $p holds a pipe as fd ${f##*/}" ;;
+			esac
+		done
+	done
+	: > g/go
+	wait_for 10 synced_with src r/1 || fail "the move did not reach r/1"
+	wait_for 10 synced_with src r/2 || fail "the move did not reach r/2"
+	stop
+}
+
+# dest_is STATE: the statusfile $T/status says the destination is in STATE
+dest_is() {
+	[ "$(statusval "$T/status" dest1_state)" = "$1" ]
+}
+
+# rdelete = no: a directory replaced by a symlink or a file stays in the
+# backup (rsync cannot put the new entry there without deleting it), and
+# the destination goes on, not retrying that for ever
+t_a_backup_keeps_a_directory_replaced_by_a_symlink_and_goes_on() {
+	mkdir -p src/D src/E
+	echo a > src/D/f
+	echo b > src/E/f
+	boot "rdelete = no" "statusfile = $T/status"
+	wait_for 10 synced || fail "no first sync"
+	rm -rf src/D src/E
+	ln -s elsewhere src/D
+	echo file > src/E
+	echo new > src/new
+	wait_for 10 test -f dst/new || fail "the sync did not run"
+	wait_for 10 idle || fail "rsync still runs"
+	wait_for 10 dest_is idle || fail "the destination is $(statusval status dest1_state), not idle"
+	[ -f dst/D/f ] && [ -f dst/E/f ] || fail "the backup lost the replaced directories"
+	[ "$(statusval status dest1_owed_since)" = 0 ] || fail "the destination still owes: $(cat status)"
+	stop
+}
