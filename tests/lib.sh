@@ -187,12 +187,13 @@ same() {
 }
 
 # counting_rsync: write $T/rsync, an rsync that appends "PID ARGS" to
-# $T/runs and then becomes /usr/bin/rsync; use it as the `rsync =` key
+# $T/runs and then becomes $REAL_RSYNC (default /usr/bin/rsync); use it as
+# the `rsync =` key
 counting_rsync() {
 	cat > "$T/rsync" <<-EOF
 	#!/bin/sh
 	printf '%s\n' "\$\$ \$*" >> '$T/runs'
-	exec /usr/bin/rsync "\$@"
+	exec ${REAL_RSYNC:-/usr/bin/rsync} "\$@"
 	EOF
 	chmod 755 "$T/rsync"
 }
