@@ -2775,8 +2775,8 @@ unclosedopts(size_t *len)
 
 /* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
  * rargs (6 at most), and for the most any caller adds besides patterns
- * and held files (mkargv 7, passargv 11, each with the NULL) */
-#define ARGVMAX 17
+ * and held files (mkargv 7, passargv 10, each with the NULL) */
+#define ARGVMAX 16
 
 static const char *rsyncflags[] = { RSYNC_FLAGS };
 
@@ -2789,7 +2789,10 @@ newargv(size_t more)
 }
 
 /* the words every rsync for d begins with: the program, RSYNC_FLAGS,
- * rspeed, the log, the timeouts, the remote shell and rargs; how many */
+ * rspeed, the log, the timeouts, the remote shell and rargs; how many.
+ * Over ssh, -s: the paths go to the other rsync over the protocol, not
+ * on a command line that the remote shell reads (rsync before 3.5.0
+ * leaves a newline in a path there, which ends the command) */
 static size_t
 baseargs(const struct dest *d, const char **v)
 {
@@ -2810,6 +2813,7 @@ baseargs(const struct dest *d, const char **v)
 	if (conf.rtimeout && d->kind == DAEMON)
 		v[n++] = conf.ctopt;
 	if (d->kind == SHELL) {
+		v[n++] = "-s";
 		v[n++] = "-e";
 		v[n++] = conf.rshopt;
 	}
@@ -3044,8 +3048,6 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 	/* symlinks carry no data and are the sync's: rooted below the top, a
 	 * daemon without chroot would cut a target's "../" short */
 	v[n++] = "--no-links";
-	if (d->kind == SHELL)
-		v[n++] = "--no-old-args"; /* names on the remote command line */
 	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
 		if (!p->anchored)
 			v[n++] = p->opt;
