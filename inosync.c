@@ -2404,8 +2404,22 @@ wayto(const struct node *n, const char *name, int isdir)
 	return isdir ? settled(n, name) : settled(n->parent, n->name);
 }
 
+/* path names nothing but itself at the other end: the rsync that places
+ * a move names its directories, and the remote rsync (also with -s) or
+ * daemon expands * ? [ ] and \ as a glob ("[a]" is "a", and ".[.]" is
+ * ".." to dash), and a control character may end a command line there */
+static int
+plainpath(const char *s)
+{
+	while ((unsigned char)*s >= 0x20 && *s != 0x7f && !strchr("*?[]\\", *s))
+		s++;
+	return !*s;
+}
+
 /* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
- * first is kept for the second of its cookie, which comes next */
+ * first is kept for the second of its cookie, which comes next; a move
+ * whose old or new path is not plain is not kept, and goes as any new
+ * entry */
 static void
 moved(const struct node *n, const struct inotify_event *ev, int isdir)
 {
@@ -2416,7 +2430,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 
 	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
-	    relpath(n, ev->name, path, sizeof(path)) < 0 ||
+	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
 	    (isdir && !placeable(path)) ||
 	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
 		return;

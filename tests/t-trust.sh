@@ -9,6 +9,26 @@ no_arg_unsecluded() {
 	[ ! -s "$T/.plain" ] || fail "rsync without -s for ssh: $(head -n 1 "$T/.plain")"
 }
 
+# a moved file in a directory [a] lands in the mirror's [a], not in the a
+# that the other end's glob makes of it (the remote rsync's, also with -s,
+# and the rsync daemon's), over the mirror's a/f
+t_a_move_in_a_bracketed_directory_stays_in_it() {
+	sshd_start
+	rsyncd_start "$T/rd"
+	mkdir -p 'src/[a]' src/a
+	echo mine > src/a/f
+	echo 'the user writes this over a/f' > 'src/[a]/x'
+	boot "rnodes = 127.0.0.1:$T/r/" "rsh = $SSH_RSH" \
+		"rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync over ssh"
+	wait_for 10 synced_with src rd || fail "no first sync to the daemon"
+	mv 'src/[a]/x' 'src/[a]/f'
+	wait_for 10 synced_with src r || fail "the ssh mirror did not converge"
+	wait_for 10 synced_with src rd || fail "the daemon's mirror did not converge"
+	stop
+	no_arg_unsecluded
+}
+
 # rsync327: set REAL_RSYNC to Debian 12's rsync 3.2.7, which as any rsync
 # before 3.5.0 leaves a newline in a path to the remote shell, or skip
 rsync327() {
