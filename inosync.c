@@ -927,9 +927,11 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 		return cerr(where, "out of memory");
 	c->xfiles = x;
 	c->nxfiles++;
-	switch (eachline(c, v, 0, patline)) {
+	switch (eachline(c, v, O_NONBLOCK | O_NOFOLLOW, patline)) {
 	case -2:
-		return cerr(where, "rexcludefrom %s: %s", v, strerror(errno));
+		return cerr(where, "rexcludefrom %s: %s", v, errno == ELOOP ?
+		    "a symlink, not followed" : errno ? strerror(errno) :
+		    "not a regular file");
 	case -1:
 		return -1;
 	}
@@ -1236,9 +1238,10 @@ applyargs(struct conf *c)
 	return 0;
 }
 
-/* the whole file, NUL-terminated, in *buf */
+/* the whole file, opened with flags besides O_RDONLY, NUL-terminated, in
+ * *buf; with flags, -1 and errno 0 if it is not a regular file */
 static ssize_t
-slurp(const char *file, char **buf, struct stat *st)
+slurp(const char *file, int flags, char **buf, struct stat *st)
 {
 	size_t len = 0, cap = 0;
 	ssize_t n = 1;
@@ -1246,10 +1249,12 @@ slurp(const char *file, char **buf, struct stat *st)
 	int fd;
 
 	*buf = NULL;
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | flags)) < 0)
 		return -1;
 	if (fstat(fd, st) < 0)
 		n = -1;
+	else if (flags && !S_ISREG(st->st_mode))
+		n = -1, errno = 0;
 	while (n > 0) {
 		if (len + 1 >= cap) {
 			if (cap >= CONFMAX)
@@ -1268,11 +1273,12 @@ slurp(const char *file, char **buf, struct stat *st)
 	return len;
 }
 
-/* fn on each line of file, with "FILE:LINE" for its errors; progs: the
- * file names programs, which root runs only from a file only root may
- * write. The lines read, -1 on an error, -2 if it cannot be read. */
+/* fn on each line of file, opened with flags (slurp), with "FILE:LINE"
+ * for its errors. Root reads only a file only root may write: the config
+ * names programs it runs, and a rexcludefrom file's patterns go to every
+ * rsync. The lines read, -1 on an error, -2 if it cannot be read. */
 static int
-eachline(struct conf *c, const char *file, int progs,
+eachline(struct conf *c, const char *file, int flags,
     int (*fn)(struct conf *, char *, const char *))
 {
 	char where[PATH_MAX + 32], *buf, *s, *e;
@@ -1280,15 +1286,14 @@ eachline(struct conf *c, const char *file, int progs,
 	ssize_t len;
 	int n = 0, r = 0;
 
-	if ((len = slurp(file, &buf, &st)) < 0) {
+	if ((len = slurp(file, flags, &buf, &st)) < 0) {
 		free(buf);
 		return -2;
 	}
 	fmt(where, sizeof(where), "%s:0", file);
-	if (progs && !geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
-		r = cerr(where, "it names programs run as root, but %s may "
-		    "write it: refused", st.st_uid ? "a user other than root" :
-		    "group or others");
+	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = cerr(where, "root reads it, but %s may write it: refused",
+		    st.st_uid ? "a user other than root" : "group or others");
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
 			e = buf + len;
@@ -1313,7 +1318,7 @@ loadconf(struct conf *c, const char *file)
 
 	initconf(c);
 	fmt(where, sizeof(where), "%s:0", file);
-	if ((n = eachline(c, file, 1, parseline)) == -2)
+	if ((n = eachline(c, file, 0, parseline)) == -2)
 		r = cerr(where, "%s", strerror(errno));
 	else if (n < 0)
 		r = -1;
