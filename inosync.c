@@ -874,6 +874,8 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 		return cerr(where, "'%s': include rules and '!' are not supported", v);
 	if (!*v || !strcmp(v, "/"))
 		return cerr(where, "empty exclude pattern");
+	if (c->npats == PATSMAX)
+		return cerr(where, "more than %d exclude patterns (PATSMAX)", PATSMAX);
 	if (!(p = realloc(c->pats, (c->npats + 1) * sizeof(*p))))
 		return cerr(where, "out of memory");
 	c->pats = p;

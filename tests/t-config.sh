@@ -527,6 +527,20 @@ t_rexcludefrom_must_be_a_regular_file_only_root_may_write() {
 	error_in "$T/x" 0 "may write"
 }
 
+# exclude patterns are bounded (PATSMAX), rexcludes and the files'
+# together, since each is a word on every rsync's command line: 150,000
+# would put every rsync past ARG_MAX
+t_exclude_patterns_are_bounded() {
+	mkdir src
+	awk 'BEGIN { for (i = 1; i < 4096; i++) print "p" i }' > x
+	mkconf c.conf "rexcludes = *.tmp" "rexcludefrom = $T/x"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "4096 patterns refused: $(cat err)"
+	echo p4096 >> x
+	error_in "$T/x" 4096 "4096"
+	awk 'BEGIN { for (i = 1; i <= 150000; i++) print "a" }' > x
+	error_in "$T/x" 4096 "PATSMAX"
+}
+
 # a FIFO put in a rexcludefrom file's place before SIGHUP blocks nothing:
 # the daemon says why, keeps the running config and goes on syncing
 t_reload_with_a_fifo_rexcludefrom_keeps_the_old_config() {
