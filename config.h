@@ -61,6 +61,13 @@
 #define MAXDESTS 32
 #endif
 
+/* exclude patterns at most, rexcludes, rexcludefrom files' lines and -x
+ * together: each is a word of every rsync's command line, which all must
+ * fit in (ARG_MAX) */
+#ifndef PATSMAX
+#define PATSMAX 4096
+#endif
+
 /* longest config line, in bytes, newline included */
 #ifndef LINEMAX
 #define LINEMAX 4096

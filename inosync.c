@@ -910,6 +910,8 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 		return cerr(where, "'%s': include rules and '!' are not supported", v);
 	if (!*v || !strcmp(v, "/"))
 		return cerr(where, "empty exclude pattern");
+	if (c->npats == PATSMAX)
+		return cerr(where, "more than %d exclude patterns (PATSMAX)", PATSMAX);
 	if (!(p = realloc(c->pats, (c->npats + 1) * sizeof(*p))))
 		return cerr(where, "out of memory");
 	c->pats = p;
@@ -963,9 +965,11 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 		return cerr(where, "out of memory");
 	c->xfiles = x;
 	c->nxfiles++;
-	switch (eachline(c, v, 0, patline)) {
+	switch (eachline(c, v, O_NONBLOCK | O_NOFOLLOW, patline)) {
 	case -2:
-		return cerr(where, "rexcludefrom %s: %s", v, strerror(errno));
+		return cerr(where, "rexcludefrom %s: %s", v, errno == ELOOP ?
+		    "a symlink, not followed" : errno ? strerror(errno) :
+		    "not a regular file");
 	case -1:
 		return -1;
 	}
@@ -1277,9 +1281,10 @@ applyargs(struct conf *c)
 	return 0;
 }
 
-/* the whole file, NUL-terminated, in *buf */
+/* the whole file, opened with flags besides O_RDONLY, NUL-terminated, in
+ * *buf; with flags, -1 and errno 0 if it is not a regular file */
 static ssize_t
-slurp(const char *file, char **buf, struct stat *st)
+slurp(const char *file, int flags, char **buf, struct stat *st)
 {
 	size_t len = 0, cap = 0;
 	ssize_t n = 1;
@@ -1287,10 +1292,12 @@ slurp(const char *file, char **buf, struct stat *st)
 	int fd;
 
 	*buf = NULL;
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | flags)) < 0)
 		return -1;
 	if (fstat(fd, st) < 0)
 		n = -1;
+	else if (flags && !S_ISREG(st->st_mode))
+		n = -1, errno = 0;
 	while (n > 0) {
 		if (len + 1 >= cap) {
 			if (cap >= CONFMAX)
@@ -1309,11 +1316,12 @@ slurp(const char *file, char **buf, struct stat *st)
 	return len;
 }
 
-/* fn on each line of file, with "FILE:LINE" for its errors; progs: the
- * file names programs, which root runs only from a file only root may
- * write. The lines read, -1 on an error, -2 if it cannot be read. */
+/* fn on each line of file, opened with flags (slurp), with "FILE:LINE"
+ * for its errors. Root reads only a file only root may write: the config
+ * names programs it runs, and a rexcludefrom file's patterns go to every
+ * rsync. The lines read, -1 on an error, -2 if it cannot be read. */
 static int
-eachline(struct conf *c, const char *file, int progs,
+eachline(struct conf *c, const char *file, int flags,
     int (*fn)(struct conf *, char *, const char *))
 {
 	char where[PATH_MAX + 32], *buf, *s, *e;
@@ -1321,15 +1329,14 @@ eachline(struct conf *c, const char *file, int progs,
 	ssize_t len;
 	int n = 0, r = 0;
 
-	if ((len = slurp(file, &buf, &st)) < 0) {
+	if ((len = slurp(file, flags, &buf, &st)) < 0) {
 		free(buf);
 		return -2;
 	}
 	fmt(where, sizeof(where), "%s:0", file);
-	if (progs && !geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
-		r = cerr(where, "it names programs run as root, but %s may "
-		    "write it: refused", st.st_uid ? "a user other than root" :
-		    "group or others");
+	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = cerr(where, "root reads it, but %s may write it: refused",
+		    st.st_uid ? "a user other than root" : "group or others");
 	for (s = buf; !r && s < buf + len; s = e + 1) {
 		if (!(e = memchr(s, '\n', buf + len - s)))
 			e = buf + len;
@@ -1354,7 +1361,7 @@ loadconf(struct conf *c, const char *file)
 
 	initconf(c);
 	fmt(where, sizeof(where), "%s:0", file);
-	if ((n = eachline(c, file, 1, parseline)) == -2)
+	if ((n = eachline(c, file, 0, parseline)) == -2)
 		r = cerr(where, "%s", strerror(errno));
 	else if (n < 0)
 		r = -1;
@@ -2473,9 +2480,23 @@ wayto(const struct node *n, const char *name, int isdir)
 	return isdir ? settled(n, name) : settled(n->parent, n->name);
 }
 
+/* path names nothing but itself at the other end: the rsync that places
+ * a move names its directories, and the remote rsync (also with -s) or
+ * daemon expands * ? [ ] and \ as a glob ("[a]" is "a", and ".[.]" is
+ * ".." to dash), and a control character may end a command line there */
+static int
+plainpath(const char *s)
+{
+	while ((unsigned char)*s >= 0x20 && *s != 0x7f && !strchr("*?[]\\", *s))
+		s++;
+	return !*s;
+}
+
 /* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
  * first is kept for the second of its cookie, which comes next; the
- * second records what is at the new path now, which alone is placed */
+ * second records what is at the new path now, which alone is placed. A
+ * move whose old or new path is not plain is not kept, and goes as any
+ * new entry */
 static void
 moved(const struct node *n, const struct inotify_event *ev, int isdir)
 {
@@ -2487,7 +2508,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 
 	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
-	    relpath(n, ev->name, path, sizeof(path)) < 0 ||
+	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
 	    (isdir && !placeable(path)) ||
 	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
 		return;
@@ -2874,8 +2895,9 @@ unclosedopts(size_t *len)
 }
 
 /* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
- * rargs (6 at most), and for the most any caller adds besides patterns
- * and held files (mkargv 7, passargv 11, each with the NULL) */
+ * rargs (7 at most: -s, -e and the shell for ssh), and for the most any
+ * caller adds besides patterns and held files (mkargv 8, passargv 10,
+ * each with the NULL) */
 #define ARGVMAX 17
 
 static const char *rsyncflags[] = { RSYNC_FLAGS };
@@ -2889,7 +2911,10 @@ newargv(size_t more)
 }
 
 /* the words every rsync for d begins with: the program, RSYNC_FLAGS,
- * rspeed, the log, the timeouts, the remote shell and rargs; how many */
+ * rspeed, the log, the timeouts, the remote shell and rargs; how many.
+ * Over ssh, -s: the paths go to the other rsync over the protocol, not
+ * on a command line that the remote shell reads (rsync before 3.5.0
+ * leaves a newline in a path there, which ends the command) */
 static size_t
 baseargs(const struct dest *d, const char **v)
 {
@@ -2910,6 +2935,7 @@ baseargs(const struct dest *d, const char **v)
 	if (conf.rtimeout && d->kind == DAEMON)
 		v[n++] = conf.ctopt;
 	if (d->kind == SHELL) {
+		v[n++] = "-s";
 		v[n++] = "-e";
 		v[n++] = jailok ? JAILRSH : conf.rshopt;
 	}
@@ -3516,8 +3542,6 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 	/* symlinks carry no data and are the sync's: rooted below the top, a
 	 * daemon without chroot would cut a target's "../" short */
 	v[n++] = "--no-links";
-	if (d->kind == SHELL)
-		v[n++] = "--no-old-args"; /* names on the remote command line */
 	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
 		if (!p->anchored)
 			v[n++] = p->opt;

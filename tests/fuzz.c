@@ -68,7 +68,7 @@ main(int argc, char *argv[])
 	int i;
 
 	for (i = 1; i < argc; i++) {
-		if (slurp(argv[i], &buf, &st) < 0) {
+		if (slurp(argv[i], 0, &buf, &st) < 0) {
 			printf("fuzz: cannot read %s\n", argv[i]);
 			return 1;
 		}

@@ -187,12 +187,13 @@ same() {
 }
 
 # counting_rsync: write $T/rsync, an rsync that appends "PID ARGS" to
-# $T/runs and then becomes /usr/bin/rsync; use it as the `rsync =` key
+# $T/runs and then becomes $REAL_RSYNC (default /usr/bin/rsync); use it as
+# the `rsync =` key
 counting_rsync() {
 	cat > "$T/rsync" <<-EOF
 	#!/bin/sh
 	printf '%s\n' "\$\$ \$*" >> '$T/runs'
-	exec /usr/bin/rsync "\$@"
+	exec ${REAL_RSYNC:-/usr/bin/rsync} "\$@"
 	EOF
 	chmod 755 "$T/rsync"
 }
@@ -293,11 +294,12 @@ want() {
 }
 
 # conf_error FILE LINE WORD [ARGS...]: inosync -t -c FILE ARGS fails with
-# exit 2 and exactly one stderr line "inosync: FILE:LINE: ..." that has WORD
+# exit 2 and exactly one stderr line "inosync: FILE:LINE: ..." that has WORD,
+# within 10 s (a check that blocks fails with exit 124)
 conf_error() {
 	_ce_f=$1 _ce_l=$2 _ce_w=$3
 	shift 3
-	"$INOSYNC" -t -c "$_ce_f" "$@" > "$T/ce.out" 2> "$T/ce.err"
+	timeout $((10 * TEST_SCALE)) "$INOSYNC" -t -c "$_ce_f" "$@" > "$T/ce.out" 2> "$T/ce.err"
 	_ce_rc=$?
 	[ "$_ce_rc" = 2 ] || fail "exit $_ce_rc, want 2; stderr: $(cat "$T/ce.err")"
 	[ "$(wc -l < "$T/ce.err")" = 1 ] || fail "want one stderr line, got: $(cat "$T/ce.err")"

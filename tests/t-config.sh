@@ -501,3 +501,63 @@ t_rinit_is_yes_or_no() {
 	mkconf c.conf "rinit = false"
 	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "yes or no"
 }
+
+# a rexcludefrom file is held to the config's rules, as it may sit where
+# users write: a FIFO is refused, not waited for; a symlink is not
+# followed (to a root-only file, its lines would be on every rsync's
+# command line); as root, one that another user, group or others may
+# write is refused
+t_rexcludefrom_must_be_a_regular_file_only_root_may_write() {
+	[ "$(id -u)" = 0 ] || skip "needs root: the owner check is for a file read by root"
+	mkdir src
+	mkfifo fifo
+	printf '*.o\n' > x
+	ln -s x link
+	for f in fifo link; do
+		mkconf c.conf "rexcludefrom = $T/$f"
+		conf_error "$T/c.conf" "$(lineof c.conf rexcludefrom)" "$T/$f"
+		grep -qF -e 'regular file' -e symlink "$T/ce.err" || fail "$f: $(cat "$T/ce.err")"
+	done
+	mkconf c.conf "rexcludefrom = $T/x"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "a root-owned mode 644 file refused: $(cat err)"
+	chmod 664 x
+	error_in "$T/x" 0 "may write"
+	chmod 644 x
+	chown nobody x
+	error_in "$T/x" 0 "may write"
+}
+
+# exclude patterns are bounded (PATSMAX), rexcludes and the files'
+# together, since each is a word on every rsync's command line: 150,000
+# would put every rsync past ARG_MAX
+t_exclude_patterns_are_bounded() {
+	mkdir src
+	awk 'BEGIN { for (i = 1; i < 4096; i++) print "p" i }' > x
+	mkconf c.conf "rexcludes = *.tmp" "rexcludefrom = $T/x"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "4096 patterns refused: $(cat err)"
+	echo p4096 >> x
+	error_in "$T/x" 4096 "4096"
+	awk 'BEGIN { for (i = 1; i <= 150000; i++) print "a" }' > x
+	error_in "$T/x" 4096 "PATSMAX"
+}
+
+# a FIFO put in a rexcludefrom file's place before SIGHUP blocks nothing:
+# the daemon says why, keeps the running config and goes on syncing
+t_reload_with_a_fifo_rexcludefrom_keeps_the_old_config() {
+	mkdir -p src
+	printf '*.o\n' > excl
+	boot "rexcludefrom = $T/excl"
+	rm excl
+	mkfifo excl
+	mkconf c.conf "rexcludefrom = $T/excl" "rnodes = $T/dst2"
+	kill -HUP "$PID"
+	wait_for 5 log_has d "rexcludefrom $T/excl: " ||
+		fail "the FIFO is not reported on SIGHUP (is the daemon stuck opening it?)"
+	log_has d "not reloaded" || fail "no 'not reloaded' in the log"
+	echo x > src/x
+	echo o > src/x.o
+	wait_for 10 test -f dst/x || fail "no sync after the failed reload"
+	[ ! -e dst/x.o ] || fail "the running config's exclude was dropped"
+	[ ! -e dst2 ] || fail "the config with the FIFO was loaded"
+	stop
+}

@@ -122,7 +122,8 @@ t_moves_never_follow_a_symlink_at_the_destination() {
 	stop
 }
 
-# names a remote shell would take apart, over ssh
+# names a remote shell would take apart, over ssh (a glob character is
+# no name of these: tests/t-trust.sh)
 t_moves_over_ssh_keep_odd_names_whole() {
 	sshd_start
 	mkdir -p src/a/d src/b r
@@ -131,7 +132,7 @@ t_moves_over_ssh_keep_odd_names_whole() {
 	wait_for 10 synced_with src r || fail "no first sync"
 	pin r/a/d/f p
 	# shellcheck disable=SC2016 # the $( ) is a name, for the remote shell
-	n='it'\''s $(touch pwned) *'
+	n='it'\''s $(touch pwned); `touch pwned` & #'
 	mv src/a/d "src/b/$n"
 	wait_for 10 synced_with src r || fail "the move did not reach the destination"
 	pinned "r/b/$n/f" p || fail "the moved directory was sent again"

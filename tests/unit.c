@@ -180,6 +180,21 @@ testpaths(void)
 	conf.wpath = NULL;
 }
 
+/* the paths a move may name at the other end */
+static void
+testplain(void)
+{
+	static const char *plain[] = { "a/b c", "it's $(x);`y` &#~", "\xc3\xa9t\xc3\xa9", "" };
+	static const char *odd[] = { "[a]/f", "d/.[.]", "a*", "a?b", "a\\b", "a]",
+	    "d\nmkdir x", "a\tb", "a\rb", "\x01", "a\x7f", "\x1f/b" };
+	size_t i;
+
+	for (i = 0; i < LEN(plain); i++)
+		check(plainpath(plain[i]), "plainpath plain", plain[i]);
+	for (i = 0; i < LEN(odd); i++)
+		check(!plainpath(odd[i]), "plainpath odd", odd[i]);
+}
+
 /* paths at the length limits: 16 levels of 251-byte names and one more
  * short one fit PATH_MAX relative to wpath, not with a 30-byte wpath
  * before them. No builder writes past its buffer, and each says when the
@@ -230,6 +245,7 @@ main(void)
 	testlines();
 	testquote();
 	testpaths();
+	testplain();
 	testlongpaths();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
