@@ -32,6 +32,13 @@ MUSLOF = sh -c 'case $$1 in *musl-gcc) exit 0 ;; esac; \
 	s=/usr/lib/$$("$$@" -dumpmachine | sed s/-linux-gnu/-linux-musl/)/musl-gcc.specs; \
 	[ ! -f "$$s" ] || echo "-specs $$s"' MUSLOF
 MUSL = `$(MUSLOF) $(CC)`
+# `$(TFLAGSOF) COMPILER` prints the flags its target takes, so that every
+# way of building (make, make CC=..., make inosync.ARCH, make release, an
+# OpenWrt or Buildroot package) gets them: on aarch64 the tiny code model,
+# since the whole program is far below 1 MiB (one instruction to an
+# address, not an adrp and an add: 2 KB)
+TFLAGSOF = sh -c 'case $$("$$@" -dumpmachine) in aarch64*) echo -mcmodel=tiny ;; esac' TFLAGSOF
+TFLAGS = `$(TFLAGSOF) $(CC)`
 # `$(LIBCOF) COMPILER FLAGS...` prints the libc they link against, as its
 # headers tell: glibc says so, musl does not
 LIBCOF = sh -c '"$$@" -dM -E -include stdio.h - < /dev/null | \
@@ -58,9 +65,6 @@ ARMHFCC = arm-linux-gnueabihf-gcc
 ARMHFMAX = 69632
 AARCH64CC = aarch64-linux-gnu-gcc
 AARCH64MAX = 86016
-# the whole program is far below 1 MiB: one instruction to an address, not
-# an adrp and an add (2 KB)
-AARCH64FLAGS = -mcmodel=tiny
 MIPSELCC = mipsel-linux-gnu-gcc
 MIPSELMAX = 122880
 MIPSCC = mips-linux-gnu-gcc
@@ -76,7 +80,7 @@ DIST = dist
 all: inosync
 
 inosync: inosync.c config.h
-	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ inosync.c
+	$(CC) $(INOCFLAGS) $(CPPFLAGS) $(CFLAGS) $(TFLAGS) $(INOLDFLAGS) $(MUSL) $(LDFLAGS) -o $@ inosync.c
 	@echo "inosync: static, $$($(LIBCOF) $(CC) $(MUSL))"
 
 tests/unit: tests/unit.c inosync.c config.h
@@ -152,19 +156,19 @@ inosync.armhf inosync.aarch64 inosync.mipsel inosync.mips: inosync.c config.h
 tests/unit.armhf tests/unit.aarch64 tests/unit.mipsel tests/unit.mips: inosync.c config.h
 
 .c.armhf:
-	$(ARMHFCC) $(XFLAGS) `$(MUSLOF) $(ARMHFCC)` -o $@ $<
+	$(ARMHFCC) $(XFLAGS) `$(TFLAGSOF) $(ARMHFCC)` `$(MUSLOF) $(ARMHFCC)` -o $@ $<
 	@echo "$@: static, $$($(LIBCOF) $(ARMHFCC) `$(MUSLOF) $(ARMHFCC)`)"
 
 .c.aarch64:
-	$(AARCH64CC) $(XFLAGS) $(AARCH64FLAGS) `$(MUSLOF) $(AARCH64CC)` -o $@ $<
+	$(AARCH64CC) $(XFLAGS) `$(TFLAGSOF) $(AARCH64CC)` `$(MUSLOF) $(AARCH64CC)` -o $@ $<
 	@echo "$@: static, $$($(LIBCOF) $(AARCH64CC) `$(MUSLOF) $(AARCH64CC)`)"
 
 .c.mipsel:
-	$(MIPSELCC) $(XFLAGS) `$(MUSLOF) $(MIPSELCC)` -o $@ $<
+	$(MIPSELCC) $(XFLAGS) `$(TFLAGSOF) $(MIPSELCC)` `$(MUSLOF) $(MIPSELCC)` -o $@ $<
 	@echo "$@: static, $$($(LIBCOF) $(MIPSELCC) `$(MUSLOF) $(MIPSELCC)`)"
 
 .c.mips:
-	$(MIPSCC) $(XFLAGS) `$(MUSLOF) $(MIPSCC)` -o $@ $<
+	$(MIPSCC) $(XFLAGS) `$(TFLAGSOF) $(MIPSCC)` `$(MUSLOF) $(MIPSCC)` -o $@ $<
 	@echo "$@: static, $$($(LIBCOF) $(MIPSCC) `$(MUSLOF) $(MIPSCC)`)"
 
 # the suite against each of ARCHS under qemu-user (tests/cross), after
@@ -204,8 +208,7 @@ release:
 		a=$${x%%:*} cc=$${x#*:}; cc=$${cc%:*}; \
 		[ $$a = native ] && a=`uname -m`; d=inosync-$(VERSION)-$$a; \
 		command -v $$cc > /dev/null || { echo "release: no $$cc, so no $$d"; continue; }; \
-		f=`$(MUSLOF) $$cc`; mkdir -p $(DIST)/$$d/contrib && \
-		case $$a in aarch64) f="$$f $(AARCH64FLAGS)" ;; esac && \
+		f="`$(MUSLOF) $$cc` `$(TFLAGSOF) $$cc`"; mkdir -p $(DIST)/$$d/contrib && \
 		$$cc $(XFLAGS) -DVERSION='"$(VERSION)"' $$f -o $(DIST)/$$d/inosync.full inosync.c && \
 		`$$cc -print-prog-name=strip` $(STRIPFLAGS) -o $(DIST)/$$d/inosync $(DIST)/$$d/inosync.full && \
 		rm $(DIST)/$$d/inosync.full && cp inosync.8 inosync.conf $(DIST)/$$d/ && \

@@ -330,3 +330,17 @@ t_need_without_root_names_what_is_missing_and_the_command() {
 	need_as_user nonsense
 	[ "$rc" = 2 ] || fail "an unknown WHAT: exit $rc, want 2: $(cat need.err)"
 }
+
+# the README's way for OpenWrt and Buildroot, make CC=..., gets the flags
+# of the compiler's target (aarch64's tiny code model) and fits its limit
+t_cross_build_with_make_cc_takes_its_targets_flags() {
+	cc=aarch64-linux-gnu-gcc
+	command -v $cc > /dev/null || skip "no $cc (tests/need aarch64)"
+	mkdir b
+	cp "$ROOT/inosync.c" "$ROOT/config.h" "$ROOT/Makefile" b/
+	make -C b CC=$cc inosync > make.out 2>&1 || fail "make CC=$cc failed: $(tail -n 3 make.out)"
+	grep -q -- '-mcmodel=tiny' make.out || fail "no -mcmodel=tiny in: $(head -n 1 make.out)"
+	"$($cc -print-prog-name=strip)" -R .comment -o b/s b/inosync
+	max=$(sed -n 's/^AARCH64MAX = //p' "$ROOT/Makefile")
+	[ "$(wc -c < b/s)" -le "$max" ] || fail "$(wc -c < b/s) bytes stripped, over $max"
+}
