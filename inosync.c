@@ -2306,7 +2306,9 @@ isnewfile(const struct node *n, const char *name)
 }
 
 /* n's entry name may be held: its owner holds fewer than HELDUSER files,
- * so that no user can hold back more, however many files it truncates */
+ * so that no user can hold back more, however many files it truncates.
+ * One already gone by the time its event is read (renamed on) counts as
+ * of an owner of its own, (uid_t)-1. */
 static int
 mayhold(const struct node *n, const char *name, uid_t *uid)
 {
@@ -2314,11 +2316,10 @@ mayhold(const struct node *n, const char *name, uid_t *uid)
 	struct stat st;
 	size_t i, k = 0;
 
-	if (fullpath(n, name, path) < 0 || lstat(path, &st) < 0)
-		return 0;
+	*uid = fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 ?
+	    st.st_uid : (uid_t)-1;
 	for (i = 0; i < nunclosed; i++)
-		k += unclosed[i].uid == st.st_uid;
-	*uid = st.st_uid;
+		k += unclosed[i].uid == *uid;
 	return k < HELDUSER;
 }
 
