@@ -19,11 +19,12 @@
  * the 100,000. A new directory is scanned and synced whole, since files
  * made in it before its watch existed raise no event.
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
- * a destination gets one full recursive rsync instead. What moved within
- * the tree is first placed at each destination from the copy it has
- * there, by a child of its own (the mover: a rename, or an rsync with
- * the old path as --link-dest and --fuzzy's basis), so that a move costs
- * a move, not a transfer. A file still being written (created or
+ * a destination gets one full recursive rsync instead (after the sync of
+ * what it owes, where full syncs do not delete: rdelete = running).
+ * What moved within the tree is first placed at each destination from
+ * the copy it has there, by a child of its own (the mover: a rename, or
+ * an rsync with the old path as --link-dest and --fuzzy's basis), so
+ * that a move costs a move, not a transfer. A file still being written (created or
  * modified, not yet closed) is left out of every sync, excluded, until
  * its close or wsettle, so no mirror shows it half written.
  *
@@ -2648,7 +2649,11 @@ readevents(void)
 	}
 }
 
-/* forget the tree and build it again; then every destination syncs fully */
+static void keepowed(void);
+static void reowe(void);
+
+/* forget the tree and build it again, keeping what is owed where full
+ * syncs do not delete; then every destination syncs fully */
 static void
 rescan(void)
 {
@@ -2665,12 +2670,15 @@ rescan(void)
 	if (ifd >= 0)
 		close(ifd);
 	ifd = fd;
+	keepowed();
 	if (root)
 		drop(root, 0);
-	if ((root = watch(NULL, NULL)))
+	if ((root = watch(NULL, NULL))) {
 		addtree(root, 0);
-	else
+		reowe();
+	} else {
 		unwatched(conf.src, errno);
+	}
 	wantfull();
 	if (was && !degraded)
 		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
@@ -2678,14 +2686,16 @@ rescan(void)
 
 /* rsync */
 
-/* append dir's entry name to d's list, or with name NULL dir itself as
- * "dir/" (its entries, deleting what is gone); each begins with "./", or
- * rsync would skip one beginning with '#' or ';' as a comment. -1: out of
- * memory, or a path longer than PATH_MAX, which only a full sync covers */
+/* append dir's entry name to the list *l (*len bytes of *cap), or with
+ * name NULL dir itself as "dir/" (its entries, deleting what is gone);
+ * each begins with "./", or rsync would skip one beginning with '#' or
+ * ';' as a comment. -1: out of memory, or a path longer than PATH_MAX,
+ * which only a full sync covers */
 static int
-listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
+listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
+    const char *name)
 {
-	char path[PATH_MAX + 4], *l;
+	char path[PATH_MAX + 4], *p;
 	int n = relpath(dir, name, path + 2, PATH_MAX);
 
 	if (n < 0)
@@ -2695,14 +2705,14 @@ listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 	if (!name && n > 2)
 		path[n++] = '/';
 	path[n++] = '\0';
-	if (d->len + n > *cap) {
-		if (!(l = realloc(d->list, *cap * 2 + n + 4096)))
+	if (*len + n > *cap) {
+		if (!(p = realloc(*l, *cap * 2 + n + 4096)))
 			return -1;
-		d->list = l;
+		*l = p;
 		*cap = *cap * 2 + n + 4096;
 	}
-	memcpy(d->list + d->len, path, n);
-	d->len += n;
+	memcpy(*l + *len, path, n);
+	*len += n;
 	return 0;
 }
 
@@ -2728,9 +2738,9 @@ collect(struct dest *d, int full)
 		r->sent |= bit;
 		d->ndirs++;
 		if (r->whole && !full)
-			full = listadd(d, r->n, NULL, &cap) < 0;
+			full = listadd(&d->list, &d->len, &cap, r->n, NULL) < 0;
 		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
-			full = listadd(d, r->n, r->names + k, &cap) < 0;
+			full = listadd(&d->list, &d->len, &cap, r->n, r->names + k) < 0;
 	}
 	d->pending = 0;
 	if (full) {
@@ -2739,6 +2749,112 @@ collect(struct dest *d, int full)
 		d->len = 0;
 	}
 	return full;
+}
+
+/* Seen deletions under rdelete = running, whose full syncs delete
+ * nothing: what a destination owes is never folded into a full sync, or
+ * a deletion seen would be lost. spawnsync() runs the incremental sync of
+ * it first, and the full one right after; where the tree is built anew
+ * (a rescan, the source held, a reload) what is owed is kept as paths,
+ * then owed again in the new tree. */
+
+static struct kept {            /* a destination's owed paths, as its list */
+	char *s;
+	size_t len, cap;
+} kept[MAXDESTS];
+
+/* c's incremental syncs delete, its full ones do not */
+static int
+seendel(const struct conf *c)
+{
+	return (c->rdelete & (DELSEEN | DELFULL)) == DELSEEN;
+}
+
+/* before the tree goes: keep what each destination owes, and what its
+ * running sync has, which may yet fail */
+static void
+keepowed(void)
+{
+	const struct dirt *r;
+	struct kept *l;
+	uint32_t bits;
+	size_t j, k;
+
+	for (j = 0; j < ndirt && seendel(&conf); j++) {
+		r = &dirt[j];
+		for (l = kept, bits = r->dirty | r->sent; bits; l++, bits >>= 1) {
+			if (!(bits & 1))
+				continue;
+			if (r->whole)
+				listadd(&l->s, &l->len, &l->cap, r->n, NULL);
+			for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
+				listadd(&l->s, &l->len, &l->cap, r->n, r->names + k);
+		}
+	}
+}
+
+/* owe destination bit again the entry e of a kept list ("./PATH" or
+ * "./DIR/"), in the deepest directory of its way that is still watched */
+static void
+reoweone(const char *e, uint32_t bit)
+{
+	char buf[PATH_MAX + 4], *s, *c;
+	struct node *n = root, *k;
+	size_t l = fmt(buf, sizeof(buf), "%s", e + 2);
+	int whole = !l || buf[l - 1] == '/';
+
+	if (l && whole)
+		buf[l - 1] = '\0';
+	for (s = buf; *s; s = c) {
+		c = s + strcspn(s, "/");
+		if (*c)
+			*c++ = '\0';
+		if ((!*c && !whole) || !(k = findchild(n, s))) {
+			mark(n, named(s), bit);
+			return;
+		}
+		n = k;
+	}
+	mark(n, NULL, bit);
+}
+
+/* the tree is built anew: what was kept is owed again */
+static void
+reowe(void)
+{
+	struct kept *l;
+	size_t k;
+
+	for (l = kept; root && l < kept + MAXDESTS; l++) {
+		for (k = 0; k < l->len; k += strlen(l->s + k) + 1)
+			reoweone(l->s + k, 1u << (l - kept));
+		free(l->s);
+		*l = (struct kept){ NULL, 0, 0 };
+	}
+}
+
+/* a reload to c: what the running config owes goes to the destination
+ * of c with the same spec, if c mirrors the same wpath and deletes only
+ * what is seen; else it is dropped, since c says so */
+static void
+carry(const struct conf *c)
+{
+	struct kept k[MAXDESTS] = { { NULL, 0, 0 } };
+	int i, j;
+
+	keepowed();
+	while (ndirt)
+		delrec(ndirt - 1);
+	for (i = 0; i < conf.nrnodes; i++) {
+		for (j = 0; j < c->nrnodes && (k[j].s ||
+		    strcmp(conf.specs[i], c->specs[j])); j++)
+			;
+		if (j < c->nrnodes && seendel(c) && !strcmp(conf.wpath, c->wpath))
+			k[j] = kept[i];
+		else
+			free(kept[i].s);
+	}
+	memcpy(kept, k, sizeof(k));
 }
 
 /* "--exclude=- /PATH", NUL-separated, of each file held back while it is
@@ -3456,9 +3572,12 @@ spawnsync(struct dest *d, int64_t t)
 	 * placed after it, a move would undo what the sync put right */
 	forgetmoves(d->bit);
 	d->placed = 0;
-	full = collect(d, d->needfull || d->pending > FULLDIRS);
+	full = d->needfull || d->pending > FULLDIRS;
+	if (full && d->pending && seendel(&conf))
+		full = 0; /* what is owed first: the full sync deletes nothing */
+	full = collect(d, full);
 	d->full = full;
-	d->needfull = 0;
+	d->needfull &= !full;
 	undue(d);
 	d->start = t;
 	d->killed = 0;
@@ -3786,6 +3905,7 @@ hold(const char *why)
 	rescanning = degraded = 0;
 	forgetmoves(alldests());
 	stopall(SIGTERM, 0);
+	keepowed();
 	if (root)
 		drop(root, 1);
 }
@@ -4166,6 +4286,7 @@ static void
 apply(void)
 {
 	closemasters(0);
+	carry(newconf);
 	freeconf(&conf);
 	conf = *newconf;
 	free(newconf);
