@@ -23,10 +23,11 @@
  * what it owes, where full syncs do not delete: rdelete = running).
  * What moved within the tree is first placed at each destination from
  * the copy it has there, by a child of its own (the mover: a rename, or
- * an rsync with the old path as --link-dest and --fuzzy's basis), so
- * that a move costs a move, not a transfer. A file still being written (created or
- * modified, not yet closed) is left out of every sync, excluded, until
- * its close or wsettle, so no mirror shows it half written.
+ * an rsync with the old path as --link-dest or --copy-dest and --fuzzy's
+ * basis), so that a move costs a move, not a transfer. A file still being
+ * written (created or modified, not yet closed) is left out of every
+ * sync, excluded, until its close or wsettle, so no mirror shows it half
+ * written.
  *
  * A destination never loses what the daemon did not see deleted: no rsync
  * starts unless wpath is still the directory accepted as the source (not
@@ -2316,18 +2317,34 @@ overdue(int64_t t)
 }
 
 /* Moves. An entry moved within the tree (an IN_MOVED_FROM and the
- * IN_MOVED_TO of its cookie, both outside the excludes) is placed at each
- * destination before that destination's next sync, from the copy it has
- * at the old path, so that the data does not cross the wire or get
- * written again: a local destination renames the copy (hard-links it
- * when rdelete keeps old paths), any other gets an rsync of the new path
- * with the old one as --link-dest (a hard link where the name is the
- * same) and as --fuzzy's basis (a delta of nothing). Placing is only a
- * head start: the sync that follows has both paths as any change, and
- * puts right whatever was not placed. A move is placed only at the
- * destinations that owe nothing on the way to either path, so that they
- * hold there what the source held at their last sync: real directories,
- * none a symlink that placing would follow out of the mirror. */
+ * IN_MOVED_TO of its cookie, both outside the excludes) is placed at
+ * each destination before that destination's next sync, from the copy
+ * it has at the old path, so that the data does not cross the wire or
+ * get written again: a local destination renames the copy, any other
+ * gets an rsync of the new path with the old one as --link-dest (a hard
+ * link where the name is the same; --copy-dest, a copy, where rdelete
+ * keeps the old path, which must share no inode with the new one) and
+ * as --fuzzy's basis (a delta of nothing). Where rdelete keeps old
+ * paths a local destination places nothing (only a hard link would
+ * spare the copy). Placing is only a head start: the sync that follows
+ * has both paths as any change, and puts right whatever was not placed.
+ * A move is placed only at the destinations that owe nothing on the way
+ * to either path, so that they hold there what the source held at their
+ * last sync: real directories, none a symlink that placing would follow
+ * out of the mirror. */
+
+/* the destinations that place moves at all */
+static uint32_t
+placers(void)
+{
+	uint32_t bits = 0;
+	int i;
+
+	for (i = 0; i < ndests; i++)
+		if (dests[i].kind != LOCAL || conf.rdelete & DELSEEN)
+			bits |= dests[i].bit;
+	return bits;
+}
 
 /* the destinations that owe nothing of dir/name or of a directory above
  * it; dir NULL: wpath's own, which none owes */
@@ -2432,7 +2449,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	memcpy(from.s + l + 1, ev->name, strlen(ev->name) + 1);
 	from.len = l + 2 + strlen(ev->name);
 	from.cookie = ev->cookie;
-	from.bits = wayto(n, ev->name, isdir);
+	from.bits = wayto(n, ev->name, isdir) & placers();
 }
 
 /* the destinations in bits will not have the moves placed; a move none
@@ -3069,10 +3086,9 @@ opendest(int root, const char *path)
 	return fd;
 }
 
-/* place m at the local destination root by a rename, or a hard link if
- * the old path stays (rdelete): only if its copy at the old path is of
- * the type of what moved and, unless a directory, of its size and mtime,
- * and no directory on either way is a symlink */
+/* place m at the local destination root by a rename: only if its copy at
+ * the old path is of the type of what moved and, unless a directory, of
+ * its size and mtime, and no directory on either way is a symlink */
 static int
 localmove(int root, const struct move *m)
 {
@@ -3090,8 +3106,7 @@ localmove(int root, const struct move *m)
 	    (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) && (S_ISDIR(c.st_mode) ||
 	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
 	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
-		rc = conf.rdelete & DELSEEN ? renameat(from, p[1], to, p[3]) :
-		    linkat(from, p[1], to, p[3], 0);
+		rc = renameat(from, p[1], to, p[3]);
 	if (from >= 0)
 		close(from);
 	if (to >= 0)
@@ -3113,10 +3128,12 @@ under(const char *base, const char *rel)
 	return s;
 }
 
-/* "--link-dest=" with olddir as seen from newdir (both relative to the
- * destination's top), as rsync takes it; malloc'd */
+/* "--link-dest=", or "--copy-dest=" where rdelete keeps the old path
+ * (which a hard link would share its inode with), with olddir as seen
+ * from newdir (both relative to the destination's top), as rsync takes
+ * it; malloc'd */
 static char *
-linkdest(const char *newdir, const char *olddir)
+altdest(const char *newdir, const char *olddir)
 {
 	size_t up = *newdir != '\0', size, n;
 	const char *p;
@@ -3127,7 +3144,7 @@ linkdest(const char *newdir, const char *olddir)
 	size = 13 + 3 * up + strlen(olddir);
 	if (!(s = malloc(size)))
 		return NULL;
-	n = fmt(s, size, "--link-dest=");
+	n = fmt(s, size, conf.rdelete & DELSEEN ? "--link-dest=" : "--copy-dest=");
 	while (up--)
 		n += fmt(s + n, size - n, "../");
 	fmt(s + n, size - n, "%s", olddir);
@@ -3149,12 +3166,12 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 		return NULL;
 	n = baseargs(d, v);
 	if (files) {
-		v[n++] = "--fuzzy"; /* twice: in the --link-dest directory too */
+		v[n++] = "--fuzzy"; /* twice: in the old directory too */
 		v[n++] = "--fuzzy";
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
+	if (strcmp(newdir, olddir) && !(v[n++] = altdest(newdir, olddir)))
 		return NULL;
 	v[n++] = "--ignore-missing-args";
 	/* symlinks carry no data and are the sync's: rooted below the top, a
@@ -3235,29 +3252,17 @@ heldin(const char *dir)
 	return 0;
 }
 
-/* place at d the moved directory m whole, hard-linking what its copy at
- * the old path holds; at a local destination (root) only if neither the
- * way there nor the new path itself is a symlink */
+/* place at d the moved directory m whole, from what its copy at the old
+ * path holds */
 static int
-passdir(const struct dest *d, const struct move *m, int root)
+passdir(const struct dest *d, const struct move *m)
 {
 	const char *p[4];
 	char *to, *from;
-	struct stat st;
-	int fd, ok = 1;
 
 	parts(m, p);
 	if (!(to = cat3(p[2], *p[2] ? "/" : "", p[3])) ||
-	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])))
-		return -1;
-	if (root >= 0) {
-		fd = opendest(root, p[2]);
-		ok = fd >= 0 && (fstatat(fd, p[3], &st, AT_SYMLINK_NOFOLLOW) < 0 ?
-		    errno == ENOENT : S_ISDIR(st.st_mode));
-		if (fd >= 0)
-			close(fd);
-	}
-	if (!ok || heldin(to))
+	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])) || heldin(to))
 		return -1;
 	return forkwait(passargv(d, to, from, 0), NULL, 0);
 }
@@ -3287,12 +3292,12 @@ mover(const struct dest *d)
 		j = i + 1;
 		if (!(m->given & d->bit))
 			continue;
-		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
+		if (root >= 0)
 			rc |= localmove(root, m) != 0;
 		else if (++passes > PASSMAX)
 			rc = 1;
 		else if (m->isdir)
-			rc |= passdir(d, m, root) != 0;
+			rc |= passdir(d, m) != 0;
 		else
 			rc |= passfiles(d, i, &j) != 0;
 	}

@@ -52,17 +52,40 @@ t_moves_are_renames_at_a_local_destination() {
 	stop
 }
 
-t_moves_link_where_rdelete_keeps_old_paths() {
+# rdelete = no keeps the old paths: a move is placed as a copy (the far
+# side copies its old one: nothing crosses the wire), never as a hard
+# link, so that a later change of the new name (rewritten in place under
+# --inplace, or a chmod) leaves the kept old copy alone
+t_moves_share_no_inode_where_rdelete_keeps_old_paths() {
 	moved_tree
-	boot "rdelete = no"
+	RSYNCD_CHROOT=yes RSYNCD_XFERLOG=1 rsyncd_start
+	boot "rdelete = no" "rargs = --inplace" "rnodes = $T/dst" \
+		"rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync to the daemon"
+	before=$(wire)
 	mv src/a/small src/b/small
 	mv src/a/dir src/b/dir2
-	wait_for 10 synced_with src/b dst/b || fail "the moves did not reach the destination"
-	[ -f dst/a/small ] && [ -f dst/a/dir/f1 ] || fail "rdelete = no lost the old paths"
-	[ "$(stat -c %i dst/b/small)" = "$(stat -c %i dst/a/small)" ] ||
-		fail "the moved file is a copy, not a link"
-	[ "$(stat -c %i dst/b/dir2/f1)" = "$(stat -c %i dst/a/dir/f1)" ] ||
-		fail "the moved directory's file is a copy, not a link"
+	for m in dst r; do
+		wait_for 10 synced_with src/b "$m/b" || fail "the moves did not reach $m"
+		[ -f "$m/a/small" ] && [ -f "$m/a/dir/f1" ] || fail "rdelete = no lost the old paths at $m"
+		[ "$(stat -c %i "$m/b/small")" != "$(stat -c %i "$m/a/small")" ] ||
+			fail "$m: the moved file is a hard link to the kept old one"
+		[ "$(stat -c %i "$m/b/dir2/f1")" != "$(stat -c %i "$m/a/dir/f1")" ] ||
+			fail "$m: the moved directory's file is a hard link to the kept old one"
+	done
+	wait_for 10 idle || fail "rsync still runs"
+	sent=$(($(wire) - before))
+	[ "$sent" -lt 80000 ] || fail "$sent bytes crossed the wire for 4 MB of moves"
+	mode=$(stat -c %a src/a/big)
+	echo changed > src/b/small
+	chmod 600 src/b/dir2/f1
+	for m in dst r; do
+		wait_for 10 synced_with src/b "$m/b" || fail "the changes did not reach $m"
+		[ "$(cat "$m/a/small")" = small ] ||
+			fail "$m: rewriting the moved file in place rewrote the kept old one"
+		[ "$(stat -c %a "$m/a/dir/f1")" = "$mode" ] ||
+			fail "$m: a chmod of the moved file changed the kept old one"
+	done
 	stop
 }
 
@@ -242,3 +265,4 @@ t_placing_never_shows_a_cut_symlink() {
 	wait_for 10 synced_with src r || fail "not synced"
 	stop
 }
+
