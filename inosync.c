@@ -135,6 +135,8 @@ struct conf {
 	char *rargs;            /* extra rsync arguments, NUL-separated */
 	char **rargv;
 	int nrargs;
+	unsigned noplace;       /* kinds (1 << LOCAL...) where rargs keep
+	                         * moves from being placed */
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
 	int rdelete;            /* which syncs delete: DELSEEN, DELFULL */
@@ -683,55 +685,107 @@ setrsh(struct conf *c, const char *v, const char *where)
     "daemon's matcher excludes; use rexcludes"
 #define DELETES "--del and --delete-* change what rsync deletes; inosync " \
     "gives it --delete and --delete-missing-args"
+#define NOBACKUP "a rename there would back nothing up"
+#define BELOW "placing one below the top would find no relative DIR there"
 
-/* rsync options that change what rsync copies or deletes behind the
- * exclude matcher's back: long names as rsync spells them (it takes no
- * abbreviations; "delete" stands for every --delete-*), short letters */
-static const struct {
+/* the kinds of destination where moves are not placed: a local one
+ * places by a rename, outside rsync; a remote one by an rsync rooted at
+ * the moved entry's directory, below the destination's top */
+#define NOLOCAL (1 << LOCAL)
+#define NOREMOTE (1 << SHELL | 1 << DAEMON)
+
+/* The rargs policy, all of it. Refused (why, and noplace and rel 0): what
+ * changes what rsync copies or deletes behind the exclude matcher's back.
+ * Let by, but moves are not placed at the kinds of destination noplace
+ * says (and rel too, when the value is a relative DIR), since placing
+ * could not keep what the option promises: --backup, --backup-dir and
+ * --suffix a backup of what a move replaces, --temp-dir its DIR,
+ * --append a file that only grows (placed from --fuzzy's basis, it would
+ * get nothing). --inplace, --partial-dir and --delay-updates agree with
+ * placing. Long names as rsync spells them (it takes no abbreviations;
+ * "delete" stands for every --delete-*), short letters; val: the long
+ * one takes a value */
+static const struct rargopt {
 	char c;
+	unsigned char val, noplace, rel;
 	const char *name, *why;
-} refused[] = {
-	{ 0, "include", FILTERS }, { 0, "include-from", FILTERS },
-	{ 0, "exclude-from", FILTERS }, { 'f', "filter", FILTERS },
-	{ 'F', "filter", FILTERS },
-	{ 0, "files-from", "inosync gives rsync its own --files-from: the "
-	    "directories that changed" },
-	{ 'r', "recursive", "recursion (-r, --recursive) would make every "
-	    "sync walk whole subtrees, not the directories that changed" },
-	{ 0, "del", DELETES }, { 0, "delete", DELETES },
+} rargopts[] = {
+	{ 0, 0, 0, 0, "include", FILTERS }, { 0, 0, 0, 0, "include-from", FILTERS },
+	{ 0, 0, 0, 0, "exclude-from", FILTERS }, { 'f', 0, 0, 0, "filter", FILTERS },
+	{ 'F', 0, 0, 0, "filter", FILTERS },
+	{ 0, 0, 0, 0, "files-from", "inosync gives rsync its own --files-from: "
+	    "the directories that changed" },
+	{ 'r', 0, 0, 0, "recursive", "recursion (-r, --recursive) would make "
+	    "every sync walk whole subtrees, not the directories that changed" },
+	{ 0, 0, 0, 0, "del", DELETES }, { 0, 0, 0, 0, "delete", DELETES },
+	{ 'b', 0, NOLOCAL, 0, "backup", NOBACKUP },
+	{ 0, 1, NOLOCAL, NOREMOTE, "backup-dir", NOBACKUP "; " BELOW },
+	{ 0, 1, NOLOCAL, 0, "suffix", NOBACKUP },
+	{ 'T', 1, 0, NOREMOTE, "temp-dir", BELOW },
+	{ 0, 0, NOREMOTE, 0, "append", "an rsync placing one from --fuzzy's "
+	    "basis would append nothing" },
+	{ 0, 0, NOREMOTE, 0, "append-verify", "an rsync placing one from "
+	    "--fuzzy's basis would append nothing" },
 };
 
-/* the entry of refused[] that word a of rargs is, or -1; *skip is 1 when
- * a ends in a short option that takes the next word as its value */
+/* rargs word a has option o, with value v (NULL: none): refused, or moves
+ * are not placed where it says; the first word that keeps them from a
+ * kind of destination says so */
 static int
-refusedarg(const char *a, int *skip)
+rargopt(struct conf *c, const struct rargopt *o, const char *a, const char *v,
+    const char *where)
 {
-	size_t i, n, l;
+	static const char *kinds[] = { "", "local", "remote", "all" };
+	unsigned k = o->noplace | (!v || *v != '/' ? o->rel : 0);
 
-	*skip = 0;
+	if (!o->noplace && !o->rel)
+		return cerr(where, "rargs '%s' is refused: %s", a, o->why);
+	if (k & ~c->noplace)
+		logmsg(LOG_NOTICE, "%s: rargs %s: moves go as plain transfers "
+		    "to %s destinations: %s", where, a,
+		    kinds[(k & NOLOCAL ? 1 : 0) | (k & NOREMOTE ? 2 : 0)], o->why);
+	c->noplace |= k;
+	return 0;
+}
+
+/* the options of word *k of rargs, long (--name, --name=VALUE, --name
+ * VALUE) or short (a bundle like -avb, -T DIR, -TDIR), each by rargopt();
+ * *k: the last word they take */
+static int
+rargword(struct conf *c, int *k, const char *where)
+{
+	const struct rargopt *o, *end = rargopts + LEN(rargopts);
+	const char *w = c->rargv[*k], *a = w, *next;
+	size_t n;
+	int val;
+
+	next = *k + 1 < c->nrargs ? c->rargv[*k + 1] : NULL;
 	if (a[0] != '-' || !a[1])
-		return -1;
+		return 0;
 	if (a[1] == '-') {
 		n = strcspn(a += 2, "=");
-		for (i = 0; i < LEN(refused); i++) {
-			l = strlen(refused[i].name);
-			if (!strncmp(a, refused[i].name, l) &&
-			    (l == n || !strcmp(refused[i].name, "delete")))
-				return i;
-		}
-		return -1;
+		for (o = rargopts; o < end && (strncmp(a, o->name, strlen(o->name)) ||
+		    (strlen(o->name) != n && strcmp(o->name, "delete"))); o++)
+			;
+		if (o == end)
+			return 0;
+		*k += o->val && !a[n] && next;
+		return rargopt(c, o, w, a[n] ? a + n + 1 : o->val ? next : NULL, where);
 	}
-	/* a bundle like -avr; what follows a letter that takes a value
-	 * (-T/tmp/r) is that value */
+	/* what follows a letter that takes a value is that value */
 	for (a++; *a; a++) {
-		for (i = 0; i < LEN(refused); i++)
-			if (*a == refused[i].c)
-				return i;
-		if (strchr("@BeMT", *a))
+		for (o = rargopts; o < end && o->c != *a; o++)
+			;
+		val = strchr("@BeMT", *a) != NULL;
+		if (o < end && rargopt(c, o, w, !val ? NULL : a[1] ? a + 1 : next,
+		    where) < 0)
+			return -1;
+		if (val) {
+			*k += !a[1] && next;
 			break;
+		}
 	}
-	*skip = *a && !a[1];
-	return -1;
+	return 0;
 }
 
 /* split on blanks, never through a shell */
@@ -739,7 +793,7 @@ static int
 setrargs(struct conf *c, const char *v, const char *where)
 {
 	size_t n = strlen(v), i;
-	int k, r, skip;
+	int k;
 	char *s;
 
 	if (!(c->rargs = malloc(n + 1)) || !(c->rargv = calloc(n / 2 + 1, sizeof(char *))))
@@ -751,10 +805,9 @@ setrargs(struct conf *c, const char *v, const char *where)
 		else if (!i || !s[i - 1])
 			c->rargv[c->nrargs++] = s + i;
 	}
-	for (k = 0; k < c->nrargs; k += 1 + skip)
-		if ((r = refusedarg(c->rargv[k], &skip)) >= 0)
-			return cerr(where, "rargs '%s' is refused: %s",
-			    c->rargv[k], refused[r].why);
+	for (k = 0; k < c->nrargs; k++)
+		if (rargword(c, &k, where) < 0)
+			return -1;
 	return 0;
 }
 
@@ -2326,12 +2379,13 @@ overdue(int64_t t)
  * keeps the old path, which must share no inode with the new one) and
  * as --fuzzy's basis (a delta of nothing). Where rdelete keeps old
  * paths a local destination places nothing (only a hard link would
- * spare the copy). Placing is only a head start: the sync that follows
- * has both paths as any change, and puts right whatever was not placed.
- * A move is placed only at the destinations that owe nothing on the way
- * to either path, so that they hold there what the source held at their
- * last sync: real directories, none a symlink that placing would follow
- * out of the mirror. */
+ * spare the copy), nor does one where rargs have an option that placing
+ * cannot agree with there (see rargopts[]). Placing is only a head
+ * start: the sync that follows has both paths as any change, and
+ * puts right whatever was not placed. A move is placed only at the
+ * destinations that owe nothing on the way to either path, so that they
+ * hold there what the source held at their last sync: real directories,
+ * none a symlink that placing would follow out of the mirror. */
 
 /* the destinations that place moves at all */
 static uint32_t
@@ -2341,7 +2395,8 @@ placers(void)
 	int i;
 
 	for (i = 0; i < ndests; i++)
-		if (dests[i].kind != LOCAL || conf.rdelete & DELSEEN)
+		if (!(conf.noplace & 1u << dests[i].kind) &&
+		    (dests[i].kind != LOCAL || conf.rdelete & DELSEEN))
 			bits |= dests[i].bit;
 	return bits;
 }

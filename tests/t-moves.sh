@@ -266,3 +266,43 @@ t_placing_never_shows_a_cut_symlink() {
 	stop
 }
 
+# rargs with --backup: a move that replaces a file is no rename at a local
+# destination, which would lose the replaced file rsync is to back up;
+# one line says that moves are not placed there, and why
+t_backup_in_rargs_keeps_the_file_a_move_replaces() {
+	mkdir src
+	echo replaced > src/b
+	echo new > src/a
+	boot "rargs = --backup --backup-dir=$T/bk"
+	mv src/a src/b
+	wait_for 10 synced || fail "the move did not reach the destination"
+	[ "$(cat bk/b 2> /dev/null)" = replaced ] ||
+		fail "the file the move replaced was not backed up: $(ls -R bk 2>&1)"
+	[ "$(grep -c "plain transfers" d.log)" = 1 ] && grep "plain transfers" d.log | grep -qF -- --backup ||
+		fail "not one line that names --backup: $(cat d.log)"
+	stop
+}
+
+# r_mirrors_src: r holds what src does, the temp-dir .inosync-tmp aside
+r_mirrors_src() {
+	diff -r -x .inosync-tmp src r
+}
+
+# rargs --temp-dir with a relative DIR (the README's fleets): an rsync
+# placing a move below the top would look for DIR there and fail, so
+# moves are not placed at a remote destination; they arrive all the same
+t_a_relative_temp_dir_in_rargs_leaves_moves_to_the_sync() {
+	moved_tree
+	mkdir -p r/.inosync-tmp
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "rargs = --temp-dir=.inosync-tmp" \
+		"rexcludes = /.inosync-tmp/"
+	wait_for 10 r_mirrors_src || fail "no first sync"
+	move_them
+	wait_for 10 r_mirrors_src || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	! log_has d "temp-dir does not exist" || fail "an rsync failed for the temp-dir: $(grep temp-dir d.log)"
+	grep "plain transfers" d.log | grep -qF -- --temp-dir=.inosync-tmp ||
+		fail "no line says that --temp-dir=.inosync-tmp leaves moves unplaced: $(cat d.log)"
+	stop
+}
