@@ -1171,13 +1171,15 @@ rshopt(const struct conf *c)
 static int match(const struct pat *x, const char *path, int isdir);
 
 /* a local destination inside wpath, and not excluded (or under an
- * excluded directory), would be mirrored into itself forever; it may not
- * exist yet, so the longest prefix of it that does is resolved */
+ * excluded directory), would be mirrored into itself forever; one that
+ * holds wpath would lose it to --delete, since wpath's own name is not in
+ * what is mirrored there. It may not exist yet, so the longest prefix of
+ * it that does is resolved */
 static int
 checkdest(const struct conf *c, const char *d, const char *where)
 {
 	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
-	size_t w = strlen(c->wpath);
+	size_t w = strlen(c->wpath), n;
 	const char *t;
 	int i;
 
@@ -1195,6 +1197,11 @@ checkdest(const struct conf *c, const char *d, const char *where)
 	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
 	    t) >= sizeof(buf))
 		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	for (n = strlen(buf); n && buf[n - 1] == '/'; n--)
+		;
+	if (n < w && !strncmp(buf, c->wpath, n) && c->wpath[n] == '/')
+		return cerr(where, "destination %s holds wpath %s: rsync's "
+		    "--delete would empty wpath", d, c->wpath);
 	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
 		return 0;
 	for (rel = buf + w; *rel == '/'; rel++)
