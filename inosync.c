@@ -264,7 +264,7 @@ static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
 static char *conffile;          /* -c, absolute, for every reload */
-static char *lockfile;          /* the pidfile locked, which a reload may not free */
+static char *lockfile;          /* the pidfile locked, NULL if none */
 static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
 
 /* -e and -x from the command line, applied over every config */
@@ -4279,6 +4279,75 @@ writestatus(void)
 	free(s);
 }
 
+/* one instance per pidfile: flock, which the detached child inherits;
+ * the pidfile's fd, or -1 (said why) */
+static int
+lockpid(const char *file)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) < 0) {
+		logmsg(LOG_ERR, "pidfile %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (!plainfile(fd)) {
+		logmsg(LOG_ERR, "pidfile %s is not a regular file with one "
+		    "link: refused", file);
+	} else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((n = read(fd, buf, sizeof(buf) - 1)) > 0)
+			buf[n] = '\0';
+		logmsg(LOG_ERR, "pidfile %s is locked: inosync already runs "
+		    "as pid %s", file, trim(buf));
+	} else if (ftruncate(fd, 0) < 0) { /* no stale pid until ours */
+		logmsg(LOG_ERR, "pidfile %s: %s", file, strerror(errno));
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+static void
+writepid(pid_t pid)
+{
+	char buf[32];
+	int n = fmt(buf, sizeof(buf), "%d\n", (int)pid);
+
+	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
+		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
+}
+
+/* a reload to c: a statusfile it no longer names goes, or it would go
+ * stale; a pidfile it names anew is ours (locked, our pid in it) before
+ * the old one goes, and where it cannot be (another daemon holds it) the
+ * old one stays */
+static void
+movefiles(const struct conf *c)
+{
+	char *name = NULL;
+	int fd = -1;
+
+	if (conf.statusfile && (!c->statusfile || strcmp(conf.statusfile, c->statusfile)))
+		unlink(conf.statusfile);
+	if (pretend || !strcmp(c->pidfile ? c->pidfile : "", lockfile ? lockfile : ""))
+		return;
+	if (c->pidfile && (!(name = strdup(c->pidfile)) || (fd = lockpid(name)) < 0)) {
+		free(name);
+		return;
+	}
+	if (pidfd >= 0) {
+		unlink(lockfile);
+		close(pidfd);
+	}
+	free(lockfile);
+	lockfile = name;
+	if ((pidfd = fd) >= 0)
+		writepid(getpid());
+}
+
 /* signals and the loop */
 
 static void
@@ -4354,6 +4423,7 @@ apply(void)
 {
 	closemasters(0);
 	carry(newconf);
+	movefiles(newconf);
 	freeconf(&conf);
 	conf = *newconf;
 	free(newconf);
@@ -4552,39 +4622,6 @@ loop(void)
 }
 
 /* start-up */
-
-/* one instance per pidfile: flock, which the detached child inherits */
-static void
-lockpid(const char *file)
-{
-	char buf[32] = "";
-	ssize_t n;
-
-	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC, 0644)) < 0)
-		die(1, "pidfile %s:", file);
-	if (!plainfile(pidfd))
-		die(1, "pidfile %s is not a regular file with one link: refused", file);
-	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0) {
-		if (ftruncate(pidfd, 0) < 0) /* no stale pid until ours */
-			die(1, "pidfile %s:", file);
-		return;
-	}
-	if ((n = read(pidfd, buf, sizeof(buf) - 1)) > 0)
-		buf[n] = '\0';
-	die(1, "pidfile %s is locked: inosync already runs as pid %s",
-	    file, trim(buf));
-}
-
-static void
-writepid(pid_t pid)
-{
-	char buf[32];
-	int n = fmt(buf, sizeof(buf), "%d\n", (int)pid);
-
-	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
-		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
-}
 
 static void
 usage(int status)
@@ -4803,8 +4840,10 @@ main(int argc, char *argv[])
 		printconf(&conf);
 		return 0;
 	}
-	if (conf.pidfile && !pretend)
-		lockpid(lockfile = strdup(conf.pidfile)); /* a reload may free the key */
+	/* lockfile, not the key, which a reload frees */
+	if (conf.pidfile && !pretend &&
+	    (pidfd = lockpid(lockfile = strdup(conf.pidfile))) < 0)
+		exit(1);
 	setup(detach);
 	loop();
 	cleanup();
