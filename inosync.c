@@ -265,7 +265,8 @@ static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
 static char *conffile;          /* -c, absolute, for every reload */
 static char *lockfile;          /* the pidfile locked, NULL if none */
-static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
+static char ctldir[49];         /* CTLDIR/PID-START, ssh's control sockets,
+                                 * or "" */
 
 /* -e and -x from the command line, applied over every config */
 static long argdelay = -1;
@@ -3789,10 +3790,13 @@ initdests(void)
 /* ssh connection reuse. Each ssh that rsync runs becomes a control
  * master or goes through one (ControlMaster=auto), so a sync does not
  * pay a new handshake. The masters detach and outlive their rsync; their
- * sockets are in CTLDIR/PID, a directory of ours, mode 0700, never in
- * /tmp. On exit and before a reload applies each is asked to exit
- * (ssh -O exit), since a new config may log in otherwise; a short
- * ControlPersist instead would cost a new handshake after every pause. */
+ * sockets are in CTLDIR/PID-START, a directory of ours, mode 0700, never
+ * in /tmp, named by the daemon's pid and start time, so that a later
+ * daemon with the same pid cannot take a killed one's masters, made
+ * under another config, for its own. On exit and before a reload applies
+ * each is asked to exit (ssh -O exit), since a new config may log in
+ * otherwise; a short ControlPersist instead would cost a new handshake
+ * after every pause. A killed daemon's are asked at the next start. */
 
 /* why d cannot hold the sockets, made if missing; NULL if it can */
 static const char *
@@ -3810,40 +3814,11 @@ owndir(const char *d)
 	return NULL;
 }
 
-/* at start and after a reload: the directory, if ssh destinations may
- * reuse connections and it is not there yet */
+/* ssh -S SOCKET -O exit to each master in the directory dir, one after
+ * the other within KILLWAIT_MS, then its socket removed, so that no ssh
+ * finds a master on its way out */
 static void
-mkctldir(void)
-{
-	char d[sizeof(ctldir)], *o;
-	const char *why, *bad = CTLDIR;
-	int i;
-
-	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
-		;
-	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
-		return;
-	if (fmt(d, sizeof(d), "%s/%d", CTLDIR, (int)getpid()) >= (int)sizeof(d))
-		why = "too long a path for ssh's control sockets";
-	else if (!(why = owndir(CTLDIR)))
-		why = owndir(bad = d);
-	if (why) {
-		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
-		    "connection", bad, why);
-		return;
-	}
-	memcpy(ctldir, d, sizeof(d));
-	if ((o = rshopt(&conf))) {
-		free(conf.rshopt);
-		conf.rshopt = o;
-	}
-}
-
-/* ssh -S SOCKET -O exit to each master in the directory, one after the
- * other within KILLWAIT_MS, then its socket removed, so that no ssh finds
- * a master on its way out; end: the directory too */
-static void
-closemasters(int end)
+closemasters(const char *dir)
 {
 	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
 	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
@@ -3855,7 +3830,7 @@ closemasters(int end)
 	int fd, r;
 	DIR *dp;
 
-	if (!*ctldir || !(dp = opendir(ctldir)))
+	if (!*dir || !(dp = opendir(dir)))
 		return;
 	fmt(prog, sizeof(prog), "%s", RSH(&conf));
 	prog[strcspn(prog, " \t")] = '\0';
@@ -3864,7 +3839,7 @@ closemasters(int end)
 	while ((e = readdir(dp))) {
 		if (e->d_name[0] == '.')
 			continue;
-		fmt(sock, sizeof(sock), "%s/%s", ctldir, e->d_name);
+		fmt(sock, sizeof(sock), "%s/%s", dir, e->d_name);
 		if ((pid = fork()) == 0) {
 			if ((fd = open("/dev/null", O_RDWR)) >= 0)
 				dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
@@ -3878,8 +3853,98 @@ closemasters(int end)
 		unlink(sock);
 	}
 	closedir(dp);
-	if (end && rmdir(ctldir) == 0)
-		*ctldir = '\0';
+}
+
+/* "PID-START" of process pid ("self" too) in buf[size]: fields 1 and 22
+ * of /proc/PID/stat, its pid and start time since boot, which no other
+ * process has had; -1 if it does not run, or there is no /proc */
+static int
+procname(const char *pid, char *buf, size_t size)
+{
+	char path[32], st[1024], *s;
+	size_t l, k;
+	ssize_t n;
+	int fd, i;
+
+	fmt(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, st, sizeof(st) - 1);
+	close(fd);
+	st[n > 0 ? n : 0] = '\0';
+	/* after the name, in parentheses: the space before each field */
+	for (i = 0, s = strrchr(st, ')'); i < 20 && s; i++)
+		s = strchr(s + 1, ' ');
+	if (!s || (l = strcspn(st, " ")) + (k = strcspn(++s, " ")) + 2 > size)
+		return -1;
+	memcpy(buf, st, l);
+	buf[l] = '-';
+	memcpy(buf + l + 1, s, k);
+	buf[l + 1 + k] = '\0';
+	return 0;
+}
+
+/* the directories in CTLDIR of daemons of ours that no longer run
+ * (killed, so nobody closed their masters): their masters are asked to
+ * exit, then they go */
+static void
+rmstale(void)
+{
+	char d[sizeof(ctldir)], id[48], pid[16];
+	struct dirent *e;
+	struct stat st;
+	size_t n;
+	DIR *dp;
+
+	if (!(dp = opendir(CTLDIR)))
+		return;
+	while ((e = readdir(dp))) {
+		n = strspn(e->d_name, "0123456789");
+		if (!n || n >= sizeof(pid) || e->d_name[n] != '-' ||
+		    fmt(d, sizeof(d), "%s/%s", CTLDIR, e->d_name) >= (int)sizeof(d) ||
+		    lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		memcpy(pid, e->d_name, n);
+		pid[n] = '\0';
+		if (procname(pid, id, sizeof(id)) == 0 && !strcmp(id, e->d_name))
+			continue; /* its daemon runs */
+		closemasters(d);
+		rmdir(d);
+	}
+	closedir(dp);
+}
+
+/* at start and after a reload: the directory, if ssh destinations may
+ * reuse connections and it is not there yet */
+static void
+mkctldir(void)
+{
+	char d[sizeof(ctldir)], id[48], *o;
+	const char *why, *bad = CTLDIR;
+	int i;
+
+	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
+		;
+	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
+		return;
+	if (procname("self", id, sizeof(id)) < 0)
+		why = "no /proc/self/stat to name a directory by";
+	else if (fmt(d, sizeof(d), "%s/%s", CTLDIR, id) >= (int)sizeof(d))
+		why = "too long a path for ssh's control sockets";
+	else if (!(why = owndir(CTLDIR))) {
+		rmstale();
+		why = owndir(bad = d);
+	}
+	if (why) {
+		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
+		    "connection", bad, why);
+		return;
+	}
+	memcpy(ctldir, d, sizeof(d));
+	if ((o = rshopt(&conf))) {
+		free(conf.rshopt);
+		conf.rshopt = o;
+	}
 }
 
 /* the source guard: a destination never loses what the daemon did not
@@ -4421,7 +4486,7 @@ begin(void)
 static void
 apply(void)
 {
-	closemasters(0);
+	closemasters(ctldir);
 	carry(newconf);
 	movefiles(newconf);
 	freeconf(&conf);
@@ -4819,7 +4884,9 @@ getconf(int argc, char *argv[], int *detach, int *check)
 static void
 cleanup(void)
 {
-	closemasters(1);
+	closemasters(ctldir);
+	if (*ctldir)
+		rmdir(ctldir);
 	if (conf.statusfile)
 		unlink(conf.statusfile);
 	if (pidfd >= 0)
