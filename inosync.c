@@ -2729,7 +2729,7 @@ readevents(void)
 	}
 }
 
-static void keepowed(void);
+static void keepowed(const struct conf *c);
 static void reowe(void);
 
 /* forget the tree and build it again, keeping what is owed where full
@@ -2750,7 +2750,7 @@ rescan(void)
 	if (ifd >= 0)
 		close(ifd);
 	ifd = fd;
-	keepowed();
+	keepowed(&conf);
 	if (root)
 		drop(root, 0);
 	if ((root = watch(NULL, NULL))) {
@@ -2850,17 +2850,18 @@ seendel(const struct conf *c)
 	return (c->rdelete & (DELSEEN | DELFULL)) == DELSEEN;
 }
 
-/* before the tree goes: keep what each destination owes, and what its
- * running sync has, which may yet fail */
+/* before the tree goes, if c (the config that syncs next) deletes only
+ * what is seen: keep what each destination owes, and what its running
+ * sync has, which may yet fail */
 static void
-keepowed(void)
+keepowed(const struct conf *c)
 {
 	const struct dirt *r;
 	struct kept *l;
 	uint32_t bits;
 	size_t j, k;
 
-	for (j = 0; j < ndirt && seendel(&conf); j++) {
+	for (j = 0; j < ndirt && seendel(c); j++) {
 		r = &dirt[j];
 		for (l = kept, bits = r->dirty | r->sent; bits; l++, bits >>= 1) {
 			if (!(bits & 1))
@@ -2915,14 +2916,15 @@ reowe(void)
 
 /* a reload to c: what the running config owes goes to the destination
  * of c with the same spec, if c mirrors the same wpath and deletes only
- * what is seen; else it is dropped, since c says so */
+ * what is seen (whatever the running one did: its deletions seen are
+ * owed); else it is dropped, since c says so */
 static void
 carry(const struct conf *c)
 {
 	struct kept k[MAXDESTS] = { { NULL, 0, 0 } };
 	int i, j;
 
-	keepowed();
+	keepowed(c);
 	while (ndirt)
 		delrec(ndirt - 1);
 	for (i = 0; i < conf.nrnodes; i++) {
@@ -4037,7 +4039,7 @@ hold(const char *why)
 	rescanning = degraded = 0;
 	forgetmoves(alldests());
 	stopall(SIGTERM, 0);
-	keepowed();
+	keepowed(&conf);
 	if (root)
 		drop(root, 1);
 }
