@@ -2852,7 +2852,8 @@ seendel(const struct conf *c)
 
 /* before the tree goes, if c (the config that syncs next) deletes only
  * what is seen: keep what each destination owes, and what its running
- * sync has, which may yet fail */
+ * sync has, which may yet fail (what cannot be kept, for want of memory,
+ * only the full sync covers) */
 static void
 keepowed(const struct conf *c)
 {
