@@ -136,7 +136,7 @@ struct conf {
 	char **rargv;
 	int nrargs;
 	unsigned noplace;       /* kinds (1 << LOCAL...) where rargs keep
-	                         * moves from being placed */
+	                         * moves from being placed; NOLINK */
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
 	int rdelete;            /* which syncs delete: DELSEEN, DELFULL */
@@ -694,6 +694,10 @@ setrsh(struct conf *c, const char *v, const char *where)
  * the moved entry's directory, below the destination's top */
 #define NOLOCAL (1 << LOCAL)
 #define NOREMOTE (1 << SHELL | 1 << DAEMON)
+/* rsync writes files in place: a placed move is never a hard link to its
+ * old path, which the source may have made again (mv log log.1, a new
+ * log), so that the sync writing one would write the other */
+#define NOLINK (1 << 3)
 
 /* The rargs policy, all of it. Refused (why, and noplace and rel 0): what
  * changes what rsync copies or deletes behind the exclude matcher's back.
@@ -702,8 +706,8 @@ setrsh(struct conf *c, const char *v, const char *where)
  * could not keep what the option promises: --backup, --backup-dir and
  * --suffix a backup of what a move replaces, --temp-dir its DIR,
  * --append a file that only grows (placed from --fuzzy's basis, it would
- * get nothing). --inplace, --partial-dir and --delay-updates agree with
- * placing. Long names as rsync spells them (it takes no abbreviations;
+ * get nothing). With --inplace a placed move is a copy (NOLINK);
+ * --partial-dir and --delay-updates agree with placing. Long names as rsync spells them (it takes no abbreviations;
  * "delete" stands for every --delete-*), short letters; val: the long
  * one takes a value */
 static const struct rargopt {
@@ -727,6 +731,7 @@ static const struct rargopt {
 	    "basis would append nothing" },
 	{ 0, 0, NOREMOTE, 0, "append-verify", "an rsync placing one from "
 	    "--fuzzy's basis would append nothing" },
+	{ 0, 0, NOLINK, 0, "inplace", NULL },
 };
 
 /* rargs word a has option o, with value v (NULL: none): refused, or moves
@@ -741,7 +746,7 @@ rargopt(struct conf *c, const struct rargopt *o, const char *a, const char *v,
 
 	if (!o->noplace && !o->rel)
 		return cerr(where, "rargs '%s' is refused: %s", a, o->why);
-	if (k & ~c->noplace)
+	if (k & ~c->noplace & (NOLOCAL | NOREMOTE))
 		logmsg(LOG_NOTICE, "%s: rargs %s: moves go as plain transfers "
 		    "to %s destinations: %s", where, a,
 		    kinds[(k & NOLOCAL ? 1 : 0) | (k & NOREMOTE ? 2 : 0)], o->why);
@@ -2384,16 +2389,17 @@ overdue(int64_t t)
  * get written again: a local destination renames the copy, any other
  * gets an rsync of the new path with the old one as --link-dest (a hard
  * link where the name is the same; --copy-dest, a copy, where rdelete
- * keeps the old path, which must share no inode with the new one) and
- * as --fuzzy's basis (a delta of nothing). Where rdelete keeps old
- * paths a local destination places nothing (only a hard link would
- * spare the copy), nor does one where rargs have an option that placing
- * cannot agree with there (see rargopts[]). Placing is only a head
- * start: the sync that follows has both paths as any change, and
- * puts right whatever was not placed. A move is placed only at the
- * destinations that owe nothing on the way to either path, so that they
- * hold there what the source held at their last sync: real directories,
- * none a symlink that placing would follow out of the mirror. */
+ * keeps the old path or rargs have --inplace: the old path must share
+ * no inode with the new one) and as --fuzzy's basis (a delta of
+ * nothing). Where rdelete keeps old paths a local destination places
+ * nothing (only a hard link would spare the copy), nor does one where
+ * rargs have an option that placing cannot agree with there (see
+ * rargopts[]). Placing is only a head start: the sync that follows has
+ * both paths as any change, and puts right whatever was not placed. A
+ * move is placed only at the destinations that owe nothing on the way
+ * to either path, so that they hold there what the source held at their
+ * last sync: real directories, none a symlink that placing would follow
+ * out of the mirror. */
 
 /* the destinations that place moves at all */
 static uint32_t
@@ -3194,10 +3200,10 @@ under(const char *base, const char *rel)
 	return s;
 }
 
-/* "--link-dest=", or "--copy-dest=" where rdelete keeps the old path
- * (which a hard link would share its inode with), with olddir as seen
- * from newdir (both relative to the destination's top), as rsync takes
- * it; malloc'd */
+/* "--link-dest=", or "--copy-dest=" where a hard link would share its
+ * inode with an old path that stays (rdelete) or may come back (NOLINK),
+ * with olddir as seen from newdir (both relative to the destination's
+ * top), as rsync takes it; malloc'd */
 static char *
 altdest(const char *newdir, const char *olddir)
 {
@@ -3210,7 +3216,8 @@ altdest(const char *newdir, const char *olddir)
 	size = 13 + 3 * up + strlen(olddir);
 	if (!(s = malloc(size)))
 		return NULL;
-	n = fmt(s, size, conf.rdelete & DELSEEN ? "--link-dest=" : "--copy-dest=");
+	n = fmt(s, size, conf.rdelete & DELSEEN && !(conf.noplace & NOLINK) ?
+	    "--link-dest=" : "--copy-dest=");
 	while (up--)
 		n += fmt(s + n, size - n, "../");
 	fmt(s + n, size - n, "%s", olddir);

@@ -306,3 +306,19 @@ t_a_relative_temp_dir_in_rargs_leaves_moves_to_the_sync() {
 		fail "no line says that --temp-dir=.inosync-tmp leaves moves unplaced: $(cat d.log)"
 	stop
 }
+
+# rargs --inplace: rsync writes a changed file where it is, so a placed
+# move shares no inode with its old path even where rdelete deletes that
+# path, which the source may have made again meanwhile (mv log log.1, a
+# new log): an update of one would rewrite the other
+t_moves_share_no_inode_under_inplace() {
+	mkdir -p src/a src/b
+	head -c 100000 /dev/urandom > src/a/f
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "rargs = --inplace"
+	wait_for 10 synced_with src r || fail "no first sync"
+	mv src/a/f src/b/f
+	echo new > src/a/f
+	wait_for 10 synced_with src r || fail "the move and the new file did not both arrive"
+	stop
+}

@@ -143,7 +143,7 @@ static void
 testnoplace(void)
 {
 	static const struct { const char *rargs; unsigned want; } t[] = {
-		{ "--inplace --delay-updates --partial-dir=.p -H", 0 },
+		{ "--delay-updates --partial-dir=.p -H", 0 }, { "--inplace", NOLINK },
 		{ "-avb", NOLOCAL }, { "--suffix=.old", NOLOCAL },
 		{ "--backup-dir=/b", NOLOCAL }, { "--backup-dir b", NOLOCAL | NOREMOTE },
 		{ "--temp-dir=/t", 0 }, { "--temp-dir t", NOREMOTE }, { "-T/t", 0 },
