@@ -220,16 +220,17 @@
 #define RPROCS 0
 #endif
 
-/* where ssh's control sockets go, one directory per daemon (CTLDIR/PID),
- * each made mode 0700 and checked to be the daemon's own; short, as a
- * socket's path is at most 107 bytes */
+/* where ssh's control sockets go, one directory per daemon
+ * (CTLDIR/PID-START, START its start time), each made mode 0700 and
+ * checked to be the daemon's own; short, as a socket's path is at most
+ * 107 bytes */
 #ifndef CTLDIR
 #define CTLDIR "/run/inosync"
 #endif
 
 /* seconds an idle ssh control master stays (ControlPersist): masters are
  * closed on exit and reload, so this only bounds those of a daemon that
- * was killed */
+ * was killed, until the next start closes them */
 #ifndef CTLPERSIST
 #define CTLPERSIST 300
 #endif

@@ -19,13 +19,15 @@
  * the 100,000. A new directory is scanned and synced whole, since files
  * made in it before its watch existed raise no event.
  * When too much is owed, after a queue overflow, at start and on SIGUSR1,
- * a destination gets one full recursive rsync instead. What moved within
- * the tree is first placed at each destination from the copy it has
- * there, by a child of its own (the mover: a rename, or an rsync with
- * the old path as --link-dest and --fuzzy's basis), so that a move costs
- * a move, not a transfer. A file still being written (created or
- * modified, not yet closed) is left out of every sync, excluded, until
- * its close or wsettle, so no mirror shows it half written.
+ * a destination gets one full recursive rsync instead (after the sync of
+ * what it owes, where full syncs do not delete: rdelete = running).
+ * What moved within the tree is first placed at each destination from
+ * the copy it has there, by a child of its own (the mover: a rename, or
+ * an rsync with the old path as --link-dest or --copy-dest and --fuzzy's
+ * basis), so that a move costs a move, not a transfer. A file still being
+ * written (created or modified, not yet closed) is left out of every
+ * sync, excluded, until its close or wsettle, so no mirror shows it half
+ * written.
  *
  * A destination never loses what the daemon did not see deleted: no rsync
  * starts unless wpath is still the directory accepted as the source (not
@@ -137,6 +139,8 @@ struct conf {
 	char *rargs;            /* extra rsync arguments, NUL-separated */
 	char **rargv;
 	int nrargs;
+	unsigned noplace;       /* kinds (1 << LOCAL...) where rargs keep
+	                         * moves from being placed; NOLINK */
 	long rtimeout;          /* seconds of I/O silence, 0 = no limit */
 	long efull;             /* seconds between periodic full syncs, 0 = never */
 	int rdelete;            /* which syncs delete: DELSEEN, DELFULL */
@@ -214,9 +218,9 @@ struct dest {
 	unsigned ndirs;         /* directories in the running sync */
 	int needfull, full;     /* owes a full sync; the running one is */
 	int killed;             /* we stopped it: its failure is no news */
-	unsigned errs, kept;    /* its rsync's error lines; those of them that
+	unsigned errs, stays;   /* its rsync's error lines; those of them that
 	                         * say a directory stays where the source has
-	                         * a file or symlink now (see kept()) */
+	                         * a file or symlink now (see staying()) */
 	int queued;             /* due, but waits for a turn under rprocs */
 	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
@@ -276,8 +280,9 @@ static int pidfd = -1;
 static int startfd = -1;        /* the start directory, after -d went to / */
 static const char *argpidfile;  /* -P */
 static char *conffile;          /* -c, absolute, for every reload */
-static char *lockfile;          /* the pidfile locked, which a reload may not free */
-static char ctldir[49];         /* CTLDIR/PID, ssh's control sockets, or "" */
+static char *lockfile;          /* the pidfile locked, NULL if none */
+static char ctldir[49];         /* CTLDIR/PID-START, ssh's control sockets,
+                                 * or "" */
 
 /* -e and -x from the command line, applied over every config */
 static long argdelay = -1;
@@ -697,55 +702,112 @@ setrsh(struct conf *c, const char *v, const char *where)
     "daemon's matcher excludes; use rexcludes"
 #define DELETES "--del and --delete-* change what rsync deletes; inosync " \
     "gives it --delete and --delete-missing-args"
+#define NOBACKUP "a rename there would back nothing up"
+#define BELOW "placing one below the top would find no relative DIR there"
 
-/* rsync options that change what rsync copies or deletes behind the
- * exclude matcher's back: long names as rsync spells them (it takes no
- * abbreviations; "delete" stands for every --delete-*), short letters */
-static const struct {
+/* the kinds of destination where moves are not placed: a local one
+ * places by a rename, outside rsync; a remote one by an rsync rooted at
+ * the moved entry's directory, below the destination's top */
+#define NOLOCAL (1 << LOCAL)
+#define NOREMOTE (1 << SHELL | 1 << DAEMON)
+/* rsync writes files in place: a placed move is never a hard link to its
+ * old path, which the source may have made again (mv log log.1, a new
+ * log), so that the sync writing one would write the other */
+#define NOLINK (1 << 3)
+
+/* The rargs policy, all of it. Refused (why, and noplace and rel 0): what
+ * changes what rsync copies or deletes behind the exclude matcher's back.
+ * Let by, but moves are not placed at the kinds of destination noplace
+ * says (and rel too, when the value is a relative DIR), since placing
+ * could not keep what the option promises: --backup, --backup-dir and
+ * --suffix a backup of what a move replaces, --temp-dir its DIR,
+ * --append a file that only grows (placed from --fuzzy's basis, it would
+ * get nothing). With --inplace a placed move is a copy (NOLINK);
+ * --partial-dir and --delay-updates agree with placing. Long names as rsync spells them (it takes no abbreviations;
+ * "delete" stands for every --delete-*), short letters; val: the long
+ * one takes a value */
+static const struct rargopt {
 	char c;
+	unsigned char val, noplace, rel;
 	const char *name, *why;
-} refused[] = {
-	{ 0, "include", FILTERS }, { 0, "include-from", FILTERS },
-	{ 0, "exclude-from", FILTERS }, { 'f', "filter", FILTERS },
-	{ 'F', "filter", FILTERS },
-	{ 0, "files-from", "inosync gives rsync its own --files-from: the "
-	    "directories that changed" },
-	{ 'r', "recursive", "recursion (-r, --recursive) would make every "
-	    "sync walk whole subtrees, not the directories that changed" },
-	{ 0, "del", DELETES }, { 0, "delete", DELETES },
+} rargopts[] = {
+	{ 0, 0, 0, 0, "include", FILTERS }, { 0, 0, 0, 0, "include-from", FILTERS },
+	{ 0, 0, 0, 0, "exclude-from", FILTERS }, { 'f', 0, 0, 0, "filter", FILTERS },
+	{ 'F', 0, 0, 0, "filter", FILTERS },
+	{ 0, 0, 0, 0, "files-from", "inosync gives rsync its own --files-from: "
+	    "the directories that changed" },
+	{ 'r', 0, 0, 0, "recursive", "recursion (-r, --recursive) would make "
+	    "every sync walk whole subtrees, not the directories that changed" },
+	{ 0, 0, 0, 0, "del", DELETES }, { 0, 0, 0, 0, "delete", DELETES },
+	{ 'b', 0, NOLOCAL, 0, "backup", NOBACKUP },
+	{ 0, 1, NOLOCAL, NOREMOTE, "backup-dir", NOBACKUP "; " BELOW },
+	{ 0, 1, NOLOCAL, 0, "suffix", NOBACKUP },
+	{ 'T', 1, 0, NOREMOTE, "temp-dir", BELOW },
+	{ 0, 0, NOREMOTE, 0, "append", "an rsync placing one from --fuzzy's "
+	    "basis would append nothing" },
+	{ 0, 0, NOREMOTE, 0, "append-verify", "an rsync placing one from "
+	    "--fuzzy's basis would append nothing" },
+	{ 0, 0, NOLINK, 0, "inplace", NULL },
 };
 
-/* the entry of refused[] that word a of rargs is, or -1; *skip is 1 when
- * a ends in a short option that takes the next word as its value */
+/* rargs word a has option o, with value v (NULL: none): refused, or moves
+ * are not placed where it says; the first word that keeps them from a
+ * kind of destination says so */
 static int
-refusedarg(const char *a, int *skip)
+rargopt(struct conf *c, const struct rargopt *o, const char *a, const char *v,
+    const char *where)
 {
-	size_t i, n, l;
+	static const char *kinds[] = { "", "local", "remote", "all" };
+	unsigned k = o->noplace | (!v || *v != '/' ? o->rel : 0);
 
-	*skip = 0;
+	if (!o->noplace && !o->rel)
+		return cerr(where, "rargs '%s' is refused: %s", a, o->why);
+	if (k & ~c->noplace & (NOLOCAL | NOREMOTE))
+		logmsg(LOG_NOTICE, "%s: rargs %s: moves go as plain transfers "
+		    "to %s destinations: %s", where, a,
+		    kinds[(k & NOLOCAL ? 1 : 0) | (k & NOREMOTE ? 2 : 0)], o->why);
+	c->noplace |= k;
+	return 0;
+}
+
+/* the options of word *k of rargs, long (--name, --name=VALUE, --name
+ * VALUE) or short (a bundle like -avb, -T DIR, -TDIR), each by rargopt();
+ * *k: the last word they take */
+static int
+rargword(struct conf *c, int *k, const char *where)
+{
+	const struct rargopt *o, *end = rargopts + LEN(rargopts);
+	const char *w = c->rargv[*k], *a = w, *next;
+	size_t n;
+	int val;
+
+	next = *k + 1 < c->nrargs ? c->rargv[*k + 1] : NULL;
 	if (a[0] != '-' || !a[1])
-		return -1;
+		return 0;
 	if (a[1] == '-') {
 		n = strcspn(a += 2, "=");
-		for (i = 0; i < LEN(refused); i++) {
-			l = strlen(refused[i].name);
-			if (!strncmp(a, refused[i].name, l) &&
-			    (l == n || !strcmp(refused[i].name, "delete")))
-				return i;
-		}
-		return -1;
+		for (o = rargopts; o < end && (strncmp(a, o->name, strlen(o->name)) ||
+		    (strlen(o->name) != n && strcmp(o->name, "delete"))); o++)
+			;
+		if (o == end)
+			return 0;
+		*k += o->val && !a[n] && next;
+		return rargopt(c, o, w, a[n] ? a + n + 1 : o->val ? next : NULL, where);
 	}
-	/* a bundle like -avr; what follows a letter that takes a value
-	 * (-T/tmp/r) is that value */
+	/* what follows a letter that takes a value is that value */
 	for (a++; *a; a++) {
-		for (i = 0; i < LEN(refused); i++)
-			if (*a == refused[i].c)
-				return i;
-		if (strchr("@BeMT", *a))
+		for (o = rargopts; o < end && o->c != *a; o++)
+			;
+		val = strchr("@BeMT", *a) != NULL;
+		if (o < end && rargopt(c, o, w, !val ? NULL : a[1] ? a + 1 : next,
+		    where) < 0)
+			return -1;
+		if (val) {
+			*k += !a[1] && next;
 			break;
+		}
 	}
-	*skip = *a && !a[1];
-	return -1;
+	return 0;
 }
 
 /* split on blanks, never through a shell */
@@ -753,7 +815,7 @@ static int
 setrargs(struct conf *c, const char *v, const char *where)
 {
 	size_t n = strlen(v), i;
-	int k, r, skip;
+	int k;
 	char *s;
 
 	if (!(c->rargs = malloc(n + 1)) || !(c->rargv = calloc(n / 2 + 1, sizeof(char *))))
@@ -765,10 +827,9 @@ setrargs(struct conf *c, const char *v, const char *where)
 		else if (!i || !s[i - 1])
 			c->rargv[c->nrargs++] = s + i;
 	}
-	for (k = 0; k < c->nrargs; k += 1 + skip)
-		if ((r = refusedarg(c->rargv[k], &skip)) >= 0)
-			return cerr(where, "rargs '%s' is refused: %s",
-			    c->rargv[k], refused[r].why);
+	for (k = 0; k < c->nrargs; k++)
+		if (rargword(c, &k, where) < 0)
+			return -1;
 	return 0;
 }
 
@@ -1161,13 +1222,15 @@ rshopt(const struct conf *c)
 static int match(const struct pat *x, const char *path, int isdir);
 
 /* a local destination inside wpath, and not excluded (or under an
- * excluded directory), would be mirrored into itself forever; it may not
- * exist yet, so the longest prefix of it that does is resolved */
+ * excluded directory), would be mirrored into itself forever; one that
+ * holds wpath would lose it to --delete, since wpath's own name is not in
+ * what is mirrored there. It may not exist yet, so the longest prefix of
+ * it that does is resolved */
 static int
 checkdest(const struct conf *c, const char *d, const char *where)
 {
 	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
-	size_t w = strlen(c->wpath);
+	size_t w = strlen(c->wpath), n;
 	const char *t;
 	int i;
 
@@ -1185,6 +1248,11 @@ checkdest(const struct conf *c, const char *d, const char *where)
 	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
 	    t) >= sizeof(buf))
 		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	for (n = strlen(buf); n && buf[n - 1] == '/'; n--)
+		;
+	if (n < w && !strncmp(buf, c->wpath, n) && c->wpath[n] == '/')
+		return cerr(where, "destination %s holds wpath %s: rsync's "
+		    "--delete would empty wpath", d, c->wpath);
 	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
 		return 0;
 	for (rel = buf + w; *rel == '/'; rel++)
@@ -2391,18 +2459,37 @@ overdue(int64_t t)
 }
 
 /* Moves. An entry moved within the tree (an IN_MOVED_FROM and the
- * IN_MOVED_TO of its cookie, both outside the excludes) is placed at each
- * destination before that destination's next sync, from the copy it has
- * at the old path, so that the data does not cross the wire or get
- * written again: a local destination renames the copy (hard-links it
- * when rdelete keeps old paths), any other gets an rsync of the new path
- * with the old one as --link-dest (a hard link where the name is the
- * same) and as --fuzzy's basis (a delta of nothing). Placing is only a
- * head start: the sync that follows has both paths as any change, and
- * puts right whatever was not placed. A move is placed only at the
- * destinations that owe nothing on the way to either path, so that they
- * hold there what the source held at their last sync: real directories,
- * none a symlink that placing would follow out of the mirror. */
+ * IN_MOVED_TO of its cookie, both outside the excludes) is placed at
+ * each destination before that destination's next sync, from the copy
+ * it has at the old path, so that the data does not cross the wire or
+ * get written again: a local destination renames the copy, any other
+ * gets an rsync of the new path with the old one as --link-dest (a hard
+ * link where the name is the same; --copy-dest, a copy, where rdelete
+ * keeps the old path or rargs have --inplace: the old path must share
+ * no inode with the new one) and as --fuzzy's basis (a delta of
+ * nothing). Where rdelete keeps old paths a local destination places
+ * nothing (only a hard link would spare the copy), nor does one where
+ * rargs have an option that placing cannot agree with there (see
+ * rargopts[]). Placing is only a head start: the sync that follows has
+ * both paths as any change, and puts right whatever was not placed. A
+ * move is placed only at the destinations that owe nothing on the way
+ * to either path, so that they hold there what the source held at their
+ * last sync: real directories, none a symlink that placing would follow
+ * out of the mirror. */
+
+/* the destinations that place moves at all */
+static uint32_t
+placers(void)
+{
+	uint32_t bits = 0;
+	int i;
+
+	for (i = 0; i < ndests; i++)
+		if (!(conf.noplace & 1u << dests[i].kind) &&
+		    (dests[i].kind != LOCAL || conf.rdelete & DELSEEN))
+			bits |= dests[i].bit;
+	return bits;
+}
 
 /* the destinations that owe nothing of dir/name or of a directory above
  * it; dir NULL: wpath's own, which none owes */
@@ -2526,7 +2613,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	memcpy(from.s + l + 1, ev->name, strlen(ev->name) + 1);
 	from.len = l + 2 + strlen(ev->name);
 	from.cookie = ev->cookie;
-	from.bits = wayto(n, ev->name, isdir);
+	from.bits = wayto(n, ev->name, isdir) & placers();
 }
 
 /* the destinations in bits will not have the moves placed; a move none
@@ -2770,7 +2857,11 @@ readevents(void)
 	}
 }
 
-/* forget the tree and build it again; then every destination syncs fully */
+static void keepowed(const struct conf *c);
+static void reowe(void);
+
+/* forget the tree and build it again, keeping what is owed where full
+ * syncs do not delete; then every destination syncs fully */
 static void
 rescan(void)
 {
@@ -2787,12 +2878,15 @@ rescan(void)
 	if (ifd >= 0)
 		close(ifd);
 	ifd = fd;
+	keepowed(&conf);
 	if (root)
 		drop(root, 0);
-	if ((root = watch(NULL, NULL)))
+	if ((root = watch(NULL, NULL))) {
 		addtree(root, 0);
-	else
+		reowe();
+	} else {
 		unwatched(conf.src, errno);
+	}
 	wantfull();
 	if (was && !degraded)
 		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
@@ -2800,14 +2894,16 @@ rescan(void)
 
 /* rsync */
 
-/* append dir's entry name to d's list, or with name NULL dir itself as
- * "dir/" (its entries, deleting what is gone); each begins with "./", or
- * rsync would skip one beginning with '#' or ';' as a comment. -1: out of
- * memory, or a path longer than PATH_MAX, which only a full sync covers */
+/* append dir's entry name to the list *l (*len bytes of *cap), or with
+ * name NULL dir itself as "dir/" (its entries, deleting what is gone);
+ * each begins with "./", or rsync would skip one beginning with '#' or
+ * ';' as a comment. -1: out of memory, or a path longer than PATH_MAX,
+ * which only a full sync covers */
 static int
-listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
+listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
+    const char *name)
 {
-	char path[PATH_MAX + 4], *l;
+	char path[PATH_MAX + 4], *p;
 	int n = relpath(dir, name, path + 2, PATH_MAX);
 
 	if (n < 0)
@@ -2817,14 +2913,14 @@ listadd(struct dest *d, const struct node *dir, const char *name, size_t *cap)
 	if (!name && n > 2)
 		path[n++] = '/';
 	path[n++] = '\0';
-	if (d->len + n > *cap) {
-		if (!(l = realloc(d->list, *cap * 2 + n + 4096)))
+	if (*len + n > *cap) {
+		if (!(p = realloc(*l, *cap * 2 + n + 4096)))
 			return -1;
-		d->list = l;
+		*l = p;
 		*cap = *cap * 2 + n + 4096;
 	}
-	memcpy(d->list + d->len, path, n);
-	d->len += n;
+	memcpy(*l + *len, path, n);
+	*len += n;
 	return 0;
 }
 
@@ -2850,9 +2946,9 @@ collect(struct dest *d, int full)
 		r->sent |= bit;
 		d->ndirs++;
 		if (r->whole && !full)
-			full = listadd(d, r->n, NULL, &cap) < 0;
+			full = listadd(&d->list, &d->len, &cap, r->n, NULL) < 0;
 		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
-			full = listadd(d, r->n, r->names + k, &cap) < 0;
+			full = listadd(&d->list, &d->len, &cap, r->n, r->names + k) < 0;
 	}
 	d->pending = 0;
 	if (full) {
@@ -2861,6 +2957,115 @@ collect(struct dest *d, int full)
 		d->len = 0;
 	}
 	return full;
+}
+
+/* Seen deletions under rdelete = running, whose full syncs delete
+ * nothing: what a destination owes is never folded into a full sync, or
+ * a deletion seen would be lost. spawnsync() runs the incremental sync of
+ * it first, and the full one right after; where the tree is built anew
+ * (a rescan, the source held, a reload) what is owed is kept as paths,
+ * then owed again in the new tree. */
+
+static struct kept {            /* a destination's owed paths, as its list */
+	char *s;
+	size_t len, cap;
+} kept[MAXDESTS];
+
+/* c's incremental syncs delete, its full ones do not */
+static int
+seendel(const struct conf *c)
+{
+	return (c->rdelete & (DELSEEN | DELFULL)) == DELSEEN;
+}
+
+/* before the tree goes, if c (the config that syncs next) deletes only
+ * what is seen: keep what each destination owes, and what its running
+ * sync has, which may yet fail (what cannot be kept, for want of memory,
+ * only the full sync covers) */
+static void
+keepowed(const struct conf *c)
+{
+	const struct dirt *r;
+	struct kept *l;
+	uint32_t bits;
+	size_t j, k;
+
+	for (j = 0; j < ndirt && seendel(c); j++) {
+		r = &dirt[j];
+		for (l = kept, bits = r->dirty | r->sent; bits; l++, bits >>= 1) {
+			if (!(bits & 1))
+				continue;
+			if (r->whole)
+				listadd(&l->s, &l->len, &l->cap, r->n, NULL);
+			for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
+				listadd(&l->s, &l->len, &l->cap, r->n, r->names + k);
+		}
+	}
+}
+
+/* owe destination bit again the entry e of a kept list ("./PATH" or
+ * "./DIR/"), in the deepest directory of its way that is still watched */
+static void
+reoweone(const char *e, uint32_t bit)
+{
+	char buf[PATH_MAX + 4], *s, *c;
+	struct node *n = root, *k;
+	size_t l = fmt(buf, sizeof(buf), "%s", e + 2);
+	int whole = !l || buf[l - 1] == '/';
+
+	if (l && whole)
+		buf[l - 1] = '\0';
+	for (s = buf; *s; s = c) {
+		c = s + strcspn(s, "/");
+		if (*c)
+			*c++ = '\0';
+		if ((!*c && !whole) || !(k = findchild(n, s))) {
+			mark(n, named(s), bit);
+			return;
+		}
+		n = k;
+	}
+	mark(n, NULL, bit);
+}
+
+/* the tree is built anew: what was kept is owed again */
+static void
+reowe(void)
+{
+	struct kept *l;
+	size_t k;
+
+	for (l = kept; root && l < kept + MAXDESTS; l++) {
+		for (k = 0; k < l->len; k += strlen(l->s + k) + 1)
+			reoweone(l->s + k, 1u << (l - kept));
+		free(l->s);
+		*l = (struct kept){ NULL, 0, 0 };
+	}
+}
+
+/* a reload to c: what the running config owes goes to the destination
+ * of c with the same spec, if c mirrors the same wpath and deletes only
+ * what is seen (whatever the running one did: its deletions seen are
+ * owed); else it is dropped, since c says so */
+static void
+carry(const struct conf *c)
+{
+	struct kept k[MAXDESTS] = { { NULL, 0, 0 } };
+	int i, j;
+
+	keepowed(c);
+	while (ndirt)
+		delrec(ndirt - 1);
+	for (i = 0; i < conf.nrnodes; i++) {
+		for (j = 0; j < c->nrnodes && (k[j].s ||
+		    strcmp(conf.specs[i], c->specs[j])); j++)
+			;
+		if (j < c->nrnodes && seendel(c) && !strcmp(conf.wpath, c->wpath))
+			k[j] = kept[i];
+		else
+			free(kept[i].s);
+	}
+	memcpy(kept, k, sizeof(k));
 }
 
 /* "--exclude=- /PATH", NUL-separated, of each file held back while it is
@@ -3454,11 +3659,10 @@ stillthere(int src, const struct move *m, struct stat *st)
 	return ok;
 }
 
-/* place m at the local destination root by a rename, or a hard link if
- * the old path stays (rdelete): only if what moved is still there in the
- * source (src), its copy at the old path is of its type and, unless a
- * directory, of its size and mtime, and no directory on either way is a
- * symlink */
+/* place m at the local destination root by a rename: only if what moved
+ * is still there in the source (src), its copy at the old path is of its
+ * type and, unless a directory, of its size and mtime, and no directory
+ * on either way is a symlink */
 static int
 localmove(int root, int src, const struct move *m)
 {
@@ -3470,11 +3674,11 @@ localmove(int root, int src, const struct move *m)
 	from = openpath(root, p[0]);
 	to = openpath(root, p[2]);
 	if (from >= 0 && to >= 0 && fstatat(from, p[1], &o, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    stillthere(src, m, &c) && (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) && (S_ISDIR(c.st_mode) ||
+	    stillthere(src, m, &c) && (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) &&
+	    (S_ISDIR(c.st_mode) ||
 	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
 	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
-		rc = conf.rdelete & DELSEEN ? renameat(from, p[1], to, p[3]) :
-		    linkat(from, p[1], to, p[3], 0);
+		rc = renameat(from, p[1], to, p[3]);
 	if (from >= 0)
 		close(from);
 	if (to >= 0)
@@ -3496,10 +3700,12 @@ under(const char *base, const char *rel)
 	return s;
 }
 
-/* "--link-dest=" with olddir as seen from newdir (both relative to the
- * destination's top), as rsync takes it; malloc'd */
+/* "--link-dest=", or "--copy-dest=" where a hard link would share its
+ * inode with an old path that stays (rdelete) or may come back (NOLINK),
+ * with olddir as seen from newdir (both relative to the destination's
+ * top), as rsync takes it; malloc'd */
 static char *
-linkdest(const char *newdir, const char *olddir)
+altdest(const char *newdir, const char *olddir)
 {
 	size_t up = *newdir != '\0', size, n;
 	const char *p;
@@ -3510,7 +3716,8 @@ linkdest(const char *newdir, const char *olddir)
 	size = 13 + 3 * up + strlen(olddir);
 	if (!(s = malloc(size)))
 		return NULL;
-	n = fmt(s, size, "--link-dest=");
+	n = fmt(s, size, conf.rdelete & DELSEEN && !(conf.noplace & NOLINK) ?
+	    "--link-dest=" : "--copy-dest=");
 	while (up--)
 		n += fmt(s + n, size - n, "../");
 	fmt(s + n, size - n, "%s", olddir);
@@ -3532,12 +3739,12 @@ passargv(const struct dest *d, const char *newdir, const char *olddir, int files
 		return NULL;
 	n = baseargs(d, v);
 	if (files) {
-		v[n++] = "--fuzzy"; /* twice: in the --link-dest directory too */
+		v[n++] = "--fuzzy"; /* twice: in the old directory too */
 		v[n++] = "--fuzzy";
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	if (strcmp(newdir, olddir) && !(v[n++] = linkdest(newdir, olddir)))
+	if (strcmp(newdir, olddir) && !(v[n++] = altdest(newdir, olddir)))
 		return NULL;
 	v[n++] = "--ignore-missing-args";
 	/* symlinks carry no data and are the sync's: rooted below the top, a
@@ -3621,30 +3828,19 @@ heldin(const char *dir)
 	return 0;
 }
 
-/* place at d the moved directory m whole, hard-linking what its copy at
- * the old path holds, if it is still there in the source (src); at a
- * local destination (root) only if neither the way there nor the new
- * path itself is a symlink */
+/* place at d the moved directory m whole, from what its copy at the old
+ * path holds, if it is still there in the source (src) */
 static int
-passdir(const struct dest *d, int src, const struct move *m, int root)
+passdir(const struct dest *d, int src, const struct move *m)
 {
 	const char *p[4];
 	char *to, *from;
 	struct stat st;
-	int fd, ok = 1;
 
 	parts(m, p);
 	if (!(to = cat3(p[2], *p[2] ? "/" : "", p[3])) ||
-	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])))
-		return -1;
-	if (root >= 0) {
-		fd = openpath(root, p[2]);
-		ok = fd >= 0 && (fstatat(fd, p[3], &st, AT_SYMLINK_NOFOLLOW) < 0 ?
-		    errno == ENOENT : S_ISDIR(st.st_mode));
-		if (fd >= 0)
-			close(fd);
-	}
-	if (!ok || heldin(to) || !stillthere(src, m, &st))
+	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])) || heldin(to) ||
+	    !stillthere(src, m, &st))
 		return -1;
 	return forkwait(passargv(d, to, from, 0), NULL, 0);
 }
@@ -3676,12 +3872,12 @@ mover(const struct dest *d)
 		j = i + 1;
 		if (!(m->given & d->bit))
 			continue;
-		if (root >= 0 && (!m->isdir || conf.rdelete & DELSEEN))
+		if (root >= 0)
 			r = localmove(root, src, m) != 0;
 		else if (++passes > PASSMAX)
 			r = 1;
 		else if (m->isdir)
-			r = passdir(d, src, m, root);
+			r = passdir(d, src, m);
 		else
 			r = passfiles(d, src, i, &j);
 		if (unreachable(r))
@@ -3901,9 +4097,9 @@ logsync(struct dest *d, int code, int ok, long long ms)
  * keeps them, and the new entry is not put there. Retried, it would fail
  * so for ever: it is done. */
 static int
-kept(const struct dest *d, int code)
+staying(const struct dest *d, int code)
 {
-	return code == 23 && d->kept && d->kept == d->errs &&
+	return code == 23 && d->stays && d->stays == d->errs &&
 	    !(conf.rdelete & (d->full ? DELFULL : DELSEEN));
 }
 
@@ -3914,7 +4110,7 @@ static void
 finish(struct dest *d, int code)
 {
 	int64_t t = now();
-	int ok = code == 0 || code == 24 || kept(d, code);
+	int ok = code == 0 || code == 24 || staying(d, code);
 
 	if (d->moving) {
 		placed(d, code);
@@ -3963,14 +4159,17 @@ spawnsync(struct dest *d, int64_t t)
 	 * placed after it, a move would undo what the sync put right */
 	forgetmoves(d->bit);
 	d->placed = 0;
-	full = collect(d, d->needfull || d->pending > FULLDIRS);
+	full = d->needfull || d->pending > FULLDIRS;
+	if (full && d->pending && seendel(&conf))
+		full = 0; /* what is owed first: the full sync deletes nothing */
+	full = collect(d, full);
 	d->full = full;
-	d->needfull = 0;
+	d->needfull &= !full;
 	undue(d);
 	d->start = t;
 	d->killed = 0;
 	d->nsyncs++;
-	d->errs = d->kept = 0;
+	d->errs = d->stays = 0;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
 		free(held);
@@ -4000,7 +4199,7 @@ emit(struct dest *d, int k)
 		return;
 	if (k && !has(s, "vanished", 0) && !has(s, "see previous errors", 0))
 		d->errs++;
-	d->kept += k && has(s, "could not make way for new", 0);
+	d->stays += k && has(s, "could not make way for new", 0);
 	/* stderr is for errors, but vanished files are a live tree's normal */
 	logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
 }
@@ -4115,10 +4314,13 @@ initdests(void)
 /* ssh connection reuse. Each ssh that rsync runs becomes a control
  * master or goes through one (ControlMaster=auto), so a sync does not
  * pay a new handshake. The masters detach and outlive their rsync; their
- * sockets are in CTLDIR/PID, a directory of ours, mode 0700, never in
- * /tmp. On exit and before a reload applies each is asked to exit
- * (ssh -O exit), since a new config may log in otherwise; a short
- * ControlPersist instead would cost a new handshake after every pause. */
+ * sockets are in CTLDIR/PID-START, a directory of ours, mode 0700, never
+ * in /tmp, named by the daemon's pid and start time, so that a later
+ * daemon with the same pid cannot take a killed one's masters, made
+ * under another config, for its own. On exit and before a reload applies
+ * each is asked to exit (ssh -O exit), since a new config may log in
+ * otherwise; a short ControlPersist instead would cost a new handshake
+ * after every pause. A killed daemon's are asked at the next start. */
 
 /* why d cannot hold the sockets, made if missing; NULL if it can */
 static const char *
@@ -4136,40 +4338,11 @@ owndir(const char *d)
 	return NULL;
 }
 
-/* at start and after a reload: the directory, if ssh destinations may
- * reuse connections and it is not there yet */
+/* ssh -S SOCKET -O exit to each master in the directory dir, one after
+ * the other within KILLWAIT_MS, then its socket removed, so that no ssh
+ * finds a master on its way out */
 static void
-mkctldir(void)
-{
-	char d[sizeof(ctldir)], *o;
-	const char *why, *bad = CTLDIR;
-	int i;
-
-	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
-		;
-	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
-		return;
-	if (fmt(d, sizeof(d), "%s/%d", CTLDIR, (int)getpid()) >= (int)sizeof(d))
-		why = "too long a path for ssh's control sockets";
-	else if (!(why = owndir(CTLDIR)))
-		why = owndir(bad = d);
-	if (why) {
-		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
-		    "connection", bad, why);
-		return;
-	}
-	memcpy(ctldir, d, sizeof(d));
-	if ((o = rshopt(&conf))) {
-		free(conf.rshopt);
-		conf.rshopt = o;
-	}
-}
-
-/* ssh -S SOCKET -O exit to each master in the directory, one after the
- * other within KILLWAIT_MS, then its socket removed, so that no ssh finds
- * a master on its way out; end: the directory too */
-static void
-closemasters(int end)
+closemasters(const char *dir)
 {
 	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
 	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
@@ -4181,7 +4354,7 @@ closemasters(int end)
 	int io[3], r;
 	DIR *dp;
 
-	if (!*ctldir || !(dp = opendir(ctldir)))
+	if (!*dir || !(dp = opendir(dir)))
 		return;
 	io[0] = io[1] = io[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fmt(prog, sizeof(prog), "%s", RSH(&conf));
@@ -4191,7 +4364,7 @@ closemasters(int end)
 	while ((e = readdir(dp))) {
 		if (e->d_name[0] == '.')
 			continue;
-		fmt(sock, sizeof(sock), "%s/%s", ctldir, e->d_name);
+		fmt(sock, sizeof(sock), "%s/%s", dir, e->d_name);
 		pid = spawn(argv, io, NULL, NULL);
 		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
 		    now() < until;)
@@ -4203,8 +4376,98 @@ closemasters(int end)
 	closedir(dp);
 	if (io[0] >= 0)
 		close(io[0]);
-	if (end && rmdir(ctldir) == 0)
-		*ctldir = '\0';
+}
+
+/* "PID-START" of process pid ("self" too) in buf[size]: fields 1 and 22
+ * of /proc/PID/stat, its pid and start time since boot, which no other
+ * process has had; -1 if it does not run, or there is no /proc */
+static int
+procname(const char *pid, char *buf, size_t size)
+{
+	char path[32], st[1024], *s;
+	size_t l, k;
+	ssize_t n;
+	int fd, i;
+
+	fmt(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, st, sizeof(st) - 1);
+	close(fd);
+	st[n > 0 ? n : 0] = '\0';
+	/* after the name, in parentheses: the space before each field */
+	for (i = 0, s = strrchr(st, ')'); i < 20 && s; i++)
+		s = strchr(s + 1, ' ');
+	if (!s || (l = strcspn(st, " ")) + (k = strcspn(++s, " ")) + 2 > size)
+		return -1;
+	memcpy(buf, st, l);
+	buf[l] = '-';
+	memcpy(buf + l + 1, s, k);
+	buf[l + 1 + k] = '\0';
+	return 0;
+}
+
+/* the directories in CTLDIR of daemons of ours that no longer run
+ * (killed, so nobody closed their masters): their masters are asked to
+ * exit, then they go */
+static void
+rmstale(void)
+{
+	char d[sizeof(ctldir)], id[48], pid[16];
+	struct dirent *e;
+	struct stat st;
+	size_t n;
+	DIR *dp;
+
+	if (!(dp = opendir(CTLDIR)))
+		return;
+	while ((e = readdir(dp))) {
+		n = strspn(e->d_name, "0123456789");
+		if (!n || n >= sizeof(pid) || e->d_name[n] != '-' ||
+		    fmt(d, sizeof(d), "%s/%s", CTLDIR, e->d_name) >= (int)sizeof(d) ||
+		    lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		memcpy(pid, e->d_name, n);
+		pid[n] = '\0';
+		if (procname(pid, id, sizeof(id)) == 0 && !strcmp(id, e->d_name))
+			continue; /* its daemon runs */
+		closemasters(d);
+		rmdir(d);
+	}
+	closedir(dp);
+}
+
+/* at start and after a reload: the directory, if ssh destinations may
+ * reuse connections and it is not there yet */
+static void
+mkctldir(void)
+{
+	char d[sizeof(ctldir)], id[48], *o;
+	const char *why, *bad = CTLDIR;
+	int i;
+
+	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
+		;
+	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
+		return;
+	if (procname("self", id, sizeof(id)) < 0)
+		why = "no /proc/self/stat to name a directory by";
+	else if (fmt(d, sizeof(d), "%s/%s", CTLDIR, id) >= (int)sizeof(d))
+		why = "too long a path for ssh's control sockets";
+	else if (!(why = owndir(CTLDIR))) {
+		rmstale();
+		why = owndir(bad = d);
+	}
+	if (why) {
+		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
+		    "connection", bad, why);
+		return;
+	}
+	memcpy(ctldir, d, sizeof(d));
+	if ((o = rshopt(&conf))) {
+		free(conf.rshopt);
+		conf.rshopt = o;
+	}
 }
 
 /* in a child: can it make a jail? */
@@ -4342,6 +4605,7 @@ hold(const char *why)
 	rescanning = degraded = 0;
 	forgetmoves(alldests());
 	stopall(SIGTERM, 0);
+	keepowed(&conf);
 	if (root)
 		drop(root, 1);
 }
@@ -4648,6 +4912,75 @@ writestatus(void)
 	free(s);
 }
 
+/* one instance per pidfile: flock, which the detached child inherits;
+ * the pidfile's fd, or -1 (said why) */
+static int
+lockpid(const char *file)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) < 0) {
+		logmsg(LOG_ERR, "pidfile %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (!plainfile(fd)) {
+		logmsg(LOG_ERR, "pidfile %s is not a regular file with one "
+		    "link: refused", file);
+	} else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((n = read(fd, buf, sizeof(buf) - 1)) > 0)
+			buf[n] = '\0';
+		logmsg(LOG_ERR, "pidfile %s is locked: inosync already runs "
+		    "as pid %s", file, trim(buf));
+	} else if (ftruncate(fd, 0) < 0) { /* no stale pid until ours */
+		logmsg(LOG_ERR, "pidfile %s: %s", file, strerror(errno));
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+static void
+writepid(pid_t pid)
+{
+	char buf[32];
+	int n = fmt(buf, sizeof(buf), "%d\n", (int)pid);
+
+	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
+		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
+}
+
+/* a reload to c: a statusfile it no longer names goes, or it would go
+ * stale; a pidfile it names anew is ours (locked, our pid in it) before
+ * the old one goes, and where it cannot be (another daemon holds it) the
+ * old one stays */
+static void
+movefiles(const struct conf *c)
+{
+	char *name = NULL;
+	int fd = -1;
+
+	if (conf.statusfile && (!c->statusfile || strcmp(conf.statusfile, c->statusfile)))
+		unlink(conf.statusfile);
+	if (pretend || !strcmp(c->pidfile ? c->pidfile : "", lockfile ? lockfile : ""))
+		return;
+	if (c->pidfile && (!(name = strdup(c->pidfile)) || (fd = lockpid(name)) < 0)) {
+		free(name);
+		return;
+	}
+	if (pidfd >= 0) {
+		unlink(lockfile);
+		close(pidfd);
+	}
+	free(lockfile);
+	lockfile = name;
+	if ((pidfd = fd) >= 0)
+		writepid(getpid());
+}
+
 /* signals and the loop */
 
 static void
@@ -4721,7 +5054,9 @@ begin(void)
 static void
 apply(void)
 {
-	closemasters(0);
+	closemasters(ctldir);
+	carry(newconf);
+	movefiles(newconf);
 	freeconf(&conf);
 	conf = *newconf;
 	free(newconf);
@@ -4922,39 +5257,6 @@ loop(void)
 
 /* start-up */
 
-/* one instance per pidfile: flock, which the detached child inherits */
-static void
-lockpid(const char *file)
-{
-	char buf[32] = "";
-	ssize_t n;
-
-	if ((pidfd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC, 0644)) < 0)
-		die(1, "pidfile %s:", file);
-	if (!plainfile(pidfd))
-		die(1, "pidfile %s is not a regular file with one link: refused", file);
-	if (flock(pidfd, LOCK_EX | LOCK_NB) == 0) {
-		if (ftruncate(pidfd, 0) < 0) /* no stale pid until ours */
-			die(1, "pidfile %s:", file);
-		return;
-	}
-	if ((n = read(pidfd, buf, sizeof(buf) - 1)) > 0)
-		buf[n] = '\0';
-	die(1, "pidfile %s is locked: inosync already runs as pid %s",
-	    file, trim(buf));
-}
-
-static void
-writepid(pid_t pid)
-{
-	char buf[32];
-	int n = fmt(buf, sizeof(buf), "%d\n", (int)pid);
-
-	if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, buf, n, 0) != n)
-		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
-}
-
 static void
 usage(int status)
 {
@@ -5153,7 +5455,9 @@ getconf(int argc, char *argv[], int *detach, int *check)
 static void
 cleanup(void)
 {
-	closemasters(1);
+	closemasters(ctldir);
+	if (*ctldir)
+		rmdir(ctldir);
 	if (conf.statusfile)
 		unlink(conf.statusfile);
 	if (pidfd >= 0)
@@ -5176,8 +5480,10 @@ main(int argc, char *argv[])
 		printconf(&conf);
 		return 0;
 	}
-	if (conf.pidfile && !pretend)
-		lockpid(lockfile = strdup(conf.pidfile)); /* a reload may free the key */
+	/* lockfile, not the key, which a reload frees */
+	if (conf.pidfile && !pretend &&
+	    (pidfd = lockpid(lockfile = strdup(conf.pidfile))) < 0)
+		exit(1);
 	setup(detach);
 	loop();
 	cleanup();

@@ -367,6 +367,28 @@ t_local_destination_inside_wpath_is_refused() {
 	"$INOSYNC" -t -x /m "$T/src" "$T/src/m" > out 2> err || fail "DEST excluded by -x refused: $(cat err)"
 }
 
+# the other way round: a local destination that holds wpath would have
+# rsync's --delete empty wpath (wpath's parent is mirrored from wpath's
+# content, in which wpath is not); refused at its rnodes line, through a
+# symlink, relative, with rpath, as /; one beside it is allowed
+t_local_destination_holding_wpath_is_refused() {
+	mkdir -p top/src top/srcx
+	ln -s top link
+	cd top || fail "no top"
+	for d in "$T/top" "$T/top/" "$T/link" "$T" / .. "$T/top/srcx/.."; do
+		mkconf c.conf "wpath = $T/top/src" "rnodes = $T/dst" "rnodes = $d" "logfile = $T/log"
+		conf_error "$T/top/c.conf" "$(grep -nxF "rnodes = $d" c.conf | cut -d: -f1)" wpath
+	done
+	mkconf c.conf "wpath = $T/top/src" "rnodes = $T/" "rpath = top" "logfile = $T/log"
+	conf_error "$T/top/c.conf" "$(lineof c.conf rnodes)" wpath
+	"$INOSYNC" -t "$T/top/src" "$T/top" > out 2> err
+	rc=$?
+	[ "$rc" = 2 ] || fail "DEST holding SRC: exit $rc, want 2; stderr: $(cat err)"
+	grep -qF 'inosync: command line: ' err || fail "stderr: $(cat err)"
+	mkconf c.conf "wpath = $T/top/src" "rnodes = $T/top/srcx" "rnodes = $T/top/s"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "destination beside wpath refused: $(cat err)"
+}
+
 # SIGHUP reads the file that -c names as given, so a config symlink
 # repointed since the start is followed; a relative -c is kept as the
 # start directory and the name, symlink unresolved

@@ -81,6 +81,34 @@ t_sighup_with_a_new_config_takes_effect() {
 	stop
 }
 
+# holds_pid FILE PID: FILE names PID
+holds_pid() {
+	[ "$(cat "$1" 2> /dev/null)" = "$2" ]
+}
+
+# a reload that names another statusfile removes the old one, which would
+# only go stale; one that names another pidfile writes it, locked against
+# a second daemon, and removes the old one
+t_sighup_moves_the_statusfile_and_the_pidfile() {
+	mkdir src
+	echo a > src/a
+	boot "statusfile = $T/s1" "pidfile = $T/p1"
+	p=$PID
+	wait_for 5 test -s s1 || fail "no statusfile"
+	holds_pid p1 "$p" || fail "pidfile p1: $(cat p1), want $p"
+	mkconf c.conf "statusfile = $T/s2" "pidfile = $T/p2"
+	kill -HUP "$p"
+	wait_for 5 test -s s2 || fail "no statusfile s2 after the reload"
+	[ ! -e s1 ] || fail "the old statusfile is left: $(cat s1)"
+	wait_for 5 holds_pid p2 "$p" || fail "the new pidfile p2 was not written"
+	[ ! -e p1 ] || fail "the old pidfile is left: $(cat p1)"
+	start d2 -c "$T/c.conf"
+	wait_for 5 gone "$PID" || fail "a second daemon runs on the new pidfile"
+	log_has d2 "is locked" || fail "the second daemon did not say the pidfile is locked"
+	stop "$p"
+	[ ! -e s2 ] && [ ! -e p2 ] || fail "the new statusfile or pidfile is left after exit"
+}
+
 t_sigusr1_repairs_the_destination() {
 	mkdir -p src/sub
 	echo 1 > src/a

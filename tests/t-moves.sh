@@ -52,17 +52,40 @@ t_moves_are_renames_at_a_local_destination() {
 	stop
 }
 
-t_moves_link_where_rdelete_keeps_old_paths() {
+# rdelete = no keeps the old paths: a move is placed as a copy (the far
+# side copies its old one: nothing crosses the wire), never as a hard
+# link, so that a later change of the new name (rewritten in place under
+# --inplace, or a chmod) leaves the kept old copy alone
+t_moves_share_no_inode_where_rdelete_keeps_old_paths() {
 	moved_tree
-	boot "rdelete = no"
+	RSYNCD_CHROOT=yes RSYNCD_XFERLOG=1 rsyncd_start
+	boot "rdelete = no" "rargs = --inplace" "rnodes = $T/dst" \
+		"rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/"
+	wait_for 10 synced_with src r || fail "no first sync to the daemon"
+	before=$(wire)
 	mv src/a/small src/b/small
 	mv src/a/dir src/b/dir2
-	wait_for 10 synced_with src/b dst/b || fail "the moves did not reach the destination"
-	[ -f dst/a/small ] && [ -f dst/a/dir/f1 ] || fail "rdelete = no lost the old paths"
-	[ "$(stat -c %i dst/b/small)" = "$(stat -c %i dst/a/small)" ] ||
-		fail "the moved file is a copy, not a link"
-	[ "$(stat -c %i dst/b/dir2/f1)" = "$(stat -c %i dst/a/dir/f1)" ] ||
-		fail "the moved directory's file is a copy, not a link"
+	for m in dst r; do
+		wait_for 10 synced_with src/b "$m/b" || fail "the moves did not reach $m"
+		[ -f "$m/a/small" ] && [ -f "$m/a/dir/f1" ] || fail "rdelete = no lost the old paths at $m"
+		[ "$(stat -c %i "$m/b/small")" != "$(stat -c %i "$m/a/small")" ] ||
+			fail "$m: the moved file is a hard link to the kept old one"
+		[ "$(stat -c %i "$m/b/dir2/f1")" != "$(stat -c %i "$m/a/dir/f1")" ] ||
+			fail "$m: the moved directory's file is a hard link to the kept old one"
+	done
+	wait_for 10 idle || fail "rsync still runs"
+	sent=$(($(wire) - before))
+	[ "$sent" -lt 80000 ] || fail "$sent bytes crossed the wire for 4 MB of moves"
+	mode=$(stat -c %a src/a/big)
+	echo changed > src/b/small
+	chmod 600 src/b/dir2/f1
+	for m in dst r; do
+		wait_for 10 synced_with src/b "$m/b" || fail "the changes did not reach $m"
+		[ "$(cat "$m/a/small")" = small ] ||
+			fail "$m: rewriting the moved file in place rewrote the kept old one"
+		[ "$(stat -c %a "$m/a/dir/f1")" = "$mode" ] ||
+			fail "$m: a chmod of the moved file changed the kept old one"
+	done
 	stop
 }
 
@@ -241,5 +264,62 @@ t_placing_never_shows_a_cut_symlink() {
 	l=$(readlink r/b/d/up)
 	[ -z "$l" ] || [ "$l" = ../../top ] || fail "placing cut a symlink to $l"
 	wait_for 10 synced_with src r || fail "not synced"
+	stop
+}
+
+# rargs with --backup: a move that replaces a file is no rename at a local
+# destination, which would lose the replaced file rsync is to back up;
+# one line says that moves are not placed there, and why
+t_backup_in_rargs_keeps_the_file_a_move_replaces() {
+	mkdir src
+	echo replaced > src/b
+	echo new > src/a
+	boot "rargs = --backup --backup-dir=$T/bk"
+	mv src/a src/b
+	wait_for 10 synced || fail "the move did not reach the destination"
+	[ "$(cat bk/b 2> /dev/null)" = replaced ] ||
+		fail "the file the move replaced was not backed up: $(ls -R bk 2>&1)"
+	[ "$(grep -c "plain transfers" d.log)" = 1 ] && grep "plain transfers" d.log | grep -qF -- --backup ||
+		fail "not one line that names --backup: $(cat d.log)"
+	stop
+}
+
+# r_mirrors_src: r holds what src does, the temp-dir .inosync-tmp aside
+r_mirrors_src() {
+	diff -r -x .inosync-tmp src r
+}
+
+# rargs --temp-dir with a relative DIR (the README's fleets): an rsync
+# placing a move below the top would look for DIR there and fail, so
+# moves are not placed at a remote destination; they arrive all the same
+t_a_relative_temp_dir_in_rargs_leaves_moves_to_the_sync() {
+	moved_tree
+	mkdir -p r/.inosync-tmp
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "rargs = --temp-dir=.inosync-tmp" \
+		"rexcludes = /.inosync-tmp/"
+	wait_for 10 r_mirrors_src || fail "no first sync"
+	move_them
+	wait_for 10 r_mirrors_src || fail "the moves did not reach the daemon"
+	wait_for 10 idle || fail "rsync still runs"
+	! log_has d "temp-dir does not exist" || fail "an rsync failed for the temp-dir: $(grep temp-dir d.log)"
+	grep "plain transfers" d.log | grep -qF -- --temp-dir=.inosync-tmp ||
+		fail "no line says that --temp-dir=.inosync-tmp leaves moves unplaced: $(cat d.log)"
+	stop
+}
+
+# rargs --inplace: rsync writes a changed file where it is, so a placed
+# move shares no inode with its old path even where rdelete deletes that
+# path, which the source may have made again meanwhile (mv log log.1, a
+# new log): an update of one would rewrite the other
+t_moves_share_no_inode_under_inplace() {
+	mkdir -p src/a src/b
+	head -c 100000 /dev/urandom > src/a/f
+	rsyncd_start
+	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "rargs = --inplace"
+	wait_for 10 synced_with src r || fail "no first sync"
+	mv src/a/f src/b/f
+	echo new > src/a/f
+	wait_for 10 synced_with src r || fail "the move and the new file did not both arrive"
 	stop
 }

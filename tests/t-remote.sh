@@ -119,10 +119,19 @@ t_down_destination_is_retried_with_growing_back_off() {
 	rsyncd_stop
 }
 
-# masters PID: print the pids of the ssh control masters of the daemon PID
-# (ssh retitles a master "ssh: SOCKET [mux]", the socket in its directory)
+# ctldir PID: the control directory of the daemon PID, /run/inosync/PID-START
+# (START: its start time, the 22nd field of /proc/PID/stat)
+ctldir() {
+	read -r _cd_s < "/proc/$1/stat" || return 1
+	# shellcheck disable=SC2086 # split into fields: state is $2, start ${21}
+	set -- "$1" ${_cd_s##*) }
+	echo "/run/inosync/$1-${21}"
+}
+
+# masters DIR: print the pids of the ssh control masters in the control
+# directory DIR (ssh retitles a master "ssh: SOCKET [mux]")
 masters() {
-	for _ma_p in $(procs_with "/run/inosync/$1/"); do
+	for _ma_p in $(procs_with "$1/"); do
 		case $(tr '\0' ' ' 2> /dev/null < "/proc/$_ma_p/cmdline") in
 		*"[mux]"*) echo "$_ma_p" ;;
 		esac
@@ -146,14 +155,13 @@ t_ssh_destination_reuses_one_connection() {
 	done
 	# one login is sshd_start's own check
 	[ "$(logins)" = 2 ] || fail "$(($(logins) - 1)) ssh logins for 4 syncs: no connection reuse"
-	dir=/run/inosync/$PID
+	dir=$(ctldir "$PID")
 	[ "$(stat -c '%a %u %F' "$dir")" = "700 0 directory" ] ||
 		fail "control directory $dir: $(stat -c '%a %u %F' "$dir" 2>&1)"
 	grep -qF -- "-o ControlPath=$dir/%C" ssh.args || fail "no ControlPath in the rsh: $(tail -n 1 ssh.args)"
-	[ -n "$(masters "$PID")" ] || fail "no control master"
-	p=$PID
+	[ -n "$(masters "$dir")" ] || fail "no control master"
 	stop
-	[ -z "$(masters "$p")" ] || fail "the control master outlived the daemon"
+	[ -z "$(masters "$dir")" ] || fail "the control master outlived the daemon"
 	[ ! -e "$dir" ] || fail "the control directory is left: $(ls -la "$dir")"
 }
 
@@ -165,8 +173,9 @@ t_reload_closes_the_ssh_control_masters() {
 	echo 1 > src/one
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
 	wait_for 10 synced r || fail "not mirrored over ssh at start"
-	wait_for 5 test -n "$(masters "$PID")" || fail "no control master"
-	m=$(masters "$PID")
+	dir=$(ctldir "$PID")
+	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
+	m=$(masters "$dir")
 	r=$(runs)
 	kill -HUP "$PID"
 	wait_for 10 runs_at_least $((r + 1)) || fail "no full sync after the reload"
@@ -190,7 +199,7 @@ t_control_options_go_only_to_an_ssh_without_its_own() {
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH -o controlmaster=no"
 	wait_for 10 synced r || fail "not mirrored over ssh at start"
 	grep -q 'ControlPath' ssh.args && fail "control options added to an rsh that has its own: $(tail -n 1 ssh.args)"
-	[ ! -e "/run/inosync/$PID" ] || fail "a control directory for an rsh with its own control options"
+	[ ! -e "$(ctldir "$PID")" ] || fail "a control directory for an rsh with its own control options"
 	stop
 }
 
@@ -214,5 +223,32 @@ t_ssh_control_directory_not_ours_is_refused_and_syncs_go_on() {
 	grep -q 'ControlPath' runs && fail "control options despite a control directory open to all"
 	echo 2 > src/two
 	wait_for 10 synced r || fail "no sync without connection reuse"
+	stop
+}
+
+# a daemon killed (SIGKILL) leaves its control directory and masters
+# behind; the next one asks those masters to exit and removes the
+# directory, and a directory named after the pid and the start time is
+# never one a later daemon with the same pid takes for its own
+t_a_killed_daemons_ssh_masters_are_closed_by_the_next() {
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	dir=$(ctldir "$PID")
+	[ -d "$dir" ] || fail "no control directory $dir: $(ls /run/inosync)"
+	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
+	m=$(masters "$dir")
+	remember "$m"
+	kill -KILL "$PID"
+	wait_for 5 gone "$PID" || fail "the daemon outlived SIGKILL"
+	alive "$m" || fail "the master died with the daemon: nothing to test"
+	echo 2 > src/two
+	start d2 -c "$T/c.conf"
+	wait_for 10 synced r || fail "the next daemon does not sync"
+	wait_for 10 gone "$m" || fail "the killed daemon's master still runs"
+	[ ! -e "$dir" ] || fail "the killed daemon's control directory is left: $(ls -la "$dir")"
+	[ -d "$(ctldir "$PID")" ] || fail "the next daemon has no control directory"
 	stop
 }

@@ -439,6 +439,62 @@ t_rdelete_decides_which_syncs_delete() {
 	conf_error "$T/c.conf" 5 "rdelete"
 }
 
+# seen_deletion_kept HOW [RDELETE]: with rdelete = RDELETE (running) and
+# a long edelay, a file is deleted while the daemon runs, then the
+# function HOW hands what is owed to a full sync under rdelete = running,
+# which does not delete: the file still goes, and the mirror converges
+seen_deletion_kept() {
+	mkdir -p src/d
+	echo a > src/d/a
+	echo g > src/.guard
+	boot "rdelete = ${2:-running}" "edelay = 30" "wguard = .guard"
+	rm src/d/a
+	echo b > src/d/b
+	"$1"
+	wait_for 10 [ ! -e dst/d/a ] || fail "the deletion seen before the full sync was lost"
+	wait_for 10 synced || fail "not synced after the full sync"
+	stop
+}
+
+usr1() {
+	kill -USR1 "$PID"
+}
+
+hup() {
+	kill -HUP "$PID"
+}
+
+t_rdelete_running_keeps_a_seen_deletion_through_sigusr1() {
+	seen_deletion_kept usr1
+}
+
+t_rdelete_running_keeps_a_seen_deletion_through_a_reload() {
+	seen_deletion_kept hup
+}
+
+# to_running: reload with rdelete = running
+to_running() {
+	mkconf "$T/c.conf" "rdelete = running" "edelay = 30" "wguard = .guard"
+	kill -HUP "$PID"
+}
+
+t_a_reload_to_rdelete_running_keeps_a_deletion_seen_before() {
+	seen_deletion_kept to_running yes
+}
+
+# held_and_back: the source is held (wguard gone when a sync is due), then
+# back
+held_and_back() {
+	rm src/.guard
+	kill -USR1 "$PID"
+	wait_for 10 log_has d "source held" || fail "the source was not held"
+	echo g > src/.guard
+}
+
+t_rdelete_running_keeps_a_seen_deletion_while_the_source_is_held() {
+	seen_deletion_kept held_and_back
+}
+
 # sizes_seen FILE OUT: in the background, every 20 ms, append FILE's size
 # (when it exists) to OUT, the way a reader of the mirror would see it;
 # sets PID

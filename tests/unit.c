@@ -137,6 +137,31 @@ testlines(void)
 	freeconf(&c);
 }
 
+/* where rargs keep moves from being placed, whatever the spelling; a
+ * value in the next word is the value, not an option */
+static void
+testnoplace(void)
+{
+	static const struct { const char *rargs; unsigned want; } t[] = {
+		{ "--delay-updates --partial-dir=.p -H", 0 }, { "--inplace", NOLINK },
+		{ "-avb", NOLOCAL }, { "--suffix=.old", NOLOCAL },
+		{ "--backup-dir=/b", NOLOCAL }, { "--backup-dir b", NOLOCAL | NOREMOTE },
+		{ "--temp-dir=/t", 0 }, { "--temp-dir t", NOREMOTE }, { "-T/t", 0 },
+		{ "-vT t", NOREMOTE }, { "-aT.t", NOREMOTE }, { "--append", NOREMOTE },
+		{ "--append-verify", NOREMOTE }, { "-B8192 -T /t -b", NOLOCAL },
+		{ "--temp-dir -b", NOREMOTE }, { "-T", NOREMOTE },
+	};
+	struct conf c;
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		initconf(&c);
+		check(setrargs(&c, t[i].rargs, "unit") == 0 && c.noplace == t[i].want,
+		    "noplace", t[i].rargs);
+		freeconf(&c);
+	}
+}
+
 static void
 testquote(void)
 {
@@ -243,6 +268,7 @@ main(void)
 	testnum();
 	testmatch();
 	testlines();
+	testnoplace();
 	testquote();
 	testpaths();
 	testplain();
