@@ -156,7 +156,8 @@ struct conf {
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
 	char *specs[MAXDESTS];  /* rnodes + rpath, local ones made absolute */
-	char *rshopt;           /* -e for SHELL destinations */
+	char *rshopt;           /* -e for SHELL destinations, after JAILRSH
+	                         * and a blank (see rshopt()) */
 	char topt[32], ctopt[32]; /* --timeout=, --contimeout= */
 };
 
@@ -650,12 +651,6 @@ setrnodes(struct conf *c, const char *v, const char *where)
 }
 
 static int
-setrpath(struct conf *c, const char *v, const char *where)
-{
-	return (c->rpath = strdup(v)) ? 0 : cerr(where, "out of memory");
-}
-
-static int
 setlogfile(struct conf *c, const char *v, const char *where)
 {
 	return (c->logfile = cat3("--log-file=", v, "")) ? 0 : cerr(where, "out of memory");
@@ -677,24 +672,6 @@ setprog(char **to, const char *key, const char *v, const char *where, int later)
 		return cerr(where, "%s %s is not executable", key, v);
 	free(*to);
 	return (*to = strdup(v)) ? 0 : cerr(where, "out of memory");
-}
-
-static int
-setrsync(struct conf *c, const char *v, const char *where)
-{
-	return setprog(&c->rsync, "rsync", v, where, 1);
-}
-
-static int
-setrhook(struct conf *c, const char *v, const char *where)
-{
-	return setprog(&c->rhook, "rhook", v, where, 0);
-}
-
-static int
-setrsh(struct conf *c, const char *v, const char *where)
-{
-	return (c->rsh = strdup(v)) ? 0 : cerr(where, "out of memory");
 }
 
 #define FILTERS "include and filter rules (--include, --filter, -f, -F, " \
@@ -865,30 +842,6 @@ setrjail(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
-static int
-setpidfile(struct conf *c, const char *v, const char *where)
-{
-	return setpath(&c->pidfile, v, where);
-}
-
-static int
-setstatusfile(struct conf *c, const char *v, const char *where)
-{
-	return setpath(&c->statusfile, v, where);
-}
-
-static int
-setrtimeout(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 0, RTIMEOUT_MAX, &c->rtimeout, where);
-}
-
-static int
-setefull(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 0, EFULL_MAX, &c->efull, where);
-}
-
 /* rdelete's values, each at the index of its DELSEEN | DELFULL bits:
  * startup lets only full syncs delete, running only what is seen deleted */
 static const char *rdeletes[] = { "no", "running", "startup", "yes" };
@@ -903,36 +856,12 @@ setrdelete(struct conf *c, const char *v, const char *where)
 }
 
 static int
-setrprocs(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 0, MAXDESTS, &c->rprocs, where);
-}
-
-static int
 setrinit(struct conf *c, const char *v, const char *where)
 {
 	if (strcmp(v, "yes") && strcmp(v, "no"))
 		return cerr(where, "rinit '%s': yes or no", v);
 	c->rinit = *v == 'y';
 	return 0;
-}
-
-static int
-setrspeed(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 0, RSPEED_MAX, &c->rspeed, where);
-}
-
-static int
-setedelay(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 3, EDELAY_MAX, &c->edelay, where);
-}
-
-static int
-setwsettle(struct conf *c, const char *v, const char *where)
-{
-	return parsenum(v, 3, WSETTLE_MAX, &c->wsettle, where);
 }
 
 static int
@@ -1050,38 +979,67 @@ enum {
 
 #define OFF(field) offsetof(struct conf, field)
 
+/* how a key without a setter of its own takes its value, at off */
+enum {
+	SSTR,                   /* as it is */
+	SPATH,                  /* a file the daemon writes (setpath) */
+	SPROG,                  /* a program (setprog); max 1: it may come later */
+	SNUM,                   /* a whole number, 0 to max */
+	SMS,                    /* seconds with 3 decimals, 0 to max, as ms */
+};
+
 static const struct key {
 	const char *name;
-	int (*set)(struct conf *, const char *, const char *);
-	unsigned char list;     /* may be repeated */
+	int (*set)(struct conf *, const char *, const char *); /* or kind */
+	unsigned char list : 1; /* may be repeated */
+	unsigned char kind : 3; /* how it is set without set */
 	unsigned char print;    /* how -t prints it */
 	unsigned short off;     /* where its value is, for PSTR to PYESNO */
+	unsigned max;
 } keys[] = {
-	{ "wpath", setwpath, 0, PWPATH, 0 },
-	{ "wguard", setwguard, 0, PSTR, OFF(wguard) },
-	{ "rpath", setrpath, 0, PSTR, OFF(rpath) },
-	{ "rnodes", setrnodes, 1, PNODES, 0 },
-	{ "rexcludes", setrexcludes, 1, PPATS, 0 },
-	{ "rexcludefrom", setrexcludefrom, 1, PWITH, 0 },
-	{ "rspeed", setrspeed, 0, PNUM, OFF(rspeed) },
-	{ "emask", setemask, 0, PEMASK, 0 },
-	{ "edelay", setedelay, 0, PMS, OFF(edelay) },
-	{ "wsettle", setwsettle, 0, PMS, OFF(wsettle) },
-	{ "rsync", setrsync, 0, PSTR, OFF(rsync) },
-	{ "logfile", setlogfile, 0, PLOGFILE, 0 },
-	{ "rsh", setrsh, 0, PSTR, OFF(rsh) },
-	{ "rargs", setrargs, 0, PRARGS, 0 },
-	{ "rtimeout", setrtimeout, 0, PNUM, OFF(rtimeout) },
-	{ "efull", setefull, 0, PNUM, OFF(efull) },
-	{ "rdelete", setrdelete, 0, PRDELETE, 0 },
-	{ "rprocs", setrprocs, 0, PNUM, OFF(rprocs) },
-	{ "rinit", setrinit, 0, PYESNO, OFF(rinit) },
-	{ "rhook", setrhook, 0, PSTR, OFF(rhook) },
-	{ "rjail", setrjail, 1, PJAIL, 0 },
-	{ "pidfile", setpidfile, 0, PSTR, OFF(pidfile) },
-	{ "statusfile", setstatusfile, 0, PSTR, OFF(statusfile) },
+	{ "wpath", setwpath, 0, 0, PWPATH, 0, 0 },
+	{ "wguard", setwguard, 0, 0, PSTR, OFF(wguard), 0 },
+	{ "rpath", NULL, 0, SSTR, PSTR, OFF(rpath), 0 },
+	{ "rnodes", setrnodes, 1, 0, PNODES, 0, 0 },
+	{ "rexcludes", setrexcludes, 1, 0, PPATS, 0, 0 },
+	{ "rexcludefrom", setrexcludefrom, 1, 0, PWITH, 0, 0 },
+	{ "rspeed", NULL, 0, SNUM, PNUM, OFF(rspeed), RSPEED_MAX },
+	{ "emask", setemask, 0, 0, PEMASK, 0, 0 },
+	{ "edelay", NULL, 0, SMS, PMS, OFF(edelay), EDELAY_MAX },
+	{ "wsettle", NULL, 0, SMS, PMS, OFF(wsettle), WSETTLE_MAX },
+	{ "rsync", NULL, 0, SPROG, PSTR, OFF(rsync), 1 },
+	{ "logfile", setlogfile, 0, 0, PLOGFILE, 0, 0 },
+	{ "rsh", NULL, 0, SSTR, PSTR, OFF(rsh), 0 },
+	{ "rargs", setrargs, 0, 0, PRARGS, 0, 0 },
+	{ "rtimeout", NULL, 0, SNUM, PNUM, OFF(rtimeout), RTIMEOUT_MAX },
+	{ "efull", NULL, 0, SNUM, PNUM, OFF(efull), EFULL_MAX },
+	{ "rdelete", setrdelete, 0, 0, PRDELETE, 0, 0 },
+	{ "rprocs", NULL, 0, SNUM, PNUM, OFF(rprocs), MAXDESTS },
+	{ "rinit", setrinit, 0, 0, PYESNO, OFF(rinit), 0 },
+	{ "rhook", NULL, 0, SPROG, PSTR, OFF(rhook), 0 },
+	{ "rjail", setrjail, 1, 0, PJAIL, 0, 0 },
+	{ "pidfile", NULL, 0, SPATH, PSTR, OFF(pidfile), 0 },
+	{ "statusfile", NULL, 0, SPATH, PSTR, OFF(statusfile), 0 },
 };
 CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
+
+/* key k, which has no setter of its own, to v, as its kind says */
+static int
+setplain(struct conf *c, const struct key *k, const char *v, const char *where)
+{
+	void *p = (char *)c + k->off;
+
+	switch (k->kind) {
+	case SNUM:
+	case SMS:
+		return parsenum(v, k->kind == SMS ? 3 : 0, k->max, p, where);
+	case SPATH:
+		return setpath(p, v, where);
+	case SPROG:
+		return setprog(p, k->name, v, where, k->max);
+	}
+	return (*(char **)p = strdup(v)) ? 0 : cerr(where, "out of memory");
+}
 
 static int
 setconf(struct conf *c, const char *k, const char *v, const char *where)
@@ -1096,7 +1054,8 @@ setconf(struct conf *c, const char *k, const char *v, const char *where)
 		c->seen |= 1u << i;
 		if (!*v)
 			return cerr(where, "'%s' needs a value", k);
-		return keys[i].set(c, v, where);
+		return keys[i].set ? keys[i].set(c, v, where) :
+		    setplain(c, &keys[i], v, where);
 	}
 	return cerr(where, "unknown key '%s'", k);
 }
@@ -1202,13 +1161,16 @@ reusable(const char *rsh)
 
 /* the remote shell; when it is ssh, with a connect timeout unless it has
  * one, and with a control master of ours (one connection per host, kept
- * alive: a dead link is dropped after about rtimeout) if it may */
+ * alive: a dead link is dropped after about rtimeout) if it may. After
+ * JAILRSH and a blank, which a jailed rsync is given too: it splits the
+ * words as for any -e, and the relay hands them out of the jail. */
 static char *
 rshopt(const struct conf *c)
 {
 	const char *rsh = RSH(c);
-	char t[64] = "", m[192] = "";
+	char t[64] = "", m[192] = "", *s;
 	int ssh = isssh(rsh);
+	size_t n;
 
 	if (ssh && c->rtimeout && !has(rsh, "ConnectTimeout", 0))
 		fmt(t, sizeof(t), " -o ConnectTimeout=%ld", c->rtimeout);
@@ -1216,7 +1178,10 @@ rshopt(const struct conf *c)
 		fmt(m, sizeof(m), " -o ControlMaster=auto -o ControlPersist=%d "
 		    "-o ControlPath=%s/%%C -o ServerAliveInterval=%ld", CTLPERSIST,
 		    ctldir, c->rtimeout ? (c->rtimeout + 2) / 3 : 0);
-	return cat3(rsh, t, m);
+	n = sizeof(JAILRSH) + strlen(rsh) + strlen(t) + strlen(m) + 1;
+	if ((s = malloc(n)))
+		fmt(s, n, "%s %s%s%s", JAILRSH, rsh, t, m);
+	return s;
 }
 
 static int match(const struct pat *x, const char *path, int isdir);
@@ -1319,7 +1284,7 @@ checkconf(struct conf *c, const char *where)
 		return cerr(where, "missing 'wpath'");
 	if (!c->nrnodes)
 		return cerr(where, "missing 'rnodes'");
-	if (!c->rsync && setrsync(c, RSYNC, where) < 0)
+	if (!c->rsync && setprog(&c->rsync, "rsync", RSYNC, where, 1) < 0)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
 	for (i = 0; i < c->npats; i++)
@@ -1340,7 +1305,7 @@ applyargs(struct conf *c)
 		c->edelay = argdelay;
 	if (argpidfile) {
 		free(c->pidfile);
-		if (setpidfile(c, argpidfile, "-P") < 0)
+		if (setpath(&c->pidfile, argpidfile, "-P") < 0)
 			return -1;
 	}
 	for (i = 0; i < nargexcl; i++)
@@ -3143,7 +3108,7 @@ baseargs(const struct dest *d, const char **v)
 	if (d->kind == SHELL) {
 		v[n++] = "-s";
 		v[n++] = "-e";
-		v[n++] = jailok ? JAILRSH : conf.rshopt;
+		v[n++] = conf.rshopt + (jailok ? 0 : sizeof(JAILRSH));
 	}
 	for (i = 0; i < (size_t)conf.nrargs; i++)
 		v[n++] = conf.rargv[i];
@@ -3337,8 +3302,7 @@ static char selfexe[PATH_MAX];  /* our own program: the jail's relay */
 static const char *const jailsys[] = {
 	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts",
-	"/etc/resolv.conf", "/etc/services", "/etc/protocols", "/etc/gai.conf",
-	"/etc/host.conf", "/etc/ld.so.cache", "/etc/localtime",
+	"/etc/resolv.conf", "/etc/services", "/etc/ld.so.cache", "/etc/localtime",
 	"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
 };
 
@@ -3460,39 +3424,20 @@ enterjail(const struct dest *d, const char *held, size_t hlen)
 		childfail("close the jail on", CTLDIR);
 }
 
-/* the real remote shell's argv: rshopt split into words as rsync splits
- * -e (at blanks; '' and "" quote, \ escapes " and \ within ""), then the
- * relay's arguments, NUL-separated in args (len bytes) */
+/* the NUL-separated words in args (len bytes) as an argv: the remote
+ * shell and its arguments, as the jailed rsync split them */
 static char **
-rshargv(char *args, size_t len)
+words(char *args, size_t len)
 {
-	size_t n = 2, k;
-	char **v, *t, *f, *w, q = 0;
+	size_t n = 1, k;
+	char **v;
 
 	for (k = 0; k < len; k++)
 		n += !args[k];
-	for (f = conf.rshopt; *f; f++)
-		n += *f == ' ';
-	if (!(v = calloc(n, sizeof(*v))) || !(t = strdup(conf.rshopt)))
+	if (!(v = calloc(n, sizeof(*v))))
 		return NULL;
-	for (n = 0, f = t; *f;) {
-		if (*f == ' ' && f++)
-			continue;
-		for (v[n++] = w = f; *f && (*f != ' ' || q); f++) {
-			if (*f == '\\' && q == '"' && (f[1] == '"' || f[1] == '\\'))
-				f++;
-			else if ((*f == '\'' || *f == '"') && (!q || q == *f)) {
-				q = q ? 0 : *f;
-				continue;
-			}
-			*w++ = *f;
-		}
-		f += *f != '\0';
-		*w = '\0';
-	}
-	for (k = 0; k < len; k += strlen(args + k) + 1)
+	for (n = k = 0; k < len; k += strlen(args + k) + 1)
 		v[n++] = args + k;
-	v[n] = NULL;
 	return v;
 }
 
@@ -3524,7 +3469,7 @@ serverelay(int s, pid_t g)
 		if (mh.msg_controllen >= CMSG_LEN(sizeof(io)) && cm.h.cmsg_type == SCM_RIGHTS)
 			memcpy(io, CMSG_DATA(&cm.h), sizeof(io));
 		buf[n] = '\0';
-		pid = io[2] >= 0 && (argv = rshargv(buf, n)) ? spawn(argv, io, NULL, NULL) : -1;
+		pid = io[2] >= 0 && (argv = words(buf, n)) ? spawn(argv, io, NULL, NULL) : -1;
 		for (k = 0; k < 3; k++)
 			closefd(&io[k]);
 		st = pid > 0 && waitpid(pid, &w, 0) == pid && WIFEXITED(w) ? WEXITSTATUS(w) : 255;
@@ -4203,7 +4148,6 @@ emit(struct dest *d, int k)
 	/* stderr is for errors, but vanished files are a live tree's normal */
 	logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
 }
-
 
 /* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines;
  * at most DRAINMAX bytes a call, so that a child that never stops writing
