@@ -326,3 +326,43 @@ $T/pwn"
 	[ ! -e pwned ] || fail "the remote shell ran a line of a path"
 	no_arg_unsecluded
 }
+
+# --- attacks of the trust review (each fails while its weakness stands) ---
+
+# watched_outside PID DIR: the daemon holds an inotify watch on a
+# directory under DIR (by inode); prints them
+watched_outside() {
+	cat "/proc/$1/fdinfo/"* 2> /dev/null |
+		sed -n 's/^inotify wd:[0-9a-f]* ino:\([0-9a-f]*\) .*/\1/p' > "$T/.watched"
+	find "$2" -type d -printf '%i %p\n' | awk '
+		NR == FNR { w[$1]; next }
+		(sprintf("%x", $1) in w) { print; n++ } END { exit !n }' "$T/.watched" -
+}
+
+# a directory made, then at once renamed away and its name given to a
+# symlink to root's directory, before the daemon adds its watch: the watch
+# (inotify_add_watch follows a symlink) and the scan (opendir) follow it,
+# so root's directory and all below it are watched and scanned as part of
+# wpath: its names reach the daemon's tree and log, and a symlink to /
+# has the daemon watch and scan the whole system, using up root's inotify
+# watches
+t_a_directory_swapped_for_a_symlink_before_its_watch_is_not_followed() {
+	command -v perl > /dev/null || skip "no perl for a fast rename loop"
+	secret
+	mkdir -p "$T/secret/s1/s2/s3"
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e 'chdir $ARGV[0] or die "$!\n";
+		for my $i (1 .. 1000) {
+			mkdir "d$i" or die "mkdir: $!\n";
+			rename "d$i", "x$i" or die "rename: $!\n";
+			symlink $ARGV[1], "d$i" or die "symlink: $!\n";
+		}' "$T/src/u" "$T/secret" > race.log 2>&1 ||
+		fail "the user's loop failed: $(cat race.log)"
+	wait_for 10 idle || fail "rsync still runs"
+	observe 1
+	! watched_outside "$PID" "$T/secret" ||
+		fail "the daemon watches root's directories through a symlink (above)"
+	stop
+}
