@@ -350,6 +350,7 @@ t_a_directory_swapped_for_a_symlink_before_its_watch_is_not_followed() {
 	command -v perl > /dev/null || skip "no perl for a fast rename loop"
 	secret
 	mkdir -p "$T/secret/s1/s2/s3"
+	mkdir -p src
 	user_dir src/u
 	boot
 	# shellcheck disable=SC2016 # perl's variables
@@ -364,5 +365,31 @@ t_a_directory_swapped_for_a_symlink_before_its_watch_is_not_followed() {
 	observe 1
 	! watched_outside "$PID" "$T/secret" ||
 		fail "the daemon watches root's directories through a symlink (above)"
+	stop
+}
+
+# reading PATH: some process of this test has a file open whose path ends
+# in PATH
+reading() {
+	for _rd_f in /proc/[0-9]*/fd/*; do
+		case $(readlink "$_rd_f" 2> /dev/null) in *"$1") return 0 ;; esac
+	done
+	return 1
+}
+
+# a file of the user's that rsync listed as a regular file and that the
+# user swaps for a FIFO before rsync's sender opens it: the sender blocks
+# in open() for ever (no writer comes), rsync's --timeout never fires, and
+# the destination syncs nothing again
+t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
+	mkdir -p src
+	user_dir src/u
+	boot "rtimeout = 3" "rspeed = 1000"
+	as_nobody sh -c 'head -c 3000000 /dev/zero > "$1/a" && echo z > "$1/z"' u "$T/src/u" ||
+		fail "the user could not write"
+	wait_for 10 reading /src/u/a || fail "rsync never read the user's big file"
+	as_nobody sh -c 'rm "$1/z" && mkfifo "$1/z"' u "$T/src/u" || fail "no FIFO"
+	echo other > src/other
+	wait_for 30 test -f dst/other || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat /proc/$p/wchan)"; done)"
 	stop
 }
