@@ -393,3 +393,45 @@ t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
 	wait_for 30 test -f dst/other || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat /proc/$p/wchan)"; done)"
 	stop
 }
+
+# fake_rsh BODY: $T/bin/rsh, a remote shell that runs the sh code BODY
+# instead of reaching any host (what a hostile or wedged peer makes of
+# the session)
+fake_rsh() {
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\n%s\n' "$1" > "$T/bin/rsh"
+	chmod 755 "$T/bin/rsh"
+}
+
+# a remote end that never closes the session (a forced command that
+# ignores EOF, a wedged peer): rsync times out after rtimeout and exits,
+# but the child outside the jail waits for the remote shell for ever, so
+# the destination is never retried. Unjailed (rjail = no), the sync
+# fails and is retried
+t_a_remote_shell_that_never_ends_holds_no_destination() {
+	command -v perl > /dev/null || skip "no perl for the hanging shell"
+	fake_rsh "exec perl -e 'sleep 1000' '$T/hang'"
+	mkdir -p src
+	echo x > src/f
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r/" "rsh = $T/bin/rsh" "rtimeout = 2"
+	start d -c c.conf
+	wait_for 30 log_has d "failed after" ||
+		fail "the sync never ended: $(for p in $(children "$PID"); do printf '%s ' "$(progname "$p"):$(cat /proc/$p/wchan)"; done)"
+	stop
+}
+
+# a remote end that writes without end on its stderr, which ssh hands to
+# rsync's stderr, the daemon's pipe: every line is logged, as an error,
+# without bound (here some 20 MB a second), and in a jail for ever (the
+# child outside waits for the shell); a log on disk or syslog fills
+t_a_remote_that_floods_stderr_fills_no_log() {
+	fake_rsh "exec yes 'remote says hello' '$T' >&2"
+	mkdir -p src
+	echo x > src/f
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r/" "rsh = $T/bin/rsh" "rtimeout = 2"
+	start d -c c.conf
+	observe 5
+	_fl_n=$(wc -c < d.log)
+	[ "$_fl_n" -lt 1000000 ] || fail "the remote wrote $_fl_n bytes into the daemon's log in 5 s"
+	stop
+}
