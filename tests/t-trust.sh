@@ -435,3 +435,18 @@ t_a_remote_that_floods_stderr_fills_no_log() {
 	[ "$_fl_n" -lt 1000000 ] || fail "the remote wrote $_fl_n bytes into the daemon's log in 5 s"
 	stop
 }
+
+# a user's sparse file, which takes no room in wpath, is written out whole
+# at the mirror (rsync without -S): 1 GiB of nothing fills a destination
+# with less room, rsync's receiver dies there (exit 11) with the disk
+# full, and every retry does it again, until the user removes the file
+t_a_sparse_file_fills_no_destination() {
+	mkdir -p src
+	user_dir src/u
+	mount_tmpfs "$T/dst" 32m
+	boot
+	as_nobody truncate -s 1G "$T/src/u/big" || fail "the user could not make a sparse file"
+	echo later > src/zz
+	wait_for 20 synced || fail "the destination never syncs: $(grep -m 1 'No space' d.log)"
+	stop
+}
