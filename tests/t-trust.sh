@@ -450,3 +450,25 @@ t_a_sparse_file_fills_no_destination() {
 	wait_for 20 synced || fail "the destination never syncs: $(grep -m 1 'No space' d.log)"
 	stop
 }
+
+# a local destination whose path passes through a directory a user owns
+# (a mirror in a user's area): the user swaps the last directory for a
+# symlink to one of root's, and root's next rsync (the jail's bind mount
+# follows the symlink, as rsync would) deletes what is there and writes
+# the mirror in its place
+t_a_local_destination_swapped_for_a_symlink_is_not_followed_out() {
+	mkdir -p src victim
+	echo precious > victim/keep
+	user_dir pub
+	: > runs # the jail shows the destination as it is, not through $T
+	boot "rnodes = $T/pub/m" "rjail = $T/runs"
+	wait_for 10 synced_with src pub/m || fail "no first sync"
+	as_nobody sh -c 'mv "$1/m" "$1/old" && ln -s "$2" "$1/m"' sw "$T/pub" "$T/victim" ||
+		fail "the user could not swap the destination"
+	echo new > src/g
+	wait_for 10 runs_at_least 2 || fail "no second sync"
+	wait_for 10 idle || fail "rsync still runs"
+	[ -f victim/keep ] || fail "root's directory was emptied and written over: $(ls victim | tr '\n' ' ')"
+	[ ! -e victim/g ] || fail "root's rsync wrote the mirror into root's directory"
+	stop
+}
