@@ -389,12 +389,14 @@ t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
 	mkdir -p src
 	user_dir src/u
 	boot "rtimeout = 3" "rspeed = 1000"
+	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c 'head -c 3000000 /dev/zero > "$1/a" && echo z > "$1/z"' u "$T/src/u" ||
 		fail "the user could not write"
 	wait_for 10 reading /src/u/a || fail "rsync never read the user's big file"
+	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c 'rm "$1/z" && mkfifo "$1/z"' u "$T/src/u" || fail "no FIFO"
 	echo other > src/other
-	wait_for 30 test -f dst/other || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat /proc/$p/wchan)"; done)"
+	wait_for 30 test -f dst/other || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat "/proc/$p/wchan")"; done)"
 	stop
 }
 
@@ -420,7 +422,7 @@ t_a_remote_shell_that_never_ends_holds_no_destination() {
 	mkconf c.conf "rnodes = 127.0.0.1:$T/r/" "rsh = $T/bin/rsh" "rtimeout = 2"
 	start d -c c.conf
 	wait_for 30 log_has d "failed after" ||
-		fail "the sync never ended: $(for p in $(children "$PID"); do printf '%s ' "$(progname "$p"):$(cat /proc/$p/wchan)"; done)"
+		fail "the sync never ended: $(for p in $(children "$PID"); do printf '%s ' "$(progname "$p"):$(cat "/proc/$p/wchan")"; done)"
 	stop
 }
 
@@ -467,12 +469,13 @@ t_a_local_destination_swapped_for_a_symlink_is_not_followed_out() {
 	: > runs # the jail shows the destination as it is, not through $T
 	boot "rnodes = $T/pub/m" "rjail = $T/runs"
 	wait_for 10 synced_with src pub/m || fail "no first sync"
+	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c 'mv "$1/m" "$1/old" && ln -s "$2" "$1/m"' sw "$T/pub" "$T/victim" ||
 		fail "the user could not swap the destination"
 	echo new > src/g
 	wait_for 10 runs_at_least 2 || fail "no second sync"
 	wait_for 10 idle || fail "rsync still runs"
-	[ -f victim/keep ] || fail "root's directory was emptied and written over: $(ls victim | tr '\n' ' ')"
+	[ -f victim/keep ] || fail "root's directory was emptied and written over: $(find victim -mindepth 1 -printf "%P ")"
 	[ ! -e victim/g ] || fail "root's rsync wrote the mirror into root's directory"
 	stop
 }
