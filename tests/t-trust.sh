@@ -326,3 +326,156 @@ $T/pwn"
 	[ ! -e pwned ] || fail "the remote shell ran a line of a path"
 	no_arg_unsecluded
 }
+
+# --- attacks of the trust review (each fails while its weakness stands) ---
+
+# watched_outside PID DIR: the daemon holds an inotify watch on a
+# directory under DIR (by inode); prints them
+watched_outside() {
+	cat "/proc/$1/fdinfo/"* 2> /dev/null |
+		sed -n 's/^inotify wd:[0-9a-f]* ino:\([0-9a-f]*\) .*/\1/p' > "$T/.watched"
+	find "$2" -type d -printf '%i %p\n' | awk '
+		NR == FNR { w[$1]; next }
+		(sprintf("%x", $1) in w) { print; n++ } END { exit !n }' "$T/.watched" -
+}
+
+# a directory made, then at once renamed away and its name given to a
+# symlink to root's directory, before the daemon adds its watch: the watch
+# (inotify_add_watch follows a symlink) and the scan (opendir) follow it,
+# so root's directory and all below it are watched and scanned as part of
+# wpath: its names reach the daemon's tree and log, and a symlink to /
+# has the daemon watch and scan the whole system, using up root's inotify
+# watches
+t_a_directory_swapped_for_a_symlink_before_its_watch_is_not_followed() {
+	command -v perl > /dev/null || skip "no perl for a fast rename loop"
+	secret
+	mkdir -p "$T/secret/s1/s2/s3"
+	mkdir -p src
+	user_dir src/u
+	boot
+	# the race is the user's to win: rounds until it is won, or 8
+	for r in 1 2 3 4 5 6 7 8; do
+		# shellcheck disable=SC2016 # perl's variables
+		as_nobody perl -e 'mkdir $ARGV[0]; chdir $ARGV[0] or die "$!\n";
+			for my $i (1 .. 1000) {
+				mkdir "d$i" or die "mkdir: $!\n";
+				rename "d$i", "x$i" or die "rename: $!\n";
+				symlink $ARGV[1], "d$i" or die "symlink: $!\n";
+			}' "$T/src/u/$r" "$T/secret" > race.log 2>&1 ||
+			fail "the user's loop failed: $(cat race.log)"
+		wait_for 10 idle || fail "rsync still runs"
+		observe 0.5
+		watched_outside "$PID" "$T/secret" > /dev/null && break
+	done
+	! watched_outside "$PID" "$T/secret" ||
+		fail "the daemon watches root's directories through a symlink (above)"
+	stop
+}
+
+# reading PATH: some process of this test has a file open whose path ends
+# in PATH
+reading() {
+	for _rd_f in /proc/[0-9]*/fd/*; do
+		case $(readlink "$_rd_f" 2> /dev/null) in *"$1") return 0 ;; esac
+	done
+	return 1
+}
+
+# a file of the user's that rsync listed as a regular file and that the
+# user swaps for a FIFO before rsync's sender opens it: the sender blocks
+# in open() for ever (no writer comes), rsync's --timeout never fires, and
+# the destination syncs nothing again
+t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
+	mkdir -p src
+	user_dir src/u
+	boot "rtimeout = 3" "rspeed = 1000"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'head -c 3000000 /dev/zero > "$1/a" && echo z > "$1/z"' u "$T/src/u" ||
+		fail "the user could not write"
+	wait_for 10 reading /src/u/a || fail "rsync never read the user's big file"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'rm "$1/z" && mkfifo "$1/z"' u "$T/src/u" || fail "no FIFO"
+	echo other > src/other
+	wait_for 30 test -f dst/other || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat "/proc/$p/wchan")"; done)"
+	stop
+}
+
+# fake_rsh BODY: $T/bin/rsh, a remote shell that runs the sh code BODY
+# instead of reaching any host (what a hostile or wedged peer makes of
+# the session)
+fake_rsh() {
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\n%s\n' "$1" > "$T/bin/rsh"
+	chmod 755 "$T/bin/rsh"
+}
+
+# a remote end that never closes the session (a forced command that
+# ignores EOF, a wedged peer): rsync times out after rtimeout and exits,
+# but the child outside the jail waits for the remote shell for ever, so
+# the destination is never retried. Unjailed (rjail = no), the sync
+# fails and is retried
+t_a_remote_shell_that_never_ends_holds_no_destination() {
+	command -v perl > /dev/null || skip "no perl for the hanging shell"
+	fake_rsh "exec perl -e 'sleep 1000' '$T/hang'"
+	mkdir -p src
+	echo x > src/f
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r/" "rsh = $T/bin/rsh" "rtimeout = 2"
+	start d -c c.conf
+	wait_for 30 log_has d "failed after" ||
+		fail "the sync never ended: $(for p in $(children "$PID"); do printf '%s ' "$(progname "$p"):$(cat "/proc/$p/wchan")"; done)"
+	stop
+}
+
+# a remote end that writes without end on its stderr, which ssh hands to
+# rsync's stderr, the daemon's pipe: every line is logged, as an error,
+# without bound (here some 20 MB a second), and in a jail for ever (the
+# child outside waits for the shell); a log on disk or syslog fills
+t_a_remote_that_floods_stderr_fills_no_log() {
+	fake_rsh "exec yes 'remote says hello' '$T' >&2"
+	mkdir -p src
+	echo x > src/f
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r/" "rsh = $T/bin/rsh" "rtimeout = 2"
+	start d -c c.conf
+	observe 5
+	_fl_n=$(wc -c < d.log)
+	[ "$_fl_n" -lt 1000000 ] || fail "the remote wrote $_fl_n bytes into the daemon's log in 5 s"
+	stop
+}
+
+# a user's sparse file, which takes no room in wpath, is written out whole
+# at the mirror (rsync without -S): 1 GiB of nothing fills a destination
+# with less room, rsync's receiver dies there (exit 11) with the disk
+# full, and every retry does it again, until the user removes the file
+t_a_sparse_file_fills_no_destination() {
+	mkdir -p src
+	user_dir src/u
+	mount_tmpfs "$T/dst" 32m
+	boot
+	as_nobody truncate -s 1G "$T/src/u/big" || fail "the user could not make a sparse file"
+	echo later > src/zz
+	wait_for 20 synced || fail "the destination never syncs: $(grep -m 1 'No space' d.log)"
+	stop
+}
+
+# a local destination whose path passes through a directory a user owns
+# (a mirror in a user's area): the user swaps the last directory for a
+# symlink to one of root's, and root's next rsync (the jail's bind mount
+# follows the symlink, as rsync would) deletes what is there and writes
+# the mirror in its place
+t_a_local_destination_swapped_for_a_symlink_is_not_followed_out() {
+	mkdir -p src victim
+	echo precious > victim/keep
+	user_dir pub
+	: > runs # the jail shows the destination as it is, not through $T
+	boot "rnodes = $T/pub/m" "rjail = $T/runs"
+	wait_for 10 synced_with src pub/m || fail "no first sync"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'mv "$1/m" "$1/old" && ln -s "$2" "$1/m"' sw "$T/pub" "$T/victim" ||
+		fail "the user could not swap the destination"
+	echo new > src/g
+	wait_for 10 runs_at_least 2 || fail "no second sync"
+	wait_for 10 idle || fail "rsync still runs"
+	[ -f victim/keep ] || fail "root's directory was emptied and written over: $(find victim -mindepth 1 -printf "%P ")"
+	[ ! -e victim/g ] || fail "root's rsync wrote the mirror into root's directory"
+	stop
+}
