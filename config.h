@@ -50,9 +50,11 @@
 
 /* flags given to every rsync run, before the ones inosync adds; must not
  * contain -r (-a does not imply it with --files-from). --modify-window=-1
- * compares nanoseconds, so a same-size rewrite in the same second is seen. */
+ * compares nanoseconds, so a same-size rewrite in the same second is seen;
+ * -S keeps a sparse file sparse, so a user's 1 GiB of nothing, which takes
+ * no room in wpath, does not fill a destination. */
 #ifndef RSYNC_FLAGS
-#define RSYNC_FLAGS "-a", "--modify-window=-1"
+#define RSYNC_FLAGS "-aS", "--modify-window=-1"
 #endif
 
 /* destinations at most (one bit each in a directory's dirty mask, so
@@ -131,6 +133,12 @@
  * is, as with wsettle 0 */
 #ifndef HELDMAX
 #define HELDMAX 1024
+#endif
+
+/* lines of a child's output logged for one sync (or placing) at most: a
+ * remote that writes without end fills no log; the rest are counted */
+#ifndef LOGLINES
+#define LOGLINES 200
 #endif
 
 /* files one user (a file's owner) may have held back at once, at most;

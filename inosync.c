@@ -58,7 +58,6 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -222,6 +221,7 @@ struct dest {
 	unsigned errs, stays;   /* its rsync's error lines; those of them that
 	                         * say a directory stays where the source has
 	                         * a file or symlink now (see staying()) */
+	unsigned lines;         /* its child's lines of output (LOGLINES) */
 	int queued;             /* due, but waits for a turn under rprocs */
 	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
@@ -608,17 +608,31 @@ parsenum(const char *s, int decimals, long max, long *v, const char *where)
 	return 0;
 }
 
+/* the directory path as the kernel names it (symlinks, "." and ".."
+ * resolved) in buf[PATH_MAX]: getcwd() after a chdir(), and back; libc's
+ * realpath() would cost the static binary 1.4 KB */
+static int
+resolve(const char *path, char *buf)
+{
+	int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), r, e;
+
+	r = here >= 0 && chdir(path) == 0 && getcwd(buf, PATH_MAX) ? 0 : -1;
+	e = errno;
+	if (here >= 0 && (fchdir(here) < 0 || close(here) < 0))
+		r = -1;
+	errno = e;
+	return r;
+}
+
 static int
 setwpath(struct conf *c, const char *v, const char *where)
 {
 	char buf[PATH_MAX];
-	struct stat st;
 	size_t n;
 
-	if (!realpath(v, buf))
-		return cerr(where, "wpath %s: %s", v, strerror(errno));
-	if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
-		return cerr(where, "wpath %s is not a directory", v);
+	if (resolve(v, buf) < 0)
+		return cerr(where, errno == ENOTDIR ? "wpath %s is not a "
+		    "directory" : "wpath %s: %s", v, strerror(errno));
 	n = strlen(buf);
 	if (buf[n - 1] == '/')
 		buf[n - 1] = '\0';
@@ -1192,16 +1206,17 @@ static int match(const struct pat *x, const char *path, int isdir);
  * what is mirrored there. It may not exist yet, so the longest prefix of
  * it that does is resolved */
 static int
-checkdest(const struct conf *c, const char *d, const char *where)
+checkdest(const struct conf *c, char **spec, const char *where)
 {
 	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
+	const char *d = *spec;
 	size_t w = strlen(c->wpath), n;
 	const char *t;
 	int i;
 
 	if ((size_t)fmt(buf, sizeof(buf), "%s", d) >= sizeof(buf))
 		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
-	while (!realpath(buf, real)) {
+	while (resolve(buf, real) < 0) {
 		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1]))
 			return 0;
 		if (p == buf)
@@ -1213,6 +1228,15 @@ checkdest(const struct conf *c, const char *d, const char *where)
 	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
 	    t) >= sizeof(buf))
 		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	/* the destination as it is now, whether it exists yet or not: a
+	 * symlink on its way that a user swaps in later is not followed (see
+	 * jaildest()) */
+	for (n = strlen(buf); n > 1 && buf[n - 1] == '/';)
+		buf[--n] = '\0';
+	if (!(p = strdup(buf)))
+		return cerr(where, "out of memory");
+	free(*spec);
+	d = *spec = p;
 	for (n = strlen(buf); n && buf[n - 1] == '/'; n--)
 		;
 	if (n < w && !strncmp(buf, c->wpath, n) && c->wpath[n] == '/')
@@ -1267,7 +1291,7 @@ setdests(struct conf *c, const char *where)
 		if (!c->specs[i])
 			return cerr(where, "out of memory");
 		if (kindof(c->specs[i]) == LOCAL &&
-		    checkdest(c, c->specs[i], c->rwhere[i]) < 0)
+		    checkdest(c, &c->specs[i], c->rwhere[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -2046,11 +2070,23 @@ toolong(const struct node *dir)
 	unwatched(what, ENAMETOOLONG);
 }
 
-/* watch dir/name, the root if dir is NULL */
-static struct node *
-watch(struct node *dir, const char *name)
+static int noproc;              /* no /proc/self/fd: watches go by path */
+
+/* the events a watch asks for */
+static uint32_t
+wmask(void)
 {
-	char path[PATH_MAX];
+	return TREEMASK | (conf.emask & IN_ALL_EVENTS) |
+	    (conf.wsettle ? IN_MODIFY | IN_CLOSE_WRITE : 0);
+}
+
+/* watch dir/name, the root if dir is NULL; at >= 0: name is an entry of
+ * the directory open as fd at, dir's own (scan()), and is watched through
+ * it, so that no symlink swapped in on the way since is followed */
+static struct node *
+watch(struct node *dir, const char *name, int at)
+{
+	char path[PATH_MAX], via[NAME_MAX + 32];
 	struct node *n;
 	int wd;
 
@@ -2058,8 +2094,9 @@ watch(struct node *dir, const char *name)
 		toolong(dir);
 		return NULL;
 	}
-	wd = inotify_add_watch(ifd, path, TREEMASK | (conf.emask & IN_ALL_EVENTS) |
-	    (conf.wsettle ? IN_MODIFY | IN_CLOSE_WRITE : 0));
+	if (at >= 0 && !noproc)
+		fmt(via, sizeof(via), "/proc/self/fd/%d/%s", at, name);
+	wd = inotify_add_watch(ifd, at >= 0 && !noproc ? via : path, wmask());
 	if (wd < 0) {
 		if (dir && errno != ENOENT && errno != ENOTDIR)
 			unwatched(path, errno);
@@ -2082,6 +2119,23 @@ watch(struct node *dir, const char *name)
 static void mark(struct node *n, const char *name, uint32_t bits);
 static void drop(struct node *n, int rm);
 
+/* fd is the directory n watches, not one a symlink swapped in on the way
+ * since leads to (its own watch would be another); without /proc, taken
+ * to be */
+static int
+ours(int fd, const struct node *n)
+{
+	char p[32];
+	int wd;
+
+	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
+	if ((wd = inotify_add_watch(ifd, p, wmask() & ~IN_DONT_FOLLOW)) < 0)
+		return noproc = errno == ENOENT;
+	if (wd != n->wd && !lookup(wd))
+		inotify_rm_watch(ifd, wd);
+	return wd == n->wd;
+}
+
 /* watch the subdirectories of dir; push them on *stack. One that is
  * excluded but watched was moved here from a place it was not excluded
  * (mv y x, /x/cache excluded): it loses its watch and subtree, since
@@ -2095,14 +2149,22 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 	struct node *c, **s;
 	struct stat st;
 	DIR *dp;
+	int fd;
 
 	if (fullpath(dir, NULL, path) < 0) {
 		toolong(dir);
 		return;
 	}
-	if (!(dp = opendir(path))) {
-		if (errno != ENOENT && errno != ENOTDIR)
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    !(dp = fdopendir(fd))) {
+		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
 			unwatched(path, errno);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (!ours(fd, dir)) {
+		closedir(dp);
 		return;
 	}
 	while ((errno = 0, e = readdir(dp))) {
@@ -2117,7 +2179,7 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 				drop(c, 1);
 			continue;
 		}
-		if (!(c = watch(dir, e->d_name)))
+		if (!(c = watch(dir, e->d_name, fd)))
 			continue;
 		if (*n == *cap) {
 			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
@@ -2717,7 +2779,7 @@ newdir(struct node *n, const char *name)
 	struct node *c;
 
 	mark(n, named(name), alldests());
-	if ((c = watch(n, name)))
+	if ((c = watch(n, name, -1)))
 		addtree(c, alldests());
 }
 
@@ -2846,7 +2908,7 @@ rescan(void)
 	keepowed(&conf);
 	if (root)
 		drop(root, 0);
-	if ((root = watch(NULL, NULL))) {
+	if ((root = watch(NULL, NULL, -1))) {
 		addtree(root, 0);
 		reowe();
 	} else {
@@ -3202,19 +3264,14 @@ logcmd(int prio, const char *what, char **argv)
 static int inchild;             /* this process is a child of the daemon */
 static int relayfd = -1;        /* in a jail: the relay's socket, kept */
 
-/* every fd from lo up closed */
+/* every fd from lo up closed; before Linux 5.9 (no close_range), those
+ * below 1024: the daemon's own are far fewer */
 static void
 closeabove(int lo)
 {
-	struct rlimit rl;
-	long fd, max = 65536;
-
-	if (syscall(SYS_close_range, lo, ~0u, 0) == 0)
-		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
-		max = rl.rlim_cur;
-	for (fd = lo; fd < max; fd++)
-		close(fd);
+	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
+		while (lo < 1024)
+			close(lo++);
 }
 
 /* in a child: say on stderr what it cannot do, and exit 127, as rsync
@@ -3306,6 +3363,27 @@ static const char *const jailsys[] = {
 	"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
 };
 
+/* directory path under the directory root (the source's or a local
+ * destination's), opened without following a symlink: -1 unless each of
+ * its components is a real directory */
+static int
+openpath(int root, const char *path)
+{
+	char buf[PATH_MAX], *s, *e;
+	int fd = dup(root), next;
+
+	fmt(buf, sizeof(buf), "%s", path);
+	for (s = buf; fd >= 0 && *s; s = e) {
+		e = s + strcspn(s, "/");
+		if (*e)
+			*e++ = '\0';
+		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* path made in the jail's root, the current directory: its directories,
  * and itself as a directory or an empty file to mount on */
 static int
@@ -3355,6 +3433,37 @@ jailat(const char *from, const char *to, int rw)
 	    (S_ISCHR(st.st_mode) ? MS_NOSUID : MS_NOSUID | MS_NODEV), NULL);
 }
 
+/* the local destination spec (resolved when the config was read) shown
+ * writable at its path, reached without following a symlink: a user who
+ * may write on its way and swaps a directory for a symlink since has the
+ * sync fail, not the mirror written elsewhere. rsync makes the last
+ * directory, and so does this. */
+static int
+jaildest(const char *spec)
+{
+	char p[PATH_MAX], *base;
+	int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), dir = root, fd;
+
+	fmt(p, sizeof(p), "%s", spec + 1);
+	if ((fd = openpath(root, p)) < 0 && errno == ENOENT) {
+		if ((base = strrchr(p, '/'))) {
+			*base++ = '\0';
+			dir = openpath(root, p);
+		} else {
+			base = p;
+		}
+		/* no parent: rsync says so in the jail, as outside */
+		if (dir < 0)
+			return errno == ENOENT ? 0 : -1;
+		if (mkdirat(dir, base, 0755) == 0 || errno == EEXIST)
+			fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -1;
+	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return jailat(p, spec, 1);
+}
+
 /* what rsync writes besides the destination: its log file, made if
  * missing, and the paths of rjail, as writable as they are */
 static int
@@ -3373,10 +3482,8 @@ jailrw(const struct dest *d)
 			return -1;
 	if (jailat(conf.src, conf.src, 0) < 0)
 		return -1;
-	/* rsync makes the destination's last directory, and so does this */
-	if (d->kind == LOCAL && (mkdir(d->spec, 0755) == 0 || errno == EEXIST) &&
-	    jailat(d->spec, d->spec, 1) < 0)
-		return -1;
+	if (d->kind == LOCAL)
+		return jaildest(d->spec);
 	return d->kind == SHELL ? jailat(selfexe, RELAY, 0) : 0;
 }
 
@@ -3454,9 +3561,9 @@ serverelay(int s, pid_t g)
 	struct iovec iov = { buf, RELAYMAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	char **argv;
-	int io[3], st, w, k;
+	int io[3], st, w, gw = 0, gone = 0, k;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, p = 0;
 
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
@@ -3472,16 +3579,26 @@ serverelay(int s, pid_t g)
 		pid = io[2] >= 0 && (argv = words(buf, n)) ? spawn(argv, io, NULL, NULL) : -1;
 		for (k = 0; k < 3; k++)
 			closefd(&io[k]);
-		st = pid > 0 && waitpid(pid, &w, 0) == pid && WIFEXITED(w) ? WEXITSTATUS(w) : 255;
-		send(s, &st, sizeof(st), MSG_NOSIGNAL);
+		/* a remote shell that outlives the jail's rsync (a wedged
+		 * peer) is of no more use: it goes */
+		while (pid > 0 && (p = waitpid(-1, &w, 0)) != pid && p != -1) {
+			if (p == g) {
+				gw = w;
+				gone = 1;
+				kill(pid, SIGKILL);
+			}
+		}
+		st = p == pid && WIFEXITED(w) ? WEXITSTATUS(w) : 255;
+		if (gone || send(s, &st, sizeof(st), MSG_NOSIGNAL) < 0)
+			break;
 	}
-	while (waitpid(g, &w, 0) < 0 && errno == EINTR)
+	while (!gone && waitpid(g, &gw, 0) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(w)) {
-		signal(WTERMSIG(w), SIG_DFL);
-		raise(WTERMSIG(w));
+	if (WIFSIGNALED(gw)) {
+		signal(WTERMSIG(gw), SIG_DFL);
+		raise(WTERMSIG(gw));
 	}
-	_exit(WIFEXITED(w) ? WEXITSTATUS(w) : 127);
+	_exit(WIFEXITED(gw) ? WEXITSTATUS(gw) : 127);
 }
 
 /* inosync --rsh ARGS: the remote shell of a jailed rsync. It hands ARGS
@@ -3566,26 +3683,6 @@ parts(const struct move *m, const char *p[4])
 		p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
 }
 
-/* directory path under the directory root (the source's or a local
- * destination's), opened without following a symlink: -1 unless each of
- * its components is a real directory */
-static int
-openpath(int root, const char *path)
-{
-	char buf[PATH_MAX], *s, *e;
-	int fd = dup(root), next;
-
-	fmt(buf, sizeof(buf), "%s", path);
-	for (s = buf; fd >= 0 && *s; s = e) {
-		e = s + strcspn(s, "/");
-		if (*e)
-			*e++ = '\0';
-		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
-	return fd;
-}
 
 /* what moved is still at its new path in the source (src): the inode
  * the event showed, reached without following a symlink; its stat in st */
@@ -3849,6 +3946,7 @@ forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
 		io[k] = p[k][k == 0 ? 0 : 1];
 	if (io[2] >= 0)
 		pid = spawn(NULL, io, childmain, &j);
+	d->errs = d->stays = d->lines = 0;
 	if (pid < 0)
 		logmsg(LOG_ERR, "%s: cannot start %s: %s", d->spec,
 		    argv ? "rsync" : "the mover", strerror(errno));
@@ -4114,7 +4212,6 @@ spawnsync(struct dest *d, int64_t t)
 	d->start = t;
 	d->killed = 0;
 	d->nsyncs++;
-	d->errs = d->stays = 0;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
 		free(held);
@@ -4146,7 +4243,9 @@ emit(struct dest *d, int k)
 		d->errs++;
 	d->stays += k && has(s, "could not make way for new", 0);
 	/* stderr is for errors, but vanished files are a live tree's normal */
-	logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG, "%s: %s", d->spec, s);
+	if (++d->lines <= LOGLINES)
+		logmsg(k && !has(s, "vanished", 0) ? LOG_ERR : LOG_DEBUG,
+		    "%s: %s", d->spec, s);
 }
 
 /* read what rsync printed on fd[k] (1 stdout, 2 stderr), log it by lines;
@@ -4206,6 +4305,9 @@ reap(void)
 				drain(d, k);
 		for (k = 1; k < 3; k++)
 			closefd(&d->fd[k]);
+		if (d->lines > LOGLINES)
+			logmsg(LOG_WARNING, "%s: %u more lines of its output not "
+			    "logged", d->spec, d->lines - LOGLINES);
 		finish(d, WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st));
 	}
 }

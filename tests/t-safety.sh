@@ -34,7 +34,7 @@ t_directory_past_path_max_is_said_and_the_rest_still_syncs() {
 # each makes $T/stuck first (a flood is yes, no longer named rsync)
 stuck_rsync() {
 	case $1 in
-	flood) _sr_do=": > '$T/stuck'; exec yes 'rsync: error: flood' >&2" ;;
+	flood) _sr_do=": > '$T/stuck'; exec yes 'rsync: error: flood $(printf '%0400d' 0)' >&2" ;;
 	deaf) _sr_do=": > '$T/stuck'; trap '' TERM; while :; do sleep 1; done" ;;
 	esac
 	cat > "$T/rsync" <<-EOF
@@ -66,6 +66,9 @@ t_flooding_rsync_and_a_log_reader_that_stalls_hold_back_nothing() {
 		fail "the second destination got nothing while the first floods the log"
 	cat <&3 > d.log &
 	remember $!
+	# the next line says it: a sync's output is logged LOGLINES lines
+	# at most (400-byte lines here, to fill the pipe within them)
+	echo d > src/d
 	wait_for 10 log_has d "log lines dropped" || fail "the dropped log lines were not said"
 	kill $!
 	stop
