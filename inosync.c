@@ -39,6 +39,12 @@
  * Exclude patterns follow rsync's rules and are matched here as well as
  * given to rsync, so a change in an excluded path starts no rsync at all.
  *
+ * Whatever a user who may write in wpath swaps in, root acts only on what
+ * it saw: every rsync and mover runs in a jail (a mount namespace that
+ * shows wpath, the destination and what rsync needs, nothing root alone
+ * may read), the remote shell runs outside it through a relay, and the
+ * daemon reaches directories without following a symlink.
+ *
  * One poll() is where the program waits: inotify, signals (a signalfd),
  * the mount table and the pipes of the running rsyncs and movers all come
  * through it, and its timeout is the nearest deadline; no child's output
@@ -48,7 +54,7 @@
  * tree, and on exit and reload ssh's masters are closed in turn.
  * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
  * reloads the config file, keeping the running one if the new one is
- * broken; SIGUSR1 runs a full sync now.
+ * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status.
  * A failing destination is retried with growing back-off and never holds
  * back the others.
  *
