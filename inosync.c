@@ -262,7 +262,9 @@ static struct move *moves;
 static size_t nmoves, allmoves; /* allmoves: bytes of every s */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
-static int jailok;              /* children run jailed (see The jail) */
+static int jailok;              /* kinds of destination (1 << LOCAL...)
+                                 * whose children run jailed (The jail) */
+#define JAILED(d) (jailok >> (d)->kind & 1)
 #define RELAY "/.inosync"         /* our own program in a jail: the relay */
 #define JAILRSH RELAY " --rsh"  /* a jailed rsync's remote shell */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
@@ -3176,7 +3178,7 @@ baseargs(const struct dest *d, const char **v)
 	if (d->kind == SHELL) {
 		v[n++] = "-s";
 		v[n++] = "-e";
-		v[n++] = conf.rshopt + (jailok ? 0 : sizeof(JAILRSH));
+		v[n++] = conf.rshopt + (JAILED(d) ? 0 : sizeof(JAILRSH));
 	}
 	for (i = 0; i < (size_t)conf.nrargs; i++)
 		v[n++] = conf.rargv[i];
@@ -3205,13 +3207,13 @@ mkargv(const struct dest *d, int full, char *held, size_t hlen)
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	if (jailok && full)
+	if (JAILED(d) && full)
 		v[n++] = "--from0"; /* the file's rules end in NUL, as the list's */
-	if (jailok)
+	if (JAILED(d))
 		v[n++] = "--exclude-from=/.x";
-	for (i = 0; !jailok && i < (size_t)conf.npats; i++)
+	for (i = 0; !JAILED(d) && i < (size_t)conf.npats; i++)
 		v[n++] = conf.pats[i].opt;
-	for (i = 0; !jailok && i < hlen; i += strlen(held + i) + 1)
+	for (i = 0; !JAILED(d) && i < hlen; i += strlen(held + i) + 1)
 		v[n++] = held + i;
 	v[n++] = conf.src;
 	v[n++] = d->spec;
@@ -3654,7 +3656,7 @@ childmain(void *arg)
 	int sv[2];
 	pid_t g = -1;
 
-	if (jailok && j->d->kind == SHELL) {
+	if (JAILED(j->d) && j->d->kind == SHELL) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 		    (g = fork()) < 0)
 			childfail("start", "the relay");
@@ -3667,7 +3669,7 @@ childmain(void *arg)
 		relayfd = RELAYFD;
 		closeabove(RELAYFD + 1);
 	}
-	if (jailok)
+	if (JAILED(j->d))
 		enterjail(j->d, j->held, j->hlen);
 	if (!j->argv)
 		mover(j->d);
@@ -4534,11 +4536,14 @@ trynamespace(void *arg)
 
 /* at start: may children be jailed? Not without root, /proc (which
  * names our program, the relay), CTLDIR or mount namespaces, nor for
- * wpath /, which a jail would show whole; said once */
+ * wpath /, which a jail would show whole; said once. Nor may an ssh
+ * destination's where our program cannot be run as the relay (an
+ * emulator runs it: rsync could not) */
 static void
 probejail(void)
 {
 	static const int io[3] = { -1, -1, -1 };
+	char *relay[] = { selfexe, "--rsh", NULL };
 	const char *why = NULL;
 	ssize_t n = 0;
 	pid_t pid;
@@ -4564,7 +4569,14 @@ probejail(void)
 		return;
 	}
 	selfexe[n] = '\0';
-	jailok = 1;
+	jailok = 1 << LOCAL | 1 << DAEMON;
+	/* the relay with no arguments exits 255 */
+	if ((pid = spawn(relay, io, NULL, NULL)) > 0 && waitpid(pid, &st, 0) == pid &&
+	    WIFEXITED(st) && WEXITSTATUS(st) == 255)
+		jailok |= 1 << SHELL;
+	else
+		logmsg(LOG_WARNING, "rsync to ssh destinations runs unjailed: "
+		    "%s does not run here as its remote shell", selfexe);
 }
 
 /* the source guard: a destination never loses what the daemon did not
