@@ -1238,7 +1238,7 @@ checkdest(const struct conf *c, char **spec, const char *where)
 		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
 	/* the destination as it is now, whether it exists yet or not: a
 	 * symlink on its way that a user swaps in later is not followed (see
-	 * jaildest()) */
+	 * jailown()) */
 	for (n = strlen(buf); n > 1 && buf[n - 1] == '/';)
 		buf[--n] = '\0';
 	if (!(p = strdup(buf)))
@@ -3441,49 +3441,46 @@ jailat(const char *from, const char *to, int rw)
 	    (S_ISCHR(st.st_mode) ? MS_NOSUID : MS_NOSUID | MS_NODEV), NULL);
 }
 
-/* the local destination spec (resolved when the config was read) shown
- * writable at its path, reached without following a symlink: a user who
- * may write on its way and swaps a directory for a symlink since has the
- * sync fail, not the mirror written elsewhere. rsync makes the last
- * directory, and so does this. */
+/* path (absolute), a directory (a local destination, resolved when the
+ * config was read) or a file (rsync's log), shown writable at its place
+ * in the jail, and reached without following a symlink: a user who may
+ * write on its way and swaps in a symlink since has the sync fail, not
+ * root's rsync write where it leads. rsync makes the last directory of a
+ * destination, and its log file; so does this. Without the directory
+ * above it, rsync says so in the jail, as outside. */
 static int
-jaildest(const char *spec)
+jailown(const char *path, int dir)
 {
-	char p[PATH_MAX], *base;
-	int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), dir = root, fd;
+	char p[PATH_MAX], *base = p;
+	int at = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
 
-	fmt(p, sizeof(p), "%s", spec + 1);
-	if ((fd = openpath(root, p)) < 0 && errno == ENOENT) {
-		if ((base = strrchr(p, '/'))) {
-			*base++ = '\0';
-			dir = openpath(root, p);
-		} else {
-			base = p;
-		}
-		/* no parent: rsync says so in the jail, as outside */
-		if (dir < 0)
-			return errno == ENOENT ? 0 : -1;
-		if (mkdirat(dir, base, 0755) == 0 || errno == EEXIST)
-			fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fmt(p, sizeof(p), "%s", path + 1);
+	if (strrchr(p, '/')) {
+		base = strrchr(p, '/');
+		*base++ = '\0';
+		at = openpath(at, p);
 	}
+	if (at < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (dir && mkdirat(at, base, 0755) < 0 && errno != EEXIST)
+		return -1;
+	fd = dir ? openat(at, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
+	    openat(at, base, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return jailat(p, spec, 1);
+	return jailat(p, path, 1);
 }
 
-/* what rsync writes besides the destination: its log file, made if
- * missing, and the paths of rjail, as writable as they are */
+/* what rsync writes besides the destination: its log file, and the
+ * paths of rjail, as writable as they are; and wpath, read-only */
 static int
 jailrw(const struct dest *d)
 {
-	const char *log = conf.logfile ? conf.logfile + 11 : NULL;
-	int i, fd;
+	int i;
 
-	if (log && (fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC, 0644)) >= 0)
-		close(fd);
-	if (log && jailat(log, log, 1) < 0)
+	if (conf.logfile && jailown(conf.logfile + 11, 0) < 0)
 		return -1;
 	for (i = 0; i < conf.njails; i++)
 		if (jailat(conf.jails[i], conf.jails[i], 1) < 0)
@@ -3491,7 +3488,7 @@ jailrw(const struct dest *d)
 	if (jailat(conf.src, conf.src, 0) < 0)
 		return -1;
 	if (d->kind == LOCAL)
-		return jaildest(d->spec);
+		return jailown(d->spec, 1);
 	return d->kind == SHELL ? jailat(selfexe, RELAY, 0) : 0;
 }
 

@@ -108,41 +108,48 @@ t_a_swap_loop_against_the_syncs_shows_the_mirror_nothing_outside_wpath() {
 	stop
 }
 
-# a directory moved, then swapped for a symlink before its move is placed
-t_a_moved_directory_swapped_for_a_symlink_is_not_placed() {
+# placing_daemon: the secret, src/pub, an rsync daemon with chroot (one
+# without keeps no symlink out of it), the daemon synced to it, and a spy
+# on it
+placing_daemon() {
 	secret
-	mkdir -p src/pub/X
-	echo public > src/pub/X/key
-	RSYNCD_CHROOT=yes rsyncd_start # one without keeps no symlink out of it
+	mkdir -p src/pub
+	RSYNCD_CHROOT=yes rsyncd_start
 	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.5" "rjail = $T/runs"
 	wait_for 10 synced_with src r || fail "no first sync"
 	spy r
-	mv src/pub/X src/pub/Y
-	mv src/pub/Y src/pub/Y.real
-	ln -s ../../secret src/pub/Y
+}
+
+# placed_nothing_of_root: the daemon's mirror converges, and the spy saw
+# none of root's secret there
+placed_nothing_of_root() {
 	wait_for 10 synced_with src r || fail "the mirror did not converge"
 	wait_for 10 idle || fail "rsync still runs"
 	unleaked r
 	stop
 }
 
+# a directory moved, then swapped for a symlink before its move is placed
+t_a_moved_directory_swapped_for_a_symlink_is_not_placed() {
+	mkdir -p src/pub/X
+	echo public > src/pub/X/key
+	placing_daemon
+	mv src/pub/X src/pub/Y
+	mv src/pub/Y src/pub/Y.real
+	ln -s ../../secret src/pub/Y
+	placed_nothing_of_root
+}
+
 # a file moved, then its directory swapped for a symlink to one that
 # holds a file of the moved one's new name
 t_a_moved_file_whose_directory_is_swapped_is_not_placed() {
-	secret
 	mkdir -p src/pub/D
 	echo public > src/pub/D/a
-	RSYNCD_CHROOT=yes rsyncd_start # one without keeps no symlink out of it
-	boot "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.5" "rjail = $T/runs"
-	wait_for 10 synced_with src r || fail "no first sync"
-	spy r
+	placing_daemon
 	mv src/pub/D/a src/pub/D/secretfile
 	mv src/pub/D src/pub/D.real
 	ln -s ../../secret src/pub/D
-	wait_for 10 synced_with src r || fail "the mirror did not converge"
-	wait_for 10 idle || fail "rsync still runs"
-	unleaked r
-	stop
+	placed_nothing_of_root
 }
 
 # a directory moved, removed and made again with files of the same names,
@@ -449,5 +456,27 @@ t_a_local_destination_swapped_for_a_symlink_is_not_followed_out() {
 	wait_for 10 idle || fail "rsync still runs"
 	[ -f victim/keep ] || fail "root's directory was emptied and written over: $(find victim -mindepth 1 -printf "%P ")"
 	[ ! -e victim/g ] || fail "root's rsync wrote the mirror into root's directory"
+	stop
+}
+
+# rsync's log file in a directory a user may write (an admin's choice),
+# swapped for a symlink to a file of root's: root's rsync appends nothing
+# to that file (the jail shows the log reached without a symlink, or the
+# sync fails)
+t_a_log_file_swapped_for_a_symlink_is_not_written_through() {
+	mkdir -p src
+	echo precious > victim
+	user_dir logs
+	: > runs
+	boot "logfile = $T/logs/rsync.log" "rjail = $T/runs"
+	wait_for 10 test -s logs/rsync.log || fail "rsync wrote no log"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'rm "$1/rsync.log" && ln -s "$2" "$1/rsync.log"' sw "$T/logs" "$T/victim" ||
+		fail "the user could not swap the log file"
+	echo new > src/g
+	wait_for 10 log_has d "cannot fill the jail" || wait_for 10 test -f dst/g ||
+		fail "no second sync tried"
+	wait_for 10 idle || fail "rsync still runs"
+	[ "$(cat victim)" = precious ] || fail "root's rsync wrote its log into root's file: $(head -n 2 victim)"
 	stop
 }
