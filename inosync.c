@@ -2427,7 +2427,7 @@ mayhold(const struct node *n, const char *name, uid_t *uid)
 }
 
 /* an event on file name of n while wsettle holds files being written:
- * 0 if it is owed now, 1 if it is held back, 2 if it is held from now */
+ * 1 if it is held back, 0 if it is owed now */
 static int
 unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 {
@@ -2472,7 +2472,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	p[nunclosed].mask = mask;
 	p[nunclosed].uid = uid;
 	p[nunclosed++].since = since;
-	return 2;
+	return 1;
 }
 
 /* the files open wsettle ms: owed as they are now, and said */
@@ -2693,7 +2693,8 @@ unmove(const struct node *n, const char *name)
 		if (l < 0 || !strcmp(p, dir))
 			moves[i].owed = 0;
 	}
-	forgetmoves(0);
+	if (l != -2) /* some move of that name: let go of those unowed */
+		forgetmoves(0);
 }
 
 /* the moves destination bit still has to place, now its mover's: how many */
