@@ -138,17 +138,23 @@ masters() {
 	done
 }
 
+# ssh_boot: an sshd, src/one, and the daemon mirroring src to $T/r
+# over ssh, its first sync done
+ssh_boot() {
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
+}
+
 # logins: print how many times sshd let someone in
 logins() {
 	grep -c 'Accepted publickey' "$T/sshd.log"
 }
 
 t_ssh_destination_reuses_one_connection() {
-	sshd_start
-	mkdir -p src r
-	echo 1 > src/one
-	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
-	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	ssh_boot
 	for n in 2 3 4; do
 		echo $n > src/f$n
 		wait_for 10 synced r || fail "change $n not mirrored"
@@ -168,11 +174,7 @@ t_ssh_destination_reuses_one_connection() {
 # a reload may change the rsh (another key, another user): the new config
 # gets new connections, not the old config's masters
 t_reload_closes_the_ssh_control_masters() {
-	sshd_start
-	mkdir -p src r
-	echo 1 > src/one
-	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
-	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	ssh_boot
 	dir=$(ctldir "$PID")
 	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
 	m=$(masters "$dir")
@@ -231,11 +233,7 @@ t_ssh_control_directory_not_ours_is_refused_and_syncs_go_on() {
 # directory, and a directory named after the pid and the start time is
 # never one a later daemon with the same pid takes for its own
 t_a_killed_daemons_ssh_masters_are_closed_by_the_next() {
-	sshd_start
-	mkdir -p src r
-	echo 1 > src/one
-	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
-	wait_for 10 synced r || fail "not mirrored over ssh at start"
+	ssh_boot
 	dir=$(ctldir "$PID")
 	[ -d "$dir" ] || fail "no control directory $dir: $(ls /run/inosync)"
 	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
