@@ -193,6 +193,12 @@
 #define KILLWAIT_MS 3000
 #endif
 
+/* milliseconds between looks for a child's process that waits in open()
+ * for the writer of a FIFO swapped in under it (see unjam()) */
+#ifndef JAMCHECK_MS
+#define JAMCHECK_MS 1000
+#endif
+
 /* milliseconds an rhook may run when rtimeout is 0; then it is killed */
 #ifndef HOOKWAIT_MS
 #define HOOKWAIT_MS 600000

@@ -42,12 +42,14 @@
  * Whatever a user who may write in wpath swaps in, root acts only on what
  * it saw: every rsync and mover runs in a jail (a mount namespace that
  * shows wpath, the destination and what rsync needs, nothing root alone
- * may read), the remote shell runs outside it through a relay, and the
- * daemon reaches directories without following a symlink.
+ * may read), the remote shell runs outside it through a relay, the
+ * daemon reaches directories without following a symlink, and a FIFO
+ * swapped in under a running rsync is given a writer (see unjam()).
  *
  * One poll() is where the program waits: inotify, signals (a signalfd),
  * the mount table and the pipes of the running rsyncs and movers all come
- * through it, and its timeout is the nearest deadline; no child's output
+ * through it, and its timeout is the nearest deadline (every timed
+ * concern is in deadlines(), which also fires them); no child's output
  * and no slow log reader can hold it (output is read a pipe's worth at a
  * time, and a log line the log's pipe cannot take at once is dropped and
  * counted). Only work done in one go holds it: a rescan walks the whole
@@ -269,6 +271,8 @@ static int jailok;              /* kinds of destination (1 << LOCAL...)
 #define JAILRSH RELAY " --rsh"  /* a jailed rsync's remote shell */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
 static int64_t stopat, rescanat, fullat;
+static int64_t jamat;           /* next look for a child's process stuck
+                                 * on a FIFO (see unjam()) */
 static int stopsig;             /* what stopat sends the children next */
 static int toldother;           /* a watch failure was logged this scan */
 static int statuswant;          /* the status changed since statusfile */
@@ -889,12 +893,15 @@ setrinit(struct conf *c, const char *v, const char *where)
 static int
 setemask(struct conf *c, const char *v, const char *where)
 {
-	char buf[LINEMAX], *t, *save;
+	char buf[LINEMAX], *t, *e;
 	size_t i;
 
 	fmt(buf, sizeof(buf), "%s", v);
 	c->emask = 0;
-	for (t = strtok_r(buf, " \t,|", &save); t; t = strtok_r(NULL, " \t,|", &save)) {
+	for (t = buf; *(t += strspn(t, " \t,|")); t = e) {
+		e = t + strcspn(t, " \t,|");
+		if (*e)
+			*e++ = '\0';
 		for (i = 0; i < LEN(events) && strcmp(events[i].name, t); i++)
 			;
 		if (i == LEN(events))
@@ -2475,22 +2482,17 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	return 1;
 }
 
-/* the files open wsettle ms: owed as they are now, and said */
+/* unclosed[i], open wsettle ms: owed as it is now, and said */
 static void
-overdue(int64_t t)
+overdue(size_t i)
 {
 	char path[PATH_MAX];
-	size_t i;
 
-	for (i = nunclosed; i-- > 0;) {
-		if (t < unclosed[i].since + conf.wsettle)
-			continue;
-		if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0)
-			fmt(path, sizeof(path), "%s", unclosed[i].name);
-		logmsg(LOG_INFO, "/%s still open after %ld s: syncing it as it is",
-		    path, conf.wsettle / 1000);
-		release(&unclosed[i], 0);
-	}
+	if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0)
+		fmt(path, sizeof(path), "%s", unclosed[i].name);
+	logmsg(LOG_INFO, "/%s still open after %ld s: syncing it as it is",
+	    path, conf.wsettle / 1000);
+	release(&unclosed[i], 0);
 }
 
 /* Moves. An entry moved within the tree (an IN_MOVED_FROM and the
@@ -3373,8 +3375,8 @@ static const char *const jailsys[] = {
 };
 
 /* directory path under the directory root (the source's or a local
- * destination's), opened without following a symlink: -1 unless each of
- * its components is a real directory */
+ * destination's), opened without following a symlink or leaving root:
+ * -1 unless each of its components is a real directory, not ".." */
 static int
 openpath(int root, const char *path)
 {
@@ -3386,7 +3388,8 @@ openpath(int root, const char *path)
 		e = s + strcspn(s, "/");
 		if (*e)
 			*e++ = '\0';
-		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		next = strcmp(s, "..") ? openat(fd, s, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC) : -1;
 		close(fd);
 		fd = next;
 	}
@@ -3935,6 +3938,17 @@ mover(const struct dest *d)
 	_exit(rc);
 }
 
+/* running rsyncs and movers, and rhooks if hooks */
+static int
+children(int hooks)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ndests; i++)
+		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
+	return n;
+}
+
 /* start rsync (argv), or the mover (NULL), with pipes for its stdin,
  * stdout and stderr; held: the words of the files held (unclosedopts),
  * which a jailed rsync reads from a file */
@@ -3969,6 +3983,8 @@ forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
 		closefd(&d->fd[2]);
 		return -1;
 	}
+	if (!children(0))
+		jamat = now() + JAMCHECK_MS;
 	d->pid = pid;
 	return 0;
 }
@@ -4049,18 +4065,12 @@ hookend(const struct dest *d)
 }
 
 static void
-killhooks(int64_t t)
+killhook(struct dest *d, int64_t t)
 {
-	struct dest *d;
-
-	for (d = dests; d < dests + ndests; d++) {
-		if (!d->hook || d->hookkilled || t < hookend(d))
-			continue;
-		kill(-d->hook, SIGKILL);
-		d->hookkilled = 1;
-		logmsg(LOG_WARNING, "%s: rhook %s killed after %lld s", d->spec,
-		    conf.rhook, (long long)(t - d->hookat + 500) / 1000);
-	}
+	kill(-d->hook, SIGKILL);
+	d->hookkilled = 1;
+	logmsg(LOG_WARNING, "%s: rhook %s killed after %lld s", d->spec,
+	    conf.rhook, (long long)(t - d->hookat + 500) / 1000);
 }
 
 /* d's mover ended with code: its moves are done with, placed or not,
@@ -4318,17 +4328,6 @@ reap(void)
 	}
 }
 
-/* running rsyncs, and rhooks if hooks */
-static int
-children(int hooks)
-{
-	int i, n = 0;
-
-	for (i = 0; i < ndests; i++)
-		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
-	return n;
-}
-
 /* sig to every running rsync, and rhook if hooks, and to the processes
  * they started */
 static void
@@ -4346,6 +4345,144 @@ stopall(int sig, int hooks)
 			kill(-d->hook, sig);
 		}
 	}
+}
+
+/* A user may swap a file that rsync has listed for a FIFO before rsync's
+ * sender opens it: the sender then waits in open() for a writer that
+ * never comes, and rsync's --timeout, which counts silence in its own
+ * I/O loop, never fires, so that destination would sync nothing again.
+ * So each JAMCHECK_MS that children run, a process of theirs (of their
+ * process group) that waits for a FIFO's writer, wchan wait_for_partner,
+ * gets one: the FIFO its open call names (/proc/PID/syscall, the path
+ * read from its memory) is reached from that process's root or
+ * directory without following a symlink, opened for writing without
+ * blocking and closed. The sender reads an end of file, that file
+ * fails, the rest syncs, and the next sync sends the FIFO as one. */
+
+/* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
+ * its length, or -1 */
+static ssize_t
+procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	fmt(path, sizeof(path), "/proc/%s/%s", pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = pread(fd, buf, size - 1, off);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* field k of /proc/PID/stat (3: state, 5: process group, 22: start
+ * time since boot), read into st[STATLEN]; NULL without it. The
+ * process's name (field 2, in parentheses) may hold any byte */
+#define STATLEN 1024
+static const char *
+statfield(const char *pid, int k, char *st)
+{
+	const char *s = NULL;
+
+	if (procread(pid, "stat", st, STATLEN, 0) >= 0)
+		for (s = strrchr(st, ')'); s && k-- > 2;)
+			s = strchr(s + 1, ' ');
+	return s ? s + 1 : NULL;
+}
+
+/* the number at s (decimal, or hex after 0x), blanks before it skipped;
+ * *end: past it. strtoul would bring 4 KiB of stdio into the binary */
+static unsigned long
+number(const char *s, const char **end)
+{
+	unsigned long v = 0, base = 10, d;
+
+	s += strspn(s, " ");
+	if (s[0] == '0' && s[1] == 'x')
+		base = 16, s += 2;
+	/* a digit, a letter (10 on) or anything else (base on) */
+	for (; (d = (unsigned)(*s - '0') < 10 ? (unsigned long)(*s - '0') :
+	    (unsigned long)((*s | 32) - 'a') + 10) < base; s++)
+		v = v * base + d;
+	*end = s;
+	return v;
+}
+
+/* the FIFO that process pid of d's child waits in open() for a writer
+ * of, opened for writing and closed. Its path is looked up from where
+ * the process looks it up: its root, its directory, or the directory
+ * it holds open that openat() names (rsync 3.4 and later walk a path
+ * through directory fds themselves) */
+static void
+unjam(const char *pid, const struct dest *d)
+{
+	char b[PATH_MAX], p[64], *base;
+	const char *s = b;
+	unsigned long a[3];
+	int k, at, fd = -1;
+	struct stat st;
+
+	if (procread(pid, "wchan", b, sizeof(b), 0) < 0 || strcmp(b, "wait_for_partner") ||
+	    procread(pid, "syscall", b, sizeof(b), 0) < 0)
+		return;
+	for (k = 0; k < 3; k++)
+		a[k] = number(s, &s);
+	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
+		a[2] = a[1];
+		a[1] = (unsigned)AT_FDCWD;
+	}
+	if (procread(pid, "mem", b, sizeof(b), (off_t)a[2]) <= 0)
+		return;
+	if (*b == '/' || (int)a[1] == AT_FDCWD)
+		fmt(p, sizeof(p), "/proc/%s/%s", pid, *b == '/' ? "root" : "cwd");
+	else
+		fmt(p, sizeof(p), "/proc/%s/fd/%d", pid, (int)a[1]);
+	if ((base = strrchr(b, '/')))
+		*base++ = '\0';
+	at = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	k = at < 0 ? -1 : openpath(at, base ? b + strspn(b, "/") : "");
+	if (k >= 0 && (fd = openat(k, base ? base : b, O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+	    !fstat(fd, &st) && S_ISFIFO(st.st_mode)) {
+		fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
+		closefd(&at);
+		if ((at = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+			logmsg(LOG_WARNING, "%s: rsync waited on a FIFO swapped "
+			    "in under it: given a writer", d->spec);
+	}
+	closefd(&at);
+	closefd(&k);
+	closefd(&fd);
+}
+
+/* every process of a running child that waits for a FIFO's writer
+ * gets one */
+static void
+unjamall(void)
+{
+	char st[STATLEN];
+	const char *s;
+	struct dirent *e;
+	unsigned long g;
+	DIR *dp;
+	int i;
+
+	jamat = now() + JAMCHECK_MS;
+	if (!(dp = opendir("/proc")))
+		return;
+	while ((e = readdir(dp))) {
+		/* "S PPID PGRP": asleep, and in a child's group (an entry
+		 * that is no process has no stat) */
+		if (!(s = statfield(e->d_name, 3, st)) || *s != 'S' ||
+		    !(s = strchr(s + 2, ' ')))
+			continue;
+		g = number(s, &s);
+		for (i = 0; i < ndests; i++)
+			if ((unsigned long)dests[i].pid == g) /* none is 0 */
+				unjam(e->d_name, &dests[i]);
+	}
+	closedir(dp);
 }
 
 static void
@@ -4436,21 +4573,11 @@ closemasters(const char *dir)
 static int
 procname(const char *pid, char *buf, size_t size)
 {
-	char path[32], st[1024], *s;
+	char st[STATLEN];
+	const char *s = statfield(pid, 22, st);
 	size_t l, k;
-	ssize_t n;
-	int fd, i;
 
-	fmt(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, st, sizeof(st) - 1);
-	close(fd);
-	st[n > 0 ? n : 0] = '\0';
-	/* after the name, in parentheses: the space before each field */
-	for (i = 0, s = strrchr(st, ')'); i < 20 && s; i++)
-		s = strchr(s + 1, ' ');
-	if (!s || (l = strcspn(st, " ")) + (k = strcspn(++s, " ")) + 2 > size)
+	if (!s || (l = strcspn(st, " ")) + (k = strcspn(s, " ")) + 2 > size)
 		return -1;
 	memcpy(buf, st, l);
 	buf[l] = '-';
@@ -5199,72 +5326,76 @@ startdue(void)
 	}
 }
 
-/* milliseconds until the nearest deadline, -1 for none */
+/* a timed concern that is on, due at: with fire and at passed, true (the
+ * caller does it now); else at is one of the deadlines that *next is
+ * the nearest of */
 static int
-timeout(void)
+due(int64_t at, int fire, int64_t t, int64_t *next)
 {
-	int64_t t = now(), next = INT64_MAX;
-	size_t k;
-	int i, cap = capped();
-
-	/* a queued destination's turn comes when an rsync ends; a held
-	 * source's, when it is back */
-	for (i = 0; i < ndests && !quitting && !newconf && !*heldwhy; i++) {
-		if (dests[i].pid || !owes(&dests[i]) || (cap && dests[i].queued))
-			continue;
-		next = MIN(next, startat(&dests[i]));
-	}
-	if (degraded && !quitting)
-		next = MIN(next, rescanat);
-	if (conf.efull && !quitting)
-		next = MIN(next, fullat);
-	if (conf.statusfile && statuswant)
-		next = MIN(next, statusat + 1000);
-	if (!quitting && (*heldwhy || mfd < 0))
-		next = MIN(next, checkat);
-	if (!quitting && mountsat)
-		next = MIN(next, mountsat);
-	for (k = 0; k < nunclosed; k++)
-		next = MIN(next, unclosed[k].since + conf.wsettle);
-	if ((quitting || newconf) && children(1))
-		next = MIN(next, stopat);
-	for (i = 0; i < ndests; i++)
-		if (dests[i].hook && !dests[i].hookkilled)
-			next = MIN(next, hookend(&dests[i]));
-	if (next == INT64_MAX)
-		return -1;
-	return next <= t ? 0 : (int)MIN(next - t, INT_MAX);
+	if (fire && t >= at)
+		return 1;
+	*next = MIN(*next, at);
+	return 0;
 }
 
-static void
-timers(void)
+/* Every timed concern, in one place, so that poll()'s timeout and what
+ * fires cannot disagree: with fire, those that are due are done; the
+ * nearest deadline of the others is returned, INT64_MAX for none. Syncs
+ * that are due start in startdue(): a queued destination's turn comes
+ * when an rsync ends, a held source's when it is back */
+static int64_t
+deadlines(int fire)
 {
-	int64_t t = now();
+	int64_t t = now(), next = INT64_MAX;
+	int on = !quitting, cap = capped();
+	struct dest *d;
+	size_t k;
 
-	if ((quitting || newconf) && children(1) && t >= stopat) {
+	for (d = dests; d < dests + ndests && on && !newconf && !*heldwhy; d++)
+		if (!d->pid && owes(d) && !(cap && d->queued))
+			due(startat(d), 0, t, &next);
+	if ((quitting || newconf) && children(1) && due(stopat, fire, t, &next)) {
 		stopall(stopsig, 1);
 		stopsig = SIGKILL;
 		stopat = t + KILLWAIT_MS;
 	}
-	killhooks(t);
-	overdue(t);
-	if (!quitting && mountsat && t >= mountsat) {
+	for (d = dests; d < dests + ndests; d++)
+		if (d->hook && !d->hookkilled && due(hookend(d), fire, t, &next))
+			killhook(d, t);
+	for (k = nunclosed; k-- > 0;)
+		if (due(unclosed[k].since + conf.wsettle, fire, t, &next))
+			overdue(k);
+	if (children(0) && due(jamat, fire, t, &next))
+		unjamall();
+	if (on && mountsat && due(mountsat, fire, t, &next)) {
 		mountsat = 0;
 		mountschanged();
 	}
-	if (!quitting && (*heldwhy || mfd < 0) && t >= checkat)
+	if (on && (*heldwhy || mfd < 0) && due(checkat, fire, t, &next))
 		looksource();
-	if (degraded && !quitting && t >= rescanat)
+	if (on && degraded && due(rescanat, fire, t, &next))
 		rescanning = 1;
-	if (rescanning && !quitting && !*heldwhy)
+	if (fire && rescanning && on && !*heldwhy)
 		rescan();
-	if (conf.efull && !quitting && t >= fullat) {
+	if (on && conf.efull && due(fullat, fire, t, &next)) {
 		logmsg(LOG_INFO, "periodic full sync");
 		wantfull();
 		nextfull(t);
 	}
-	if (conf.statusfile && statuswant && t >= statusat + 1000)
+	if (conf.statusfile && statuswant && due(statusat + 1000, fire, t, &next))
 		writestatus();
+	return next;
+}
+
+/* milliseconds until the nearest deadline, -1 for none */
+static int
+timeout(void)
+{
+	int64_t t = now(), next = deadlines(0);
+
+	if (next == INT64_MAX)
+		return -1;
+	return next <= t ? 0 : (int)MIN(next - t, INT_MAX);
 }
 
 static void
@@ -5313,7 +5444,7 @@ loop(void)
 			mountsat = now() + MOUNTWAIT_MS;
 		if (pfd[0].revents)
 			readsignals();
-		timers();
+		deadlines(1);
 	}
 }
 

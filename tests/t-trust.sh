@@ -480,3 +480,47 @@ t_a_log_file_swapped_for_a_symlink_is_not_written_through() {
 	[ "$(cat victim)" = precious ] || fail "root's rsync wrote its log into root's file: $(head -n 2 victim)"
 	stop
 }
+
+# reading PATH: some process of this test has a file open whose path ends
+# in PATH
+reading() {
+	for _rd_f in /proc/[0-9]*/fd/*; do
+		case $(readlink "$_rd_f" 2> /dev/null) in *"$1") return 0 ;; esac
+	done
+	return 1
+}
+
+# fifo_jam DIR: the user's big file a and small z in src/u, whose rsync
+# reads a slowly (rspeed); z is swapped for a FIFO under it, so that the
+# sender that listed z as a file opens a FIFO no writer comes to (it
+# would wait in open() for ever: rsync's --timeout counts silence in its
+# own I/O loop only); then a later change must reach DIR
+fifo_jam() {
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'head -c 3000000 /dev/zero > "$1/a" && echo z > "$1/z"' u "$T/src/u" ||
+		fail "the user could not write"
+	wait_for 10 reading /src/u/a || fail "rsync never read the user's big file"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'rm "$1/z" && mkfifo "$1/z"' u "$T/src/u" || fail "no FIFO"
+	echo other > src/other
+	wait_for 30 test -f "$1/other" || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat "/proc/$p/wchan")"; done)"
+	wait_for 10 test -p "$1/u/z" || fail "the FIFO was not mirrored as one"
+	stop
+}
+
+t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
+	mkdir -p src
+	user_dir src/u
+	boot "rtimeout = 3" "rspeed = 1000"
+	fifo_jam dst
+}
+
+# the same where the jailed rsync's processes are not the daemon's
+# children but its grandchildren (the relay's child runs them)
+t_a_fifo_under_rsync_to_ssh_stalls_no_destination() {
+	sshd_start
+	mkdir -p src r
+	user_dir src/u
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH" "rtimeout = 3" "rspeed = 1000"
+	fifo_jam r
+}
