@@ -114,6 +114,7 @@ struct pat {                    /* one rexcludes pattern */
 	char *opt;              /* "--exclude=- PATTERN", for rsync, which
 	                         * strips the one "- ": PATTERN reaches it
 	                         * verbatim, whatever it begins with */
+	const char *given;      /* PATTERN, in opt */
 	char *s;                /* PATTERN without leading or trailing '/' */
 	int slashes;            /* '/' inside s */
 	unsigned char anchored; /* leading '/': only at the top of wpath */
@@ -141,7 +142,8 @@ struct conf {
 	long edelay;            /* milliseconds */
 	long wsettle;           /* ms a file being written is held, 0 = never */
 	char *rsync;
-	char *logfile;          /* "--log-file=FILE", for rsync */
+	char *logopt;           /* "--log-file=FILE", for rsync */
+	char *logfile;          /* FILE, in logopt */
 	char *rsh;              /* remote shell, as given */
 	char *rargs;            /* extra rsync arguments, NUL-separated */
 	char **rargv;
@@ -350,8 +352,22 @@ static const struct { int code; const char *what; } exits[] = {
 
 /* helpers */
 
-/* vsnprintf for %s %c %d %u with l, ll or z, a zero-padded width, and %%;
- * stdio's would bring float formatting into a static binary for nothing */
+/* The formatting routines below take printf's formats, checked by the
+ * compiler (PRINTF), but only this subset of them: %s %c %d %u with l,
+ * ll or z, a zero-padded width, and %%. vfmt writes at most size bytes,
+ * NUL included, and returns the length the whole would have had. */
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+static int vfmt(char *, size_t, const char *, va_list) PRINTF(3, 0);
+static int fmt(char *, size_t, const char *, ...) PRINTF(3, 4);
+static void out(const char *, ...) PRINTF(1, 2);
+static void logmsg(int, const char *, ...) PRINTF(2, 3);
+static void die(int, const char *, ...) PRINTF(2, 3);
+static int cerr(const char *, const char *, ...) PRINTF(2, 3);
+/* z is read as l: size_t is an unsigned long on every Linux ABI */
+CHECK(size_t_is_a_long, sizeof(size_t) == sizeof(long));
+
+/* vsnprintf: stdio's would bring float formatting into a static binary
+ * for nothing */
 static int
 vfmt(char *buf, size_t size, const char *f, va_list ap)
 {
@@ -369,7 +385,7 @@ vfmt(char *buf, size_t size, const char *f, va_list ap)
 		for (width = 0; isdigit((unsigned char)*f); f++)
 			width = width * 10 + *f - '0';
 		for (lng = 0; *f == 'l' || *f == 'z'; f++)
-			lng += *f == 'z' ? 2 : 1;
+			lng++;
 		s = num + sizeof(num) - 1;
 		*s = '\0';
 		if (*f == 's') {
@@ -381,7 +397,7 @@ vfmt(char *buf, size_t size, const char *f, va_list ap)
 			if (*f == 'd')
 				u = lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
 			else
-				u = lng >= 2 ? va_arg(ap, size_t) : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+				u = lng >= 2 ? va_arg(ap, unsigned long long) : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
 			if ((neg = *f == 'd' && (long long)u < 0))
 				u = -u;
 			do
@@ -679,7 +695,10 @@ setrnodes(struct conf *c, const char *v, const char *where)
 static int
 setlogfile(struct conf *c, const char *v, const char *where)
 {
-	return (c->logfile = cat3("--log-file=", v, "")) ? 0 : cerr(where, "out of memory");
+	if (!(c->logopt = cat3("--log-file=", v, "")))
+		return cerr(where, "out of memory");
+	c->logfile = c->logopt + strlen("--log-file=");
+	return 0;
 }
 
 /* *to = v, an absolute path of an executable file; one that does not exist
@@ -939,7 +958,7 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	if (!(x->opt = cat3("--exclude=- ", v, "")))
 		return cerr(where, "out of memory");
 	c->npats++;
-	x->s = x->opt + 12;
+	x->given = x->s = x->opt + strlen("--exclude=- ");
 	x->anchored = *x->s == '/';
 	x->s += x->anchored;
 	n = strlen(x->s);
@@ -1003,7 +1022,7 @@ enum {
 	PMS,                    /* the long at off, ms as seconds */
 	PYESNO,                 /* the int at off */
 	PWITH,                  /* with the key before it */
-	PWPATH, PNODES, PPATS, PEMASK, PLOGFILE, PRARGS, PRDELETE, PJAIL /* their own */
+	PWPATH, PNODES, PPATS, PEMASK, PRARGS, PRDELETE, PJAIL /* their own */
 };
 
 #define OFF(field) offsetof(struct conf, field)
@@ -1037,7 +1056,7 @@ static const struct key {
 	{ "edelay", NULL, 0, SMS, PMS, OFF(edelay), EDELAY_MAX },
 	{ "wsettle", NULL, 0, SMS, PMS, OFF(wsettle), WSETTLE_MAX },
 	{ "rsync", NULL, 0, SPROG, PSTR, OFF(rsync), 1 },
-	{ "logfile", setlogfile, 0, 0, PLOGFILE, 0, 0 },
+	{ "logfile", setlogfile, 0, 0, PSTR, OFF(logfile), 0 },
 	{ "rsh", NULL, 0, SSTR, PSTR, OFF(rsh), 0 },
 	{ "rargs", setrargs, 0, 0, PRARGS, 0, 0 },
 	{ "rtimeout", NULL, 0, SNUM, PNUM, OFF(rtimeout), RTIMEOUT_MAX },
@@ -1142,7 +1161,7 @@ freeconf(struct conf *c)
 	free(c->wguard);
 	free(c->rpath);
 	free(c->rsync);
-	free(c->logfile);
+	free(c->logopt);
 	free(c->rsh);
 	free(c->rargs);
 	free(c->rargv);
@@ -1327,10 +1346,10 @@ checkconf(struct conf *c, const char *where)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
 	for (i = 0; i < c->npats; i++)
-		if (*c->wpath && !strncmp(c->pats[i].opt + 12, e, strlen(e)))
+		if (*c->wpath && !strncmp(c->pats[i].given, e, strlen(e)))
 			logmsg(LOG_WARNING, "%s: warning: exclude '%s' begins "
 			    "with wpath, but patterns are relative to wpath",
-			    where, c->pats[i].opt + 12);
+			    where, c->pats[i].given);
 	return setdests(c, where);
 }
 
@@ -1499,7 +1518,7 @@ printpats(const struct conf *c)
 		if (f)
 			out("rexcludefrom = %s\n", c->xfiles[f - 1]);
 		for (i = 0; i < c->npats; i++) {
-			p = c->pats[i].opt + 12;
+			p = c->pats[i].given;
 			if (c->pats[i].from == f)
 				out("%s%s%s\n", f ? "#   " : "rexcludes = ",
 				    strncmp(p, "- ", 2) ? "" : "- ", p);
@@ -1545,9 +1564,6 @@ printkey(const struct conf *c, const struct key *k)
 			if (c->emask & events[i].mask)
 				out(" %s", events[i].name);
 		out("\n");
-		break;
-	case PLOGFILE:
-		printstr(k->name, c->logfile ? c->logfile + 11 : NULL);
 		break;
 	case PRARGS:
 		out(c->nrargs ? "rargs =" : "# rargs (unset)");
@@ -3172,8 +3188,8 @@ baseargs(const struct dest *d, const char **v)
 		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
 		v[n++] = bw;
 	}
-	if (conf.logfile)
-		v[n++] = conf.logfile;
+	if (conf.logopt)
+		v[n++] = conf.logopt;
 	if (conf.rtimeout)
 		v[n++] = conf.topt;
 	if (conf.rtimeout && d->kind == DAEMON)
@@ -3484,7 +3500,7 @@ jailrw(const struct dest *d)
 {
 	int i;
 
-	if (conf.logfile && jailown(conf.logfile + 11, 0) < 0)
+	if (conf.logfile && jailown(conf.logfile, 0) < 0)
 		return -1;
 	for (i = 0; i < conf.njails; i++)
 		if (jailat(conf.jails[i], conf.jails[i], 1) < 0)

@@ -259,6 +259,158 @@ testlongpaths(void)
 	conf.wpath = NULL;
 }
 
+/* vfmt's subset of printf: each case as snprintf would print it, the
+ * length of the whole returned even where the buffer cuts it */
+static void
+testfmt(void)
+{
+	char b[96], w[96];
+	const char *volatile nul = NULL;
+	int n;
+
+#define FMT(size, want, ...) do { \
+		memset(b, 'x', sizeof(b)); \
+		n = fmt(b, size, __VA_ARGS__); \
+		snprintf(w, sizeof(w), __VA_ARGS__); \
+		check(!strcmp(w, want) && n == (int)strlen(want) && \
+		    !strncmp(b, want, size ? size - 1 : 0) && \
+		    (!size || b[MIN(size - 1, strlen(want))] == '\0') && \
+		    b[size] == 'x', "fmt", want); \
+	} while (0)
+	FMT(80, "-5 7 0", "%d %u %d", -5, 7u, 0);
+	FMT(80, "-2147483648 4294967295", "%d %u", INT_MIN, UINT_MAX);
+	FMT(80, "-9000000000 18000000000000000000", "%lld %llu",
+	    -9000000000LL, 18000000000000000000ULL);
+	FMT(80, "-123456789 4000000000", "%ld %lu", -123456789L, 4000000000UL);
+	FMT(80, "42 -42", "%zu %zd",
+	    (size_t)42, (ssize_t)-42);
+	FMT(80, "0042|007|x|str|%", "%04d|%03u|%c|%s|%%", 42, 7u, 'x', "str");
+	n = fmt(b, sizeof(b), "<%s>", nul); /* libc's may crash */
+	check(n == 8 && !strcmp(b, "<(null)>"), "fmt of a NULL string", b);
+	FMT(80, "9223372036854775807", "%lld", (long long)INT64_MAX);
+	FMT(4, "abcdef", "abcdef");
+	FMT(1, "abc", "%s", "abc");
+	FMT(0, "abc", "%s", "abc");
+	FMT(6, "12345678", "%d", 12345678);
+#undef FMT
+}
+
+/* nextopt on argv (NULL-terminated): the options it returns, each
+ * followed by its value, then "|" and the operands */
+static void
+optcase(const char *want, ...)
+{
+	char *argv[8], got[64] = "", *val;
+	va_list ap;
+	int argc = 0, c;
+
+	va_start(ap, want);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argi = 1;
+	while ((c = nextopt(argc, argv, "c:de:hP:ptvx:", &val)) != -1) {
+		fmt(got + strlen(got), sizeof(got) - strlen(got), "%c", c);
+		if (c != '?' && strchr("ceEPx", c))
+			fmt(got + strlen(got), sizeof(got) - strlen(got), "=%s,", val);
+	}
+	fmt(got + strlen(got), sizeof(got) - strlen(got), "|");
+	for (; argi < argc; argi++)
+		fmt(got + strlen(got), sizeof(got) - strlen(got), "%s,", argv[argi]);
+	check(!strcmp(got, want), "nextopt", got);
+}
+
+static void
+testopts(void)
+{
+	optcase("dv|", "inosync", "-dv", NULL);
+	optcase("de=5,|", "inosync", "-de5", NULL);
+	optcase("e=5,|a,", "inosync", "-e", "5", "a", NULL);
+	optcase("e=-x,d|", "inosync", "-e", "-x", "-d", NULL);
+	optcase("d|-v,", "inosync", "-d", "--", "-v", NULL);
+	optcase("|-,-d,", "inosync", "-", "-d", NULL);
+	optcase("|src,-d,", "inosync", "src", "-d", NULL);
+	optcase("?|", "inosync", "-q", NULL);
+	optcase("?|", "inosync", "-:", NULL);
+	optcase("d?|", "inosync", "-de", NULL);
+	optcase("c=,|", "inosync", "-c", "", NULL);
+	optcase("x=a,x=b,|s,d,", "inosync", "-xa", "-x", "b", "s", "d", NULL);
+}
+
+static void
+testhas(void)
+{
+	static const struct { const char *s, *sub; int fold, want; } t[] = {
+		{ "ssh -o ControlPath=x", "control", 1, 1 },
+		{ "ssh -o ControlPath=x", "control", 0, 0 },
+		{ "ssh -o ConnectTimeout=5", "ConnectTimeout", 0, 1 },
+		{ "ssh", "ssh -o", 0, 0 }, { "", "a", 0, 0 }, { "abc", "c", 0, 1 },
+		{ "abc", "abcd", 1, 0 }, { "aBc", "ABC", 1, 1 }, { "x", "", 0, 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++)
+		check(has(t[i].s, t[i].sub, t[i].fold) == t[i].want, "has", t[i].s);
+}
+
+/* d->pending, the directories d owes, is kept by hand in mark(),
+ * undirt(), settle() and collect(): it must be the dirt entries with d's
+ * bit in dirty */
+static int
+pendingok(void)
+{
+	unsigned n;
+	size_t j;
+	int i;
+
+	for (i = 0; i < ndests; i++) {
+		for (n = 0, j = 0; j < ndirt; j++)
+			n += (dirt[j].dirty & dests[i].bit) != 0;
+		if (n != dests[i].pending)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+testpending(void)
+{
+	struct node *top, *a, *b, *c;
+	int i;
+
+	ndests = 2;
+	for (i = 0; i < ndests; i++)
+		dests[i] = (struct dest){ .bit = 1u << i, .fd = { -1, -1, -1 } };
+	conf.emask = IN_ALL_EVENTS;
+	top = newnode(NULL, "", 300);
+	a = newnode(top, "a", 301);
+	b = newnode(top, "b", 302);
+	c = newnode(a, "c", 303);
+	mark(a, "x", 3);
+	check(pendingok() && dests[0].pending == 1, "pending", "after a mark");
+	mark(a, "y", 1);
+	mark(b, NULL, 2);
+	mark(c, "z", 3);
+	check(pendingok() && dests[1].pending == 3, "pending", "after more marks");
+	collect(&dests[0], 0);
+	check(pendingok() && dests[0].pending == 0, "pending", "after collect");
+	mark(a, "w", 1);
+	check(pendingok(), "pending", "a mark during the sync");
+	settle(&dests[0], 1);
+	check(pendingok() && dests[0].pending == 2, "pending", "after a failed sync");
+	collect(&dests[1], 0);
+	settle(&dests[1], 0);
+	check(pendingok() && dests[1].pending == 0, "pending", "after a sync");
+	undirt(c);
+	check(pendingok(), "pending", "after undirt");
+	collect(&dests[0], 1);
+	settle(&dests[0], 0);
+	check(pendingok() && !ndirt, "pending", "after a full sync");
+	for (i = 0; i < ndests; i++)
+		free(dests[i].list);
+	ndests = 0;
+}
+
 int
 main(void)
 {
@@ -273,6 +425,10 @@ main(void)
 	testpaths();
 	testplain();
 	testlongpaths();
+	testfmt();
+	testopts();
+	testhas();
+	testpending();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
