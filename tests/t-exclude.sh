@@ -176,6 +176,13 @@ t_changes_only_in_excluded_paths_start_no_rsync() {
 	stop
 }
 
+# heard WORD: a change that is not excluded still reaches the mirror, so
+# that "no rsync ran" before it was the excludes at work, not a deaf daemon
+heard() {
+	echo "$1" > src/control
+	wait_for 10 cmp -s src/control dst/control || fail "a change not excluded was not synced ($1): is the daemon deaf?"
+}
+
 # watches_above N: the daemon holds more than N inotify watches
 watches_above() {
 	[ "$(watches)" -gt "$1" ]
@@ -287,6 +294,7 @@ t_directory_moved_under_an_excluded_path_is_unwatched() {
 	echo c > src/x/cache/sub/c
 	observe 1
 	[ "$(runs)" = "$n" ] || fail "writes in the now excluded x/cache started $(($(runs) - n)) rsync runs"
+	heard after
 	want /x/cache
 	same want dst || fail "the now excluded x/cache was copied"
 	stop
@@ -304,6 +312,7 @@ t_directory_renamed_to_an_excluded_name_is_removed_and_ignored() {
 	echo y > src/cache/sub/y
 	observe 1
 	[ "$(runs)" = "$n" ] || fail "a change in the renamed, now excluded directory started rsync"
+	heard after
 	stop
 }
 
@@ -316,6 +325,7 @@ t_rexcludefrom_patterns_start_no_rsync_and_reload_on_sighup() {
 	echo o > src/sub/a.o
 	observe 1
 	[ "$(runs)" = "$r" ] || fail "an rsync ran for a change excluded by the file"
+	heard before-the-reload
 	echo c > src/sub/c
 	wait_for 10 test -f dst/sub/c || fail "no sync of a change not excluded"
 	[ ! -e dst/sub/a.o ] || fail "an excluded file was copied"
@@ -328,6 +338,7 @@ t_rexcludefrom_patterns_start_no_rsync_and_reload_on_sighup() {
 	echo l > src/sub/b.log
 	observe 1
 	[ "$(runs)" = "$r" ] || fail "the pattern added to the file before SIGHUP was not applied"
+	heard after-the-reload
 	want '*.o' '*.log'
 	wait_for 10 same want dst || fail "the destination is not what rsync keeps"
 	stop

@@ -523,6 +523,8 @@ written_whole() {
 	done
 	wait_for 10 cmp -s "src/$_ww_f" "dst/$_ww_f" || fail "the file did not arrive"
 	wait_for 10 synced || fail "not synced"
+	# the poller must have seen the mirror's file, or it proves nothing
+	wait_for 5 grep -qx 10000 sizes || fail "the reader of the mirror never saw the file"
 	kill "$_ww_p"
 	_ww_bad=$(grep -vx 10000 sizes | sort -u | tr '\n' ' ')
 	[ -z "$_ww_bad" ] || fail "a reader of the mirror saw the file partly written: sizes $_ww_bad"
