@@ -43,8 +43,9 @@
  * it saw: every rsync and mover runs in a jail (a mount namespace that
  * shows wpath, the destination and what rsync needs, nothing root alone
  * may read), the remote shell runs outside it through a relay, the
- * daemon reaches directories without following a symlink, and a FIFO
- * swapped in under a running rsync is given a writer (see unjam()).
+ * daemon reaches directories without following a symlink, and a sync
+ * whose rsync waits on a FIFO swapped in under it starts again (see
+ * unjam()).
  *
  * One poll() is where the program waits: inotify, signals (a signalfd),
  * the mount table and the pipes of the running rsyncs and movers all come
@@ -96,6 +97,7 @@
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 /* a limit the compiler checks, as dwm checks its tag count: a false cond
  * makes an array of negative size */
 #define CHECK(name, cond) typedef char name[(cond) ? 1 : -1]
@@ -568,6 +570,19 @@ has(const char *s, const char *sub, int fold)
 		if (!(fold ? strncasecmp(s, sub, n) : strncmp(s, sub, n)))
 			return 1;
 	return 0;
+}
+
+/* a regular file with one link, as a file the daemon writes must be:
+ * not a FIFO that blocks it, nor a hard link to a file it would overwrite */
+static int
+plainfile(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	errno = EPERM;
+	return S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
 static char *
@@ -3391,8 +3406,8 @@ static const char *const jailsys[] = {
 };
 
 /* directory path under the directory root (the source's or a local
- * destination's), opened without following a symlink or leaving root:
- * -1 unless each of its components is a real directory, not ".." */
+ * destination's), opened without following a symlink: -1 unless each of
+ * its components is a real directory */
 static int
 openpath(int root, const char *path)
 {
@@ -3404,8 +3419,7 @@ openpath(int root, const char *path)
 		e = s + strcspn(s, "/");
 		if (*e)
 			*e++ = '\0';
-		next = strcmp(s, "..") ? openat(fd, s, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC) : -1;
+		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		fd = next;
 	}
@@ -3487,6 +3501,15 @@ jailown(const char *path, int dir)
 	fd = dir ? openat(at, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
 	    openat(at, base, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC, 0644);
+	if (!dir && (fd < 0 || !plainfile(fd))) {
+		/* the log swapped for a symlink or a FIFO by a user who may
+		 * write beside it: rsync logs to nothing rather than fail or
+		 * block on it, and says so */
+		fmt(p, sizeof(p), "%s is no regular file: not logged to\n", path);
+		if (write(2, p, strlen(p)) < 0)
+			return -1;
+		return jailat("/dev/null", path, 1);
+	}
 	if (fd < 0)
 		return -1;
 	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
@@ -4368,17 +4391,15 @@ stopall(int sig, int hooks)
  * never comes, and rsync's --timeout, which counts silence in its own
  * I/O loop, never fires, so that destination would sync nothing again.
  * So each JAMCHECK_MS that children run, a process of theirs (of their
- * process group) that waits for a FIFO's writer, wchan wait_for_partner,
- * gets one: the FIFO its open call names (/proc/PID/syscall, the path
- * read from its memory) is reached from that process's root or
- * directory without following a symlink, opened for writing without
- * blocking and closed. The sender reads an end of file, that file
- * fails, the rest syncs, and the next sync sends the FIFO as one. */
+ * process group) found waiting for a FIFO's writer, wchan
+ * wait_for_partner (rsync opens no FIFO of its own), stops that sync,
+ * which starts again at once and lists the FIFO as one. The look reads
+ * the stat of every process, so the next waits at least twenty times
+ * what it took. */
 
-/* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
- * its length, or -1 */
+/* /proc/PID/NAME in buf of size bytes, NUL-terminated: its length, or -1 */
 static ssize_t
-procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
+procread(const char *pid, const char *name, char *buf, size_t size)
 {
 	char path[64];
 	ssize_t n = -1;
@@ -4386,7 +4407,7 @@ procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
 
 	fmt(path, sizeof(path), "/proc/%s/%s", pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = pread(fd, buf, size - 1, off);
+		n = read(fd, buf, size - 1);
 		close(fd);
 	}
 	buf[n > 0 ? n : 0] = '\0';
@@ -4402,103 +4423,49 @@ statfield(const char *pid, int k, char *st)
 {
 	const char *s = NULL;
 
-	if (procread(pid, "stat", st, STATLEN, 0) >= 0)
+	if (procread(pid, "stat", st, STATLEN) >= 0)
 		for (s = strrchr(st, ')'); s && k-- > 2;)
 			s = strchr(s + 1, ' ');
 	return s ? s + 1 : NULL;
 }
 
-/* the number at s (decimal, or hex after 0x), blanks before it skipped;
- * *end: past it. strtoul would bring 4 KiB of stdio into the binary */
-static unsigned long
-number(const char *s, const char **end)
-{
-	unsigned long v = 0, base = 10, d;
-
-	s += strspn(s, " ");
-	if (s[0] == '0' && s[1] == 'x')
-		base = 16, s += 2;
-	/* a digit, a letter (10 on) or anything else (base on) */
-	for (; (d = (unsigned)(*s - '0') < 10 ? (unsigned long)(*s - '0') :
-	    (unsigned long)((*s | 32) - 'a') + 10) < base; s++)
-		v = v * base + d;
-	*end = s;
-	return v;
-}
-
-/* the FIFO that process pid of d's child waits in open() for a writer
- * of, opened for writing and closed. Its path is looked up from where
- * the process looks it up: its root, its directory, or the directory
- * it holds open that openat() names (rsync 3.4 and later walk a path
- * through directory fds themselves) */
+/* every sync one of whose processes waits for a FIFO's writer starts
+ * again */
 static void
-unjam(const char *pid, const struct dest *d)
+unjam(void)
 {
-	char b[PATH_MAX], p[64], *base;
-	const char *s = b;
-	unsigned long a[3];
-	int k, at, fd = -1;
-	struct stat st;
-
-	if (procread(pid, "wchan", b, sizeof(b), 0) < 0 || strcmp(b, "wait_for_partner") ||
-	    procread(pid, "syscall", b, sizeof(b), 0) < 0)
-		return;
-	for (k = 0; k < 3; k++)
-		a[k] = number(s, &s);
-	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
-		a[2] = a[1];
-		a[1] = (unsigned)AT_FDCWD;
-	}
-	if (procread(pid, "mem", b, sizeof(b), (off_t)a[2]) <= 0)
-		return;
-	if (*b == '/' || (int)a[1] == AT_FDCWD)
-		fmt(p, sizeof(p), "/proc/%s/%s", pid, *b == '/' ? "root" : "cwd");
-	else
-		fmt(p, sizeof(p), "/proc/%s/fd/%d", pid, (int)a[1]);
-	if ((base = strrchr(b, '/')))
-		*base++ = '\0';
-	at = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	k = at < 0 ? -1 : openpath(at, base ? b + strspn(b, "/") : "");
-	if (k >= 0 && (fd = openat(k, base ? base : b, O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
-	    !fstat(fd, &st) && S_ISFIFO(st.st_mode)) {
-		fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
-		closefd(&at);
-		if ((at = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
-			logmsg(LOG_WARNING, "%s: rsync waited on a FIFO swapped "
-			    "in under it: given a writer", d->spec);
-	}
-	closefd(&at);
-	closefd(&k);
-	closefd(&fd);
-}
-
-/* every process of a running child that waits for a FIFO's writer
- * gets one */
-static void
-unjamall(void)
-{
-	char st[STATLEN];
+	int64_t t = now();
+	char st[STATLEN], w[32];
 	const char *s;
 	struct dirent *e;
-	unsigned long g;
+	struct dest *d;
+	pid_t g;
 	DIR *dp;
-	int i;
 
-	jamat = now() + JAMCHECK_MS;
 	if (!(dp = opendir("/proc")))
 		return;
 	while ((e = readdir(dp))) {
-		/* "S PPID PGRP": asleep, and in a child's group (an entry
-		 * that is no process has no stat) */
+		/* "S PPID PGRP": asleep, in a child's group (an entry that is
+		 * no process has no stat), and where a FIFO's opener waits */
 		if (!(s = statfield(e->d_name, 3, st)) || *s != 'S' ||
 		    !(s = strchr(s + 2, ' ')))
 			continue;
-		g = number(s, &s);
-		for (i = 0; i < ndests; i++)
-			if ((unsigned long)dests[i].pid == g) /* none is 0 */
-				unjam(e->d_name, &dests[i]);
+		for (g = 0; isdigit((unsigned char)*++s);)
+			g = g * 10 + *s - '0';
+		for (d = dests; d < dests + ndests; d++) {
+			if (d->pid != g || d->killed || /* no pid is 0 */
+			    procread(e->d_name, "wchan", w, sizeof(w)) < 0 ||
+			    strcmp(w, "wait_for_partner"))
+				continue;
+			logmsg(LOG_WARNING, "%s: rsync waited in open() on a FIFO "
+			    "swapped in under it: it starts again", d->spec);
+			d->killed = 1;
+			kill(-d->pid, SIGKILL);
+		}
 	}
 	closedir(dp);
+	jamat = now();
+	jamat += MAX(JAMCHECK_MS, 20 * (jamat - t));
 }
 
 static void
@@ -5073,19 +5040,6 @@ logstatus(void)
 	free(s);
 }
 
-/* a regular file with one link, as a file the daemon writes must be:
- * not a FIFO that blocks it, nor a hard link to a file it would overwrite */
-static int
-plainfile(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return 0;
-	errno = EPERM;
-	return S_ISREG(st.st_mode) && st.st_nlink == 1;
-}
-
 /* statusfile: written whole in a file of a new, unique name beside it
  * (mkstemp's O_EXCL: nothing planted there is opened), then renamed over
  * the old one */
@@ -5382,7 +5336,7 @@ deadlines(int fire)
 		if (due(unclosed[k].since + conf.wsettle, fire, t, &next))
 			overdue(k);
 	if (children(0) && due(jamat, fire, t, &next))
-		unjamall();
+		unjam();
 	if (on && mountsat && due(mountsat, fire, t, &next)) {
 		mountsat = 0;
 		mountschanged();

@@ -474,8 +474,8 @@ t_a_log_file_swapped_for_a_symlink_is_not_written_through() {
 	as_nobody sh -c 'rm "$1/rsync.log" && ln -s "$2" "$1/rsync.log"' sw "$T/logs" "$T/victim" ||
 		fail "the user could not swap the log file"
 	echo new > src/g
-	wait_for 10 log_has d "cannot fill the jail" || wait_for 10 test -f dst/g ||
-		fail "no second sync tried"
+	wait_for 10 test -f dst/g || fail "the sync stalls on the swapped log"
+	log_has d "rsync.log is no regular file: not logged to" || fail "the swap was not said"
 	wait_for 10 idle || fail "rsync still runs"
 	[ "$(cat victim)" = precious ] || fail "root's rsync wrote its log into root's file: $(head -n 2 victim)"
 	stop
@@ -523,4 +523,178 @@ t_a_fifo_under_rsync_to_ssh_stalls_no_destination() {
 	user_dir src/u
 	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH" "rtimeout = 3" "rspeed = 1000"
 	fifo_jam r
+}
+
+# rsync_wchans: pid:wchan of this test's rsyncs still running
+rsync_wchans() {
+	for _rw_p in $(leftover_rsync); do
+		printf '%s ' "$_rw_p:$(cat "/proc/$_rw_p/wchan")"
+	done
+}
+
+# waitev: $T/waitev DIR EVENT NAME, a user's inotify watch on DIR that
+# exits when NAME is opened (EVENT open) or closed unwritten (close), by
+# anyone: how the user knows where root's rsync is in its list
+waitev() {
+	command -v cc > /dev/null || skip "no cc for the inotify helper"
+	cat > "$T/waitev.c" <<-'EOC'
+	#include <stdio.h>
+	#include <string.h>
+	#include <sys/inotify.h>
+	#include <unistd.h>
+	int main(int c, char **v) {
+		char b[8192]; int fd = inotify_init();
+		unsigned m = !strcmp(v[2], "open") ? IN_OPEN : IN_CLOSE_NOWRITE;
+		if (c != 4 || inotify_add_watch(fd, v[1], m) < 0) return 2;
+		for (;;) {
+			ssize_t n = read(fd, b, sizeof(b)), o = 0;
+			if (n <= 0) return 1;
+			while (o < n) {
+				struct inotify_event *e = (void *)(b + o);
+				if (e->len && !strcmp(e->name, v[3])) return 0;
+				o += sizeof(*e) + e->len;
+			}
+		}
+	}
+	EOC
+	cc -o "$T/waitev" "$T/waitev.c" || skip "cannot build the inotify helper"
+	chmod 755 "$T/waitev"
+}
+
+# the FIFO removed (or renamed) once rsync's sender waits in open() on
+# it: the sender waits on an inode that no name reaches any more, so no
+# writer can be given to it by its path. The user learns when the sender
+# is there by inotify on its own files (y, the file before the FIFO z,
+# closed), and removes the FIFO at once, round after round.
+t_a_fifo_removed_under_a_waiting_sender_stalls_no_destination() {
+	waitev
+	mkdir -p src
+	user_dir src/u
+	boot "rtimeout = 3" "rspeed = 1000"
+	for r in 1 2 3 4 5 6; do
+		# shellcheck disable=SC2016 # the user's shell expands them
+		as_nobody sh -c '
+			cd "$1" || exit 1
+			mkdir "$2" && cd "$2" || exit 1
+			"$3" . open a & w=$!
+			head -c 3000000 /dev/zero > a && echo y > y && echo z > z
+			wait $w || exit 1
+			rm z && mkfifo z || exit 1
+			"$3" . close y || exit 1
+			sleep 0.15
+			rm z' u "$T/src/u" "r$r" "$T/waitev" > race.log 2>&1 ||
+			fail "the user's round failed: $(cat race.log)"
+		echo "$r" > "src/other$r"
+		wait_for 10 test -f "dst/other$r" || break
+		wait_for 10 idle || break
+	done
+	wait_for 20 test -f "dst/other$r" ||
+		fail "the destination stalls for ever after round $r: $(rsync_wchans)"
+	stop
+}
+
+# with rsync 3.2.7 (Debian 12, OpenWrt), which opens "u/e/z" from its
+# directory with O_NOFOLLOW on the last component only: the directory e,
+# listed with its file z, is swapped for a symlink to a directory g that
+# holds a FIFO z, while rsync reads the big file before z. The kernel
+# follows e and the sender waits on g/z, which a walk of the same path
+# that follows no symlink does not reach.
+t_a_fifo_behind_a_symlinked_directory_stalls_no_destination_with_rsync_3_2_7() {
+	rsync327
+	waitev
+	mkdir -p src
+	user_dir src/u
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'cd "$1" && mkdir e g && mkfifo g/z' u "$T/src/u" || fail "the user could not set up"
+	boot "rtimeout = 3" "rspeed = 1000" "rjail = $T" "rjail = /opt/rsync-3.2.7"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c '
+		cd "$1" || exit 1
+		"$2" e open a & w=$!
+		head -c 3000000 /dev/zero > e/a && echo z > e/z
+		wait $w || exit 1
+		mv e e.old && ln -s g e' u "$T/src/u" "$T/waitev" > race.log 2>&1 ||
+		fail "the user's swap failed: $(cat race.log)"
+	echo other > src/other
+	wait_for 30 test -f dst/other ||
+		fail "the destination stalls: $(rsync_wchans)"
+	stop
+}
+
+# many FIFOs in a row, swapped in while rsync reads the big file before
+# them: were each given a writer in turn, at a look a second, 150 of them
+# would hold the destination over two minutes at every sync
+t_many_fifos_in_a_row_stall_no_destination() {
+	waitev
+	mkdir -p src
+	user_dir src/u
+	boot "rspeed = 1000"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c '
+		cd "$1" || exit 1
+		"$2" . open a & w=$!
+		i=100; while [ $i -lt 250 ]; do echo $i > f$i; i=$((i + 1)); done
+		head -c 2000000 /dev/zero > a
+		wait $w || exit 1
+		i=100; while [ $i -lt 250 ]; do rm f$i && mkfifo f$i; i=$((i + 1)); done' \
+		u "$T/src/u" "$T/waitev" > race.log 2>&1 || fail "the user's swap failed: $(cat race.log)"
+	echo other > src/other
+	wait_for 30 test -f dst/other ||
+		fail "the destination stalls: $(grep -c 'swapped in under it' d.log) FIFOs met so far"
+	stop
+}
+
+# the look for a stuck rsync reads /proc/PID/stat of every process once
+# a second while a sync runs (some 15 us each): a user with 10000
+# sleeping processes (nobody may have 96000 here; pid_max is 32768) and
+# a slow sync of a big file had the daemon use 15 % of a CPU
+t_a_user_with_many_processes_makes_the_daemon_spin_on_nothing() {
+	command -v cc > /dev/null || skip "no cc for the forking helper"
+	printf '%s\n' '#include <unistd.h>' '#include <stdlib.h>' \
+		'int main(int c, char **v) { int n = atoi(v[1]);' \
+		'while (n-- > 0) if (fork() == 0) { pause(); _exit(0); }' \
+		'pause(); return 0; }' > forker.c
+	cc -O2 -static -o forker forker.c 2> /dev/null || cc -O2 -o forker forker.c || skip "cannot build the forking helper"
+	chmod 755 "$T" forker
+	mkdir -p src
+	user_dir src/u
+	boot "rspeed = 1000"
+	setsid setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/forker" 10000 &
+	FK=$!
+	remember "$FK"
+	# shellcheck disable=SC2064 # now
+	trap "kill -TERM -- -$FK 2> /dev/null" EXIT
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'head -c 40000000 /dev/zero > "$1/big"' u "$T/src/u" || fail "the user could not write"
+	wait_for 10 busy || fail "no sync of the big file"
+	observe 3
+	calm 5 || fail "the daemon spins with $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) processes on the machine"
+	kill -TERM -- -"$FK"
+	stop
+}
+
+# rsync's log file in a directory a user may write (an admin's choice,
+# as in t_a_log_file_swapped_for_a_symlink_is_not_written_through),
+# swapped for a FIFO that the user holds open (O_RDWR: it never blocks)
+# and has filled: rsync's first log line would wait in write() for ever
+t_a_log_file_swapped_for_a_full_fifo_stalls_no_destination() {
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src
+	user_dir logs
+	: > runs
+	boot "logfile = $T/logs/rsync.log" "rjail = $T/runs"
+	wait_for 10 test -s logs/rsync.log || fail "rsync wrote no log"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl;
+		unlink $ARGV[0]; system("mkfifo", $ARGV[0]) == 0 or die "mkfifo\n";
+		sysopen(my $f, $ARGV[0], O_RDWR | O_NONBLOCK) or die "$!\n";
+		1 while syswrite($f, "x" x 4096);
+		open(my $o, ">", "$ARGV[0].full") and close $o;
+		sleep 1 for 1 .. 150;' "$T/logs/rsync.log" > fifo.log 2>&1 &
+	remember $!
+	wait_for 10 test -e logs/rsync.log.full || fail "the user could not fill a FIFO: $(cat fifo.log)"
+	echo new > src/g
+	wait_for 30 test -f dst/g || fail "the destination stalls: $(rsync_wchans)"
+	stop
 }
