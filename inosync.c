@@ -67,6 +67,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/random.h> /* GRND_NONBLOCK */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -306,51 +307,45 @@ static long argdelay = -1;
 static char **argexcl;
 static int nargexcl;
 
-static const struct { const char *name; uint32_t mask; } events[] = {
-	{ "IN_ACCESS", IN_ACCESS },
-	{ "IN_MODIFY", IN_MODIFY },
-	{ "IN_ATTRIB", IN_ATTRIB },
-	{ "IN_CLOSE_WRITE", IN_CLOSE_WRITE },
-	{ "IN_CLOSE_NOWRITE", IN_CLOSE_NOWRITE },
-	{ "IN_OPEN", IN_OPEN },
-	{ "IN_MOVED_FROM", IN_MOVED_FROM },
-	{ "IN_MOVED_TO", IN_MOVED_TO },
-	{ "IN_CREATE", IN_CREATE },
-	{ "IN_DELETE", IN_DELETE },
-	{ "IN_DELETE_SELF", IN_DELETE_SELF },
-	{ "IN_MOVE_SELF", IN_MOVE_SELF },
-	/* shorthands, never printed */
-	{ "IN_CLOSE", IN_CLOSE },
-	{ "IN_MOVE", IN_MOVE },
-	{ "IN_ALL_EVENTS", IN_ALL_EVENTS },
-};
-#define NSINGLE 12           /* the single events, first, in bit order */
-CHECK(nsingle_is_each_event, NSINGLE < LEN(events) &&
-    IN_ALL_EVENTS == (1u << NSINGLE) - 1);
+/* the names of the inotify events emask takes, each ending in a NUL: the
+ * NSINGLE single ones first, in the order of their bits (IN_ACCESS is
+ * 1 << 0), then the shorthands, never printed, whose masks are in
+ * shorthands[] */
+static const char events[] =
+	"IN_ACCESS\0IN_MODIFY\0IN_ATTRIB\0IN_CLOSE_WRITE\0IN_CLOSE_NOWRITE\0"
+	"IN_OPEN\0IN_MOVED_FROM\0IN_MOVED_TO\0IN_CREATE\0IN_DELETE\0"
+	"IN_DELETE_SELF\0IN_MOVE_SELF\0"
+	"IN_CLOSE\0IN_MOVE\0IN_ALL_EVENTS\0";
+static const uint32_t shorthands[] = { IN_CLOSE, IN_MOVE, IN_ALL_EVENTS };
+#define NSINGLE 12           /* the single events */
+CHECK(nsingle_is_each_event, IN_ALL_EVENTS == (1u << NSINGLE) - 1);
+#define EVNAMES 256             /* room for every single event's name */
 
-static const struct { int code; const char *what; } exits[] = {
-	{ 1, "syntax or usage error" },
-	{ 2, "protocol incompatibility" },
-	{ 3, "errors selecting input/output files, dirs" },
-	{ 4, "requested action not supported" },
-	{ 5, "error starting client-server protocol" },
-	{ 6, "daemon unable to append to log-file" },
-	{ 10, "error in socket I/O" },
-	{ 11, "error in file I/O" },
-	{ 12, "error in rsync protocol data stream" },
-	{ 13, "errors with program diagnostics" },
-	{ 14, "error in IPC code" },
-	{ 20, "received SIGUSR1 or SIGINT" },
-	{ 21, "some error returned by waitpid()" },
-	{ 22, "error allocating core memory buffers" },
-	{ 23, "partial transfer due to error" },
-	{ 24, "partial transfer due to vanished source files" },
-	{ 25, "the --max-delete limit stopped deletions" },
-	{ 30, "timeout in data send/receive" },
-	{ 35, "timeout waiting for daemon connection" },
-	{ 127, "rsync could not be run" },
-	{ 255, "remote shell failed" },
-};
+/* rsync's exit codes and its man page's words for them: each code (its
+ * decimal value in the comment) as the character before its words; a
+ * table of pointers would take 0.3 KB more */
+static const char exits[] =
+	"\001" "syntax or usage error\0" /* 1 */
+	"\002" "protocol incompatibility\0" /* 2 */
+	"\003" "errors selecting input/output files, dirs\0" /* 3 */
+	"\004" "requested action not supported\0" /* 4 */
+	"\005" "error starting client-server protocol\0" /* 5 */
+	"\006" "daemon unable to append to log-file\0" /* 6 */
+	"\012" "error in socket I/O\0" /* 10 */
+	"\013" "error in file I/O\0" /* 11 */
+	"\014" "error in rsync protocol data stream\0" /* 12 */
+	"\015" "errors with program diagnostics\0" /* 13 */
+	"\016" "error in IPC code\0" /* 14 */
+	"\024" "received SIGUSR1 or SIGINT\0" /* 20 */
+	"\025" "some error returned by waitpid()\0" /* 21 */
+	"\026" "error allocating core memory buffers\0" /* 22 */
+	"\027" "partial transfer due to error\0" /* 23 */
+	"\030" "partial transfer due to vanished source files\0" /* 24 */
+	"\031" "the --max-delete limit stopped deletions\0" /* 25 */
+	"\036" "timeout in data send/receive\0" /* 30 */
+	"\043" "timeout waiting for daemon connection\0" /* 35 */
+	"\177" "rsync could not be run\0" /* 127 */
+	"\377" "remote shell failed\0" /* 255 */;
 
 /* helpers */
 
@@ -537,13 +532,21 @@ die(int status, const char *f, ...)
 	exit(status);
 }
 
+/* CLOCK_MONOTONIC in microseconds */
 static int64_t
-now(void)
+usnow(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* milliseconds since boot, the clock of every deadline */
+static int64_t
+now(void)
+{
+	return usnow() / 1000;
 }
 
 static char *
@@ -560,15 +563,20 @@ trim(char *s)
 }
 
 /* s holds sub, in any case if fold: strstr's two-way search would cost
- * the static binary a KiB for the few short words looked for */
+ * the static binary a KiB for the few short words looked for, and
+ * strncasecmp() as much as this whole loop */
 static int
 has(const char *s, const char *sub, int fold)
 {
-	size_t n = strlen(sub);
+	size_t n = strlen(sub), i;
 
-	for (; *s; s++)
-		if (!(fold ? strncasecmp(s, sub, n) : strncmp(s, sub, n)))
+	for (; *s; s++) {
+		for (i = 0; i < n && (s[i] == sub[i] || (fold && s[i] &&
+		    tolower((unsigned char)s[i]) == tolower((unsigned char)sub[i]))); i++)
+			;
+		if (i == n)
 			return 1;
+	}
 	return 0;
 }
 
@@ -583,6 +591,33 @@ plainfile(int fd)
 		return 0;
 	errno = EPERM;
 	return S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
+/* the names of the single events in mask, each after a blank, in
+ * buf[EVNAMES] */
+static char *
+evnames(uint32_t mask, char *buf)
+{
+	const char *s = events;
+	size_t n = 0;
+	int i;
+
+	*buf = '\0';
+	for (i = 0; i < NSINGLE; i++, s += strlen(s) + 1)
+		if (mask & 1u << i)
+			n += fmt(buf + n, EVNAMES - n, " %s", s);
+	return buf;
+}
+
+/* the decimal number s begins with, 0 for none or NULL */
+static int64_t
+digits(const char *s)
+{
+	int64_t v = 0;
+
+	for (; s && isdigit((unsigned char)*s); s++)
+		v = v * 10 + *s - '0';
+	return v;
 }
 
 static char *
@@ -883,9 +918,35 @@ setpath(char **to, const char *v, const char *where)
 }
 
 /* rjail = no, or an absolute path the jails show (each a key of its own) */
+/* the first of path and the directories above it that a user other
+ * than root may change (owns, or may write: group or others, unless
+ * sticky, as /tmp is, where none may rename what is root's), as a static
+ * string; NULL if none (those missing are no one's yet) */
+static const char *
+othersmay(const char *path)
+{
+	static char p[PATH_MAX];
+	struct stat st;
+	char *s = p, c;
+
+	fmt(p, sizeof(p), "%s", path);
+	do {
+		s += strcspn(s + 1, "/") + 1;
+		c = *s;
+		*s = '\0';
+		if (lstat(p, &st) < 0)
+			return NULL;
+		if (st.st_uid || (!S_ISLNK(st.st_mode) && !(st.st_mode & S_ISVTX) &&
+		    st.st_mode & (S_IWGRP | S_IWOTH)))
+			return p;
+	} while ((*s = c));
+	return NULL;
+}
+
 static int
 setrjail(struct conf *c, const char *v, const char *where)
 {
+	const char *p;
 	char **j;
 
 	if (!strcmp(v, "no") && !c->njails && c->jail) {
@@ -894,6 +955,9 @@ setrjail(struct conf *c, const char *v, const char *where)
 	}
 	if (v[0] != '/' || !c->jail)
 		return cerr(where, "rjail %s: 'no' alone, or absolute paths", v);
+	if (!geteuid() && (p = othersmay(v)))
+		return cerr(where, "rjail %s: every jail shows it as it is, but "
+		    "a user other than root may change %s: refused", v, p);
 	if (!(j = realloc(c->jails, (c->njails + 1) * sizeof(*j))) ||
 	    !(j[c->njails] = strdup(v)))
 		return cerr(where, "out of memory");
@@ -928,6 +992,7 @@ static int
 setemask(struct conf *c, const char *v, const char *where)
 {
 	char buf[LINEMAX], *t, *e;
+	const char *n;
 	size_t i;
 
 	fmt(buf, sizeof(buf), "%s", v);
@@ -936,11 +1001,11 @@ setemask(struct conf *c, const char *v, const char *where)
 		e = t + strcspn(t, " \t,|");
 		if (*e)
 			*e++ = '\0';
-		for (i = 0; i < LEN(events) && strcmp(events[i].name, t); i++)
-			;
-		if (i == LEN(events))
+		for (i = 0, n = events; *n && strcmp(n, t); i++)
+			n += strlen(n) + 1;
+		if (!*n)
 			return cerr(where, "unknown event '%s'", t);
-		c->emask |= events[i].mask;
+		c->emask |= i < NSINGLE ? 1u << i : shorthands[i - NSINGLE];
 	}
 	if (!c->emask)
 		return cerr(where, "emask names no event");
@@ -977,12 +1042,10 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	x->anchored = *x->s == '/';
 	x->s += x->anchored;
 	n = strlen(x->s);
-	if ((x->dironly = n > 1 && x->s[n - 1] == '/'))
-		x->s = strndup(x->s, n - 1);
-	else
-		x->s = strdup(x->s);
-	if (!x->s)
+	x->dironly = n > 1 && x->s[n - 1] == '/';
+	if (!(x->s = strdup(x->s)))
 		return cerr(where, "out of memory");
+	x->s[n - x->dironly] = '\0';
 	for (v = x->s; *v; v++)
 		x->slashes += *v == '/';
 	x->wild = strpbrk(x->s, "*?[") != NULL;
@@ -1548,6 +1611,7 @@ static void
 printkey(const struct conf *c, const struct key *k)
 {
 	const void *v = (const char *)c + k->off;
+	char buf[EVNAMES];
 	int i;
 
 	switch (k->print) {
@@ -1574,11 +1638,7 @@ printkey(const struct conf *c, const struct key *k)
 		printpats(c);
 		break;
 	case PEMASK:
-		out("emask =");
-		for (i = 0; i < NSINGLE; i++)
-			if (c->emask & events[i].mask)
-				out(" %s", events[i].name);
-		out("\n");
+		out("emask =%s\n", evnames(c->emask, buf));
 		break;
 	case PRARGS:
 		out(c->nrargs ? "rargs =" : "# rargs (unset)");
@@ -2796,13 +2856,9 @@ drop(struct node *n, int rm)
 static void
 logevent(const struct node *n, const struct inotify_event *ev)
 {
-	char path[PATH_MAX], names[256] = "";
-	size_t i;
+	char path[PATH_MAX], names[EVNAMES];
 
-	for (i = 0; i < NSINGLE; i++)
-		if (ev->mask & events[i].mask)
-			fmt(names + strlen(names), sizeof(names) - strlen(names),
-			    " %s", events[i].name);
+	evnames(ev->mask, names);
 	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
 		strcpy(path, "(too long)");
 	logmsg(LOG_DEBUG, "event%s%s%s%s%s: /%s", names,
@@ -3329,11 +3385,30 @@ childfail(const char *what, const char *arg)
 	_exit(127);
 }
 
-/* exec argv; by PATH for ssh, as rsync runs it */
+/* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
+ * it: musl's execvp() takes 0.5 KB of a static binary for this loop */
 static void
 execargv(char **argv)
 {
-	execvp(argv[0], argv);
+	char path[PATH_MAX];
+	const char *p = getenv("PATH"), *e;
+	size_t k, l = strlen(argv[0]) + 1;
+
+	if (strchr(argv[0], '/'))
+		execv(argv[0], argv);
+	else
+		for (p = p ? p : "/usr/local/bin:/bin:/usr/bin";; p = e + 1) {
+			e = p + strcspn(p, ":");
+			k = e > p ? (size_t)(e - p) : 1; /* an empty one is "." */
+			if (k + 1 + l <= sizeof(path)) {
+				memcpy(path, e > p ? p : ".", k);
+				path[k] = '/';
+				memcpy(path + k + 1, argv[0], l);
+				execv(path, argv);
+			}
+			if (!*e)
+				break;
+		}
 	childfail("run", argv[0]);
 }
 
@@ -3397,13 +3472,13 @@ closefd(int *fd)
 
 static char selfexe[PATH_MAX];  /* our own program: the jail's relay */
 
-/* what every jail shows of the host, read-only; those missing are left out */
-static const char *const jailsys[] = {
-	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts",
-	"/etc/resolv.conf", "/etc/services", "/etc/ld.so.cache", "/etc/localtime",
-	"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
-};
+/* what every jail shows of the host, read-only, each path ending in a
+ * NUL; those missing are left out */
+static const char jailsys[] =
+	"/usr\0/bin\0/sbin\0/lib\0/lib32\0/lib64\0/libx32\0"
+	"/etc/passwd\0/etc/group\0/etc/nsswitch.conf\0/etc/hosts\0"
+	"/etc/resolv.conf\0/etc/services\0/etc/ld.so.cache\0/etc/localtime\0"
+	"/dev/null\0/dev/zero\0/dev/random\0/dev/urandom\0";
 
 /* directory path under the directory root (the source's or a local
  * destination's), opened without following a symlink: -1 unless each of
@@ -3443,7 +3518,7 @@ jailmk(const char *path, int dir)
 	}
 	if (dir)
 		return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-	if ((fd = open(p, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+	if ((fd = open(p, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644)) < 0)
 		return -1;
 	return close(fd);
 }
@@ -3561,16 +3636,16 @@ jailx(const char *held, size_t hlen)
 static void
 enterjail(const struct dest *d, const char *held, size_t hlen)
 {
-	size_t i;
+	const char *s;
 
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
 	    chdir(CTLDIR) < 0)
 		childfail("make a jail on", CTLDIR);
-	for (i = 0; i < LEN(jailsys); i++)
-		if (jailat(jailsys[i], jailsys[i], 0) < 0)
-			childfail("show in the jail", jailsys[i]);
+	for (s = jailsys; *s; s += strlen(s) + 1)
+		if (jailat(s, s, 0) < 0)
+			childfail("show in the jail", s);
 	if (jailat(conf.rsync, conf.rsync, 0) < 0 || jailrw(d) < 0)
 		childfail("fill the jail for", d->spec);
 	if (jailx(held, hlen) < 0 ||
@@ -4032,15 +4107,15 @@ static const char *
 describe(int code)
 {
 	static char buf[32];
-	size_t i;
+	const char *s;
 
 	if (code > 255) {
 		fmt(buf, sizeof(buf), "killed by signal %d", code - 256);
 		return buf;
 	}
-	for (i = 0; i < LEN(exits); i++)
-		if (exits[i].code == code)
-			return exits[i].what;
+	for (s = exits; *s; s += strlen(s) + 1)
+		if ((unsigned char)*s == code)
+			return s + 1;
 	return "unknown error";
 }
 
@@ -4450,8 +4525,7 @@ unjam(void)
 		if (!(s = statfield(e->d_name, 3, st)) || *s != 'S' ||
 		    !(s = strchr(s + 2, ' ')))
 			continue;
-		for (g = 0; isdigit((unsigned char)*++s);)
-			g = g * 10 + *s - '0';
+		g = digits(s + 1);
 		for (d = dests; d < dests + ndests; d++) {
 			if (d->pid != g || d->killed || /* no pid is 0 */
 			    procread(e->d_name, "wchan", w, sizeof(w)) < 0 ||
@@ -5040,24 +5114,28 @@ logstatus(void)
 	free(s);
 }
 
-/* statusfile: written whole in a file of a new, unique name beside it
- * (mkstemp's O_EXCL: nothing planted there is opened), then renamed over
- * the old one */
+/* statusfile: written whole in a file of a new name beside it, random
+ * and opened with O_EXCL (nothing planted there is opened), then renamed
+ * over the old one; mkstemp() would bring 0.3 KB for the same */
 static void
 writestatus(void)
 {
 	static int told;
+	static unsigned long r;
 	char tmp[PATH_MAX], *s;
 	size_t n;
 	int fd, ok;
 
 	statuswant = 0;
 	statusat = now();
-	if (!(s = status(&n)))
+	if (!conf.statusfile || !(s = status(&n)))
 		return;
+	if (syscall(SYS_getrandom, &r, sizeof(r), GRND_NONBLOCK) < 0)
+		r ^= usnow(); /* no entropy yet, early at boot */
 	errno = ENAMETOOLONG;
-	ok = fmt(tmp, sizeof(tmp), "%s.XXXXXX", conf.statusfile) < (int)sizeof(tmp);
-	ok = ok && (fd = mkostemp(tmp, O_CLOEXEC)) >= 0;
+	ok = fmt(tmp, sizeof(tmp), "%s.%lu", conf.statusfile, r) < (int)sizeof(tmp);
+	ok = ok && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) >= 0;
 	if (ok) {
 		ok = plainfile(fd) && fchmod(fd, 0644) == 0 &&
 		    write(fd, s, n) == (ssize_t)n;
@@ -5069,6 +5147,83 @@ writestatus(void)
 		logmsg(LOG_ERR, "statusfile %s: %s", conf.statusfile, strerror(errno));
 	told = !ok;
 	free(s);
+}
+
+/* systemd's notifications (sd_notify(3), Type=notify and notify-reload)
+ * without libsystemd: one datagram a message to $NOTIFY_SOCKET, a path
+ * or, after '@', an abstract name. READY=1 once the start is done,
+ * STATUS= when the summary changes, RELOADING=1 then READY=1 on SIGHUP,
+ * STOPPING=1 on exit, and WATCHDOG=1 from the loop itself at half of
+ * $WATCHDOG_USEC, so that a loop that stalls is restarted. */
+static struct sockaddr_un sdsa;
+static socklen_t sdlen;         /* 0: no $NOTIFY_SOCKET, nothing is sent */
+static int sdready;             /* READY=1 was sent for the running config */
+static int64_t wdogms, wdogat;  /* WATCHDOG=1 every wdogms ms, next at */
+
+static void
+sdnotify(const char *msg)
+{
+	static int fd = -1;
+
+	if (sdlen && (fd >= 0 || (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0))
+		sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+		    (const struct sockaddr *)&sdsa, sdlen);
+}
+
+/* after -d: the socket, and the watchdog if it watches this process */
+static void
+sdinit(void)
+{
+	const char *s = getenv("NOTIFY_SOCKET"), *p = getenv("WATCHDOG_PID");
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 2 || n >= sizeof(sdsa.sun_path) || (*s != '/' && *s != '@'))
+		return;
+	sdsa.sun_family = AF_UNIX;
+	memcpy(sdsa.sun_path, s, n);
+	sdsa.sun_path[0] = *s == '@' ? '\0' : '/';
+	sdlen = offsetof(struct sockaddr_un, sun_path) + n;
+	if (!p || digits(p) == getpid())
+		wdogms = (digits(getenv("WATCHDOG_USEC")) + 1999) / 2000;
+}
+
+/* READY=1 once the tree is watched and each destination's first full
+ * sync has ended (at once with rinit = no), or the source is held: then
+ * the daemon runs as it should, waiting for it */
+static void
+sdstart(void)
+{
+	int i;
+
+	if (sdready || newconf)
+		return;
+	for (i = 0; i < ndests && conf.rinit && !*heldwhy; i++)
+		if (!dests[i].nsyncs || dests[i].pid)
+			return;
+	sdnotify("READY=1");
+	sdready = 1;
+}
+
+/* STATUS=: the watched directories, the destinations in sync, the last
+ * error */
+static void
+sdstatus(void)
+{
+	char line[LOGLINE];
+	const struct dest *d, *e = dests;
+	int ok = 0;
+
+	for (d = dests; d < dests + ndests; d++) {
+		ok += !d->pid && !owes(d);
+		if (d->lasterrat > e->lasterrat)
+			e = d;
+	}
+	fmt(line, sizeof(line), "STATUS=%s%s%sdirectories watched: %zu, "
+	    "destinations in sync: %d of %d%s%s%s%s", *heldwhy ? "source held: " : "",
+	    heldwhy, *heldwhy ? "; " : "", nnodes, ok, ndests,
+	    e->lasterrat ? "; last error: " : "", e->lasterrat ? e->spec : "",
+	    e->lasterrat ? ": " : "", e->lasterrat ? e->lasterr : "");
+	sdnotify(line);
 }
 
 /* one instance per pidfile: flock, which the detached child inherits;
@@ -5152,6 +5307,7 @@ quit(void)
 		return;
 	}
 	quitting = 1;
+	sdnotify("STOPPING=1");
 	stopat = now() + TERMWAIT_MS;
 	stopsig = SIGTERM;
 	closefd(&ifd);
@@ -5162,7 +5318,11 @@ static void
 reload(void)
 {
 	struct conf *c;
+	char msg[64];
 
+	fmt(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)usnow());
+	sdnotify(msg);
+	sdready = 0;
 	if (!conf.file) {
 		logmsg(LOG_WARNING, "SIGHUP: no config file to reload");
 		return;
@@ -5226,6 +5386,8 @@ apply(void)
 	mkctldir();
 	free(mounts);
 	mounts = mfd >= 0 ? listmounts(&mountslen) : NULL;
+	sdnotify("READY=1"); /* the new config runs */
+	sdready = 1;
 }
 
 static void
@@ -5352,8 +5514,15 @@ deadlines(int fire)
 		wantfull();
 		nextfull(t);
 	}
-	if (conf.statusfile && statuswant && due(statusat + 1000, fire, t, &next))
+	if ((conf.statusfile || sdlen) && statuswant &&
+	    due(statusat + 1000, fire, t, &next)) {
+		sdstatus();
 		writestatus();
+	}
+	if (wdogms && due(wdogat, fire, t, &next)) {
+		sdnotify("WATCHDOG=1");
+		wdogat = t + wdogms;
+	}
 	return next;
 }
 
@@ -5378,6 +5547,7 @@ loop(void)
 	for (;;) {
 		if (newconf && !children(1) && !quitting)
 			apply();
+		sdstart();
 		startdue();
 		if (quitting && !children(1))
 			return;
@@ -5512,6 +5682,7 @@ setup(int detach)
 	else if (pidfd >= 0)
 		writepid(getpid());
 	mkctldir(); /* in the daemon's own name */
+	sdinit();
 	/* after -d: their warnings are no error of the start */
 	watchmounts();
 	probejail();

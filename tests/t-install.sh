@@ -123,26 +123,51 @@ t_contrib_scripts_pass_sh_n_and_shellcheck() {
 	done
 }
 
-t_systemd_unit_passes_systemd_analyze_verify() {
-	command -v systemd-analyze > /dev/null || skip "no systemd-analyze here"
-	u=$ROOT/contrib/inosync.service
+# verify UNIT: systemd-analyze verify passes on contrib/UNIT, with
+# ExecStart's binary the one under test
+verify() {
+	u=$ROOT/contrib/$1
 	grep -qx 'ExecStart=/usr/local/bin/inosync -c /etc/inosync.conf' "$u" ||
 		fail "ExecStart is not the foreground inosync -c /etc/inosync.conf"
-	# shellcheck disable=SC2016 # $MAINPID is systemd's
-	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$u" || fail "ExecReload does not send SIGHUP"
+	grep -qx 'RestrictNamespaces=mnt' "$u" ||
+		fail "$1 must allow mount namespaces, or every rsync runs unjailed"
 	# verify wants ExecStart's binary and the Documentation= page to exist
-	sed "s|^ExecStart=/usr/local/bin/inosync |ExecStart=$INOSYNC |" "$u" > inosync.service
+	sed "s|^ExecStart=/usr/local/bin/inosync |ExecStart=$INOSYNC |" "$u" > "$1"
 	mkdir -p man/man8
 	cp "$ROOT/inosync.8" man/man8/
 	if command -v man > /dev/null; then
-		MANPATH=$T/man systemd-analyze verify "$T/inosync.service" > out 2>&1
+		MANPATH=$T/man systemd-analyze verify "$T/$1" > out 2>&1
 	else
-		systemd-analyze verify --man=no "$T/inosync.service" > out 2>&1
+		systemd-analyze verify --man=no "$T/$1" > out 2>&1
 	fi
 	rc=$?
 	# other units of this machine may be reported too: only ours counts
-	! grep -qF 'inosync.service' out || fail "systemd-analyze verify: $(cat out)"
+	! grep -qF "$1" out || fail "systemd-analyze verify: $(cat out)"
 	[ "$rc" = 0 ] || fail "systemd-analyze verify exited $rc: $(cat out)"
+}
+
+# the unit for systemd before 253 (Debian 12): Type=notify, SIGHUP by
+# ExecReload
+t_systemd_unit_passes_systemd_analyze_verify() {
+	command -v systemd-analyze > /dev/null || skip "no systemd-analyze here"
+	u=$ROOT/contrib/inosync-notify.service
+	grep -qx 'Type=notify' "$u" || fail "inosync-notify.service is not Type=notify"
+	# shellcheck disable=SC2016 # $MAINPID is systemd's
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$u" || fail "ExecReload does not send SIGHUP"
+	grep -q '^WatchdogSec=' "$u" || fail "no WatchdogSec"
+	verify inosync-notify.service
+}
+
+# the unit for systemd 253 and later: Type=notify-reload sends SIGHUP
+# itself and waits for READY=1
+t_systemd_notify_reload_unit_passes_systemd_analyze_verify() {
+	command -v systemd-analyze > /dev/null || skip "no systemd-analyze here"
+	v=$(systemd-analyze --version | sed -n 's/^systemd \([0-9]*\).*/\1/p')
+	[ "${v:-0}" -ge 253 ] || skip "systemd $v knows no Type=notify-reload (253 does)"
+	u=$ROOT/contrib/inosync.service
+	grep -qx 'Type=notify-reload' "$u" || fail "inosync.service is not Type=notify-reload"
+	grep -q '^WatchdogSec=' "$u" || fail "no WatchdogSec"
+	verify inosync.service
 }
 
 # fulls: print how many full syncs (those without a list) were run
@@ -257,6 +282,7 @@ t_release_tarballs_hold_a_static_binary_that_runs() {
 		grep -qx "[0-9a-f]*  $d.tar.gz" dist/SHA256SUMS || fail "SHA256SUMS lacks $d.tar.gz"
 		tar -xzf "$f" || fail "cannot unpack $f"
 		for p in inosync.8 inosync.conf contrib/README contrib/inosync.service \
+			contrib/inosync-notify.service \
 			contrib/inosync.init contrib/inosync.openrc contrib/inosync.procd contrib/runit/run; do
 			cmp -s "$ROOT/$p" "$d/$p" || fail "$d.tar.gz: $p is not the tree's"
 		done

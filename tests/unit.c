@@ -353,6 +353,56 @@ testhas(void)
 		check(has(t[i].s, t[i].sub, t[i].fold) == t[i].want, "has", t[i].s);
 }
 
+/* the event names, one string in the order of their bits, against the
+ * kernel's values: each name alone as emask, and the names of a mask */
+static void
+testevents(void)
+{
+	static const struct { const char *name; uint32_t mask; } t[] = {
+		{ "IN_ACCESS", IN_ACCESS }, { "IN_MODIFY", IN_MODIFY },
+		{ "IN_ATTRIB", IN_ATTRIB }, { "IN_CLOSE_WRITE", IN_CLOSE_WRITE },
+		{ "IN_CLOSE_NOWRITE", IN_CLOSE_NOWRITE }, { "IN_OPEN", IN_OPEN },
+		{ "IN_MOVED_FROM", IN_MOVED_FROM }, { "IN_MOVED_TO", IN_MOVED_TO },
+		{ "IN_CREATE", IN_CREATE }, { "IN_DELETE", IN_DELETE },
+		{ "IN_DELETE_SELF", IN_DELETE_SELF }, { "IN_MOVE_SELF", IN_MOVE_SELF },
+		{ "IN_CLOSE", IN_CLOSE }, { "IN_MOVE", IN_MOVE },
+		{ "IN_ALL_EVENTS", IN_ALL_EVENTS },
+	};
+	char buf[EVNAMES], want[64];
+	struct conf c;
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		memset(&c, 0, sizeof(c));
+		check(setemask(&c, t[i].name, "unit") == 0 && c.emask == t[i].mask,
+		    "emask", t[i].name);
+		fmt(want, sizeof(want), " %s", t[i].name);
+		check(i >= NSINGLE || !strcmp(evnames(t[i].mask, buf), want),
+		    "evnames", t[i].name);
+	}
+	check(!strcmp(evnames(IN_MOVE | IN_CREATE | IN_ISDIR, buf),
+	    " IN_MOVED_FROM IN_MOVED_TO IN_CREATE"), "evnames", buf);
+	memset(&c, 0, sizeof(c));
+	check(setemask(&c, "IN_CREATE,IN_BOGUS", "unit") < 0, "emask", "IN_BOGUS");
+}
+
+/* rsync's exit codes in words, from the one string that holds them */
+static void
+testdescribe(void)
+{
+	static const struct { int code; const char *want; } t[] = {
+		{ 1, "syntax or usage error" }, { 23, "partial transfer due to error" },
+		{ 35, "timeout waiting for daemon connection" },
+		{ 127, "rsync could not be run" }, { 255, "remote shell failed" },
+		{ 7, "unknown error" }, { 0, "unknown error" },
+		{ 256 + 9, "killed by signal 9" },
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++)
+		check(!strcmp(describe(t[i].code), t[i].want), "describe", t[i].want);
+}
+
 /* d->pending, the directories d owes, is kept by hand in mark(),
  * undirt(), settle() and collect(): it must be the dirt entries with d's
  * bit in dirty */
@@ -429,6 +479,8 @@ main(void)
 	testopts();
 	testhas();
 	testpending();
+	testdescribe();
+	testevents();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
