@@ -2225,21 +2225,34 @@ watch(struct node *dir, const char *name, int at)
 static void mark(struct node *n, const char *name, uint32_t bits);
 static void drop(struct node *n, int rm);
 
+/* the node of the directory open as fd: re-adding the watch through
+ * /proc/self/fd/N gives the wd of the one its inode has; NULL for one not
+ * watched (whose new watch goes again) or without /proc (noproc) */
+static struct node *
+nodeof(int fd)
+{
+	char p[32];
+	int wd;
+
+	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
+	if ((wd = inotify_add_watch(ifd, p, wmask() & ~IN_DONT_FOLLOW)) < 0) {
+		noproc = errno == ENOENT;
+		return NULL;
+	}
+	if (!lookup(wd))
+		inotify_rm_watch(ifd, wd);
+	return lookup(wd);
+}
+
 /* fd is the directory n watches, not one a symlink swapped in on the way
  * since leads to (its own watch would be another); without /proc, taken
  * to be */
 static int
 ours(int fd, const struct node *n)
 {
-	char p[32];
-	int wd;
+	const struct node *m = nodeof(fd);
 
-	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
-	if ((wd = inotify_add_watch(ifd, p, wmask() & ~IN_DONT_FOLLOW)) < 0)
-		return noproc = errno == ENOENT;
-	if (wd != n->wd && !lookup(wd))
-		inotify_rm_watch(ifd, wd);
-	return wd == n->wd;
+	return m ? m == n : noproc;
 }
 
 /* watch the subdirectories of dir; push them on *stack. One that is
@@ -2524,6 +2537,27 @@ mayhold(const struct node *n, const char *name, uid_t *uid)
 	return k < HELDUSER;
 }
 
+/* name in n left out of every sync from since on, held with the events
+ * in mask; 0 if it cannot be (HELDMAX, HELDUSER, memory) */
+static int
+holdback(struct node *n, const char *name, uint32_t mask, int64_t since)
+{
+	struct unclosed *p;
+	uid_t uid;
+
+	if (nunclosed == HELDMAX || !mayhold(n, name, &uid) ||
+	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
+		return 0;
+	unclosed = p;
+	if (!(p[nunclosed].name = strdup(name)))
+		return 0;
+	p[nunclosed].n = n;
+	p[nunclosed].mask = mask;
+	p[nunclosed].uid = uid;
+	p[nunclosed++].since = since;
+	return 1;
+}
+
 /* an event on file name of n while wsettle holds files being written:
  * 1 if it is held back, 0 if it is owed now */
 static int
@@ -2531,9 +2565,8 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 {
 	static struct unclosed away; /* moved away: held where it lands */
 	static uint32_t awaycookie;
-	struct unclosed *u = findunclosed(n, name), *p;
+	struct unclosed *u = findunclosed(n, name);
 	int64_t since = now();
-	uid_t uid;
 
 	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u) {
 		u->mask |= mask;
@@ -2560,17 +2593,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
 	}
-	if (nunclosed == HELDMAX || !mayhold(n, name, &uid) ||
-	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
-		return 0;
-	unclosed = p;
-	if (!(p[nunclosed].name = strdup(name)))
-		return 0;
-	p[nunclosed].n = n;
-	p[nunclosed].mask = mask;
-	p[nunclosed].uid = uid;
-	p[nunclosed++].since = since;
-	return 1;
+	return holdback(n, name, mask, since);
 }
 
 /* unclosed[i], open wsettle ms: owed as it is now, and said */
@@ -4462,19 +4485,25 @@ stopall(int sig, int hooks)
 }
 
 /* A user may swap a file that rsync has listed for a FIFO before rsync's
- * sender opens it: the sender then waits in open() for a writer that
- * never comes, and rsync's --timeout, which counts silence in its own
- * I/O loop, never fires, so that destination would sync nothing again.
+ * sender opens it, or hold a lease on a file of theirs: the sender then
+ * waits in open(), for a writer that never comes or for the kernel to
+ * break the lease (fs.lease-break-time, 45 s, a file), and rsync's
+ * --timeout, which counts silence in its own I/O loop, does not fire.
  * So each JAMCHECK_MS that children run, a process of theirs (of their
- * process group) found waiting for a FIFO's writer, wchan
- * wait_for_partner (rsync opens no FIFO of its own), stops that sync,
- * which starts again at once and lists the FIFO as one. The look reads
- * the stat of every process, so the next waits at least twenty times
- * what it took. */
+ * process group) found waiting so (wchan wait_for_partner or
+ * __break_lease; rsync opens no FIFO of its own) stops that sync, which
+ * starts again at once without the file it was opening: that file,
+ * found from its open call (/proc/PID/syscall, the path read from its
+ * memory) as that process reaches it but without following a symlink,
+ * is held back as one being written (wsettle), so that a user who does
+ * it again at every sync delays nothing but their own file. The look
+ * reads the stat of every process, so the next waits at least twenty
+ * times what it took. */
 
-/* /proc/PID/NAME in buf of size bytes, NUL-terminated: its length, or -1 */
+/* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
+ * its length, or -1 */
 static ssize_t
-procread(const char *pid, const char *name, char *buf, size_t size)
+procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
 {
 	char path[64];
 	ssize_t n = -1;
@@ -4482,7 +4511,7 @@ procread(const char *pid, const char *name, char *buf, size_t size)
 
 	fmt(path, sizeof(path), "/proc/%s/%s", pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, buf, size - 1);
+		n = pread(fd, buf, size - 1, off);
 		close(fd);
 	}
 	buf[n > 0 ? n : 0] = '\0';
@@ -4498,14 +4527,55 @@ statfield(const char *pid, int k, char *st)
 {
 	const char *s = NULL;
 
-	if (procread(pid, "stat", st, STATLEN) >= 0)
+	if (procread(pid, "stat", st, STATLEN, 0) >= 0)
 		for (s = strrchr(st, ')'); s && k-- > 2;)
 			s = strchr(s + 1, ' ');
 	return s ? s + 1 : NULL;
 }
 
-/* every sync one of whose processes waits for a FIFO's writer starts
- * again */
+/* the file that process pid waits in open() for, held back */
+static void
+holdstuck(const char *pid)
+{
+	char b[PATH_MAX], p[64], *name;
+	const char *s = b, *dir = "";
+	unsigned long a[3] = { 0, 0, 0 };
+	struct node *n;
+	int k, at, fd;
+
+	if (procread(pid, "syscall", b, sizeof(b), 0) < 0)
+		return;
+	a[0] = digits(b); /* "NR 0xARG1 0xARG2 ..." */
+	for (k = 1; k < 3 && (s = strchr(s, 'x')); k++)
+		for (s++; isxdigit((unsigned char)*s); s++)
+			a[k] = a[k] * 16 + (isdigit((unsigned char)*s) ?
+			    *s - '0' : (*s | 32) - 'a' + 10);
+	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
+		a[2] = a[1];
+		a[1] = (unsigned)AT_FDCWD;
+	}
+	if (procread(pid, "mem", b, sizeof(b), (off_t)a[2]) <= 0)
+		return;
+	if (*b == '/' || (int)a[1] == AT_FDCWD)
+		fmt(p, sizeof(p), "/proc/%s/%s", pid, *b == '/' ? "root" : "cwd");
+	else /* a directory it holds open: rsync 3.4 on walks a path so */
+		fmt(p, sizeof(p), "/proc/%s/fd/%d", pid, (int)a[1]);
+	if ((name = strrchr(b, '/'))) {
+		*name++ = '\0';
+		dir = b + strspn(b, "/");
+	} else {
+		name = b;
+	}
+	at = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = at < 0 ? -1 : openpath(at, dir);
+	if (fd >= 0 && (n = nodeof(fd)) && !findunclosed(n, name))
+		holdback(n, name, IN_CLOSE_WRITE, now());
+	closefd(&at);
+	closefd(&fd);
+}
+
+/* every sync one of whose processes waits in open() for a FIFO's writer
+ * or a lease's break starts again, without that file */
 static void
 unjam(void)
 {
@@ -4528,11 +4598,13 @@ unjam(void)
 		g = digits(s + 1);
 		for (d = dests; d < dests + ndests; d++) {
 			if (d->pid != g || d->killed || /* no pid is 0 */
-			    procread(e->d_name, "wchan", w, sizeof(w)) < 0 ||
-			    strcmp(w, "wait_for_partner"))
+			    procread(e->d_name, "wchan", w, sizeof(w), 0) < 0 ||
+			    (strcmp(w, "wait_for_partner") && strcmp(w, "__break_lease")))
 				continue;
+			holdstuck(e->d_name);
 			logmsg(LOG_WARNING, "%s: rsync waited in open() on a FIFO "
-			    "swapped in under it: it starts again", d->spec);
+			    "swapped in or a user's lease: it starts again, "
+			    "without that file", d->spec);
 			d->killed = 1;
 			kill(-d->pid, SIGKILL);
 		}

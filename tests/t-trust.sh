@@ -494,7 +494,8 @@ reading() {
 # reads a slowly (rspeed); z is swapped for a FIFO under it, so that the
 # sender that listed z as a file opens a FIFO no writer comes to (it
 # would wait in open() for ever: rsync's --timeout counts silence in its
-# own I/O loop only); then a later change must reach DIR
+# own I/O loop only); then a later change must reach DIR, and the FIFO,
+# held back for wsettle (2 s), too
 fifo_jam() {
 	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c 'head -c 3000000 /dev/zero > "$1/a" && echo z > "$1/z"' u "$T/src/u" ||
@@ -504,6 +505,8 @@ fifo_jam() {
 	as_nobody sh -c 'rm "$1/z" && mkfifo "$1/z"' u "$T/src/u" || fail "no FIFO"
 	echo other > src/other
 	wait_for 30 test -f "$1/other" || fail "the destination stalls: $(for p in $(leftover_rsync); do printf '%s ' "$p:$(cat "/proc/$p/wchan")"; done)"
+	wait_for 10 log_has d "/u/z still open after 2 s: syncing it as it is" ||
+		fail "the FIFO was not held back"
 	wait_for 10 test -p "$1/u/z" || fail "the FIFO was not mirrored as one"
 	stop
 }
@@ -511,7 +514,7 @@ fifo_jam() {
 t_a_file_swapped_for_a_fifo_under_rsync_stalls_no_destination() {
 	mkdir -p src
 	user_dir src/u
-	boot "rtimeout = 3" "rspeed = 1000"
+	boot "rtimeout = 3" "rspeed = 1000" "wsettle = 2"
 	fifo_jam dst
 }
 
@@ -521,7 +524,8 @@ t_a_fifo_under_rsync_to_ssh_stalls_no_destination() {
 	sshd_start
 	mkdir -p src r
 	user_dir src/u
-	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH" "rtimeout = 3" "rspeed = 1000"
+	boot "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH" "rtimeout = 3" "rspeed = 1000" \
+		"wsettle = 2"
 	fifo_jam r
 }
 
@@ -640,7 +644,7 @@ t_many_fifos_in_a_row_stall_no_destination() {
 		u "$T/src/u" "$T/waitev" > race.log 2>&1 || fail "the user's swap failed: $(cat race.log)"
 	echo other > src/other
 	wait_for 30 test -f dst/other ||
-		fail "the destination stalls: $(grep -c 'swapped in under it' d.log) FIFOs met so far"
+		fail "the destination stalls: $(grep -c "swapped in or a user's lease" d.log) FIFOs met so far"
 	stop
 }
 
@@ -696,5 +700,88 @@ t_a_log_file_swapped_for_a_full_fifo_stalls_no_destination() {
 	wait_for 10 test -e logs/rsync.log.full || fail "the user could not fill a FIFO: $(cat fifo.log)"
 	echo new > src/g
 	wait_for 30 test -f dst/g || fail "the destination stalls: $(rsync_wchans)"
+	stop
+}
+
+# an rjail path that a user may change (theirs, or under a directory they
+# own or may write): every jail shows it writable as it is, so the user
+# could swap what rsync finds there for a symlink or a full FIFO (rsync's
+# log file there: 3.2.7 appended its log to root's file through the
+# symlink, 3.5.0 blocked for ever on the FIFO). Refused at its line; a
+# sticky directory such as /tmp above it is not the user's to change.
+t_an_rjail_path_a_user_may_change_is_refused() {
+	mkdir -p src
+	user_dir logs
+	for j in "$T/logs" "$T/logs/sub"; do
+		mkconf c.conf "logfile = $T/logs/rsync.log" "rjail = $j"
+		"$INOSYNC" -t -c "$T/c.conf" > out 2> err && fail "rjail = $j was accepted"
+		grep -qF "c.conf:6: rjail $j: every jail shows it as it is, but a user other than root may change $T/logs: refused" err ||
+			fail "rjail = $j: not refused at its line: $(cat err)"
+	done
+	mkconf c.conf "logfile = $T/logs/rsync.log" "rjail = $T/runs"
+	"$INOSYNC" -t -c "$T/c.conf" > out 2> err || fail "a root-owned rjail path under /tmp was refused: $(cat err)"
+}
+
+# a user's own files, each under a write lease the user holds (fcntl
+# F_SETLEASE F_WRLCK on a read-only fd: allowed to a file's owner, and no
+# file being written that wsettle holds back): rsync's sender would wait
+# in open() for lease-break-time (45 s by default) at each of them, a
+# thousand files 12 hours, the user taking the leases again for the next
+# sync; a change of another user's must not wait behind them
+t_a_users_leases_hold_back_only_their_own_files() {
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE"; chdir $ARGV[0] or die;
+		for my $i (1 .. 2) {
+			open(my $w, ">", "l$i") or die; print $w "x$i\n"; close $w;
+			sysopen(my $r, "l$i", O_RDONLY) or die;
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' "$T/src/u" > lease.log 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
+	wait_for 10 busy || fail "no sync of the user's files"
+	echo other > src/other
+	wait_for 30 test -f dst/other ||
+		fail "the destination stalls: $(rsync_wchans)"
+	stop
+}
+
+# a FIFO swapped in at every sync: round after round the user puts a
+# regular b back (with a new a), learns from inotify when the next rsync
+# opens a (its list is made), and swaps b for a FIFO again. Were each
+# sync only started again, every one would stop at b, and nothing after
+# u/b (here root's v/other) would ever reach the destination
+t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
+	waitev
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c '
+		cd "$1" || exit 1
+		head -c 8000000 /dev/zero > a || exit 1
+		r=0
+		while [ ! -e "$2/stop" ] && [ $r -lt 60 ]; do
+			r=$((r + 1))
+			rm -f b; touch a; echo "$r" > b; mkfifo f
+			"$3" . open a || exit 1
+			mv f b || exit 1
+			sleep 0.3
+		done' u "$T/src/u" "$T" "$T/waitev" > loop.log 2>&1 &
+	remember $!
+	wait_for 10 log_lines d 2 "swapped in or a user's lease" || fail "the user's loop jammed nothing: $(cat loop.log)"
+	log_has d "swapped in or a user's lease: it starts again, without that file" ||
+		fail "the sync that stopped was not said"
+	echo other > src/v/other
+	wait_for 20 test -f dst/v/other ||
+		fail "root's file never reached the destination: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs"
+	: > stop
 	stop
 }
