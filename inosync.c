@@ -532,14 +532,28 @@ die(int status, const char *f, ...)
 	exit(status);
 }
 
+/* clock c in microseconds (time() would be one more routine) */
+static int64_t
+usclock(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* CLOCK_MONOTONIC in microseconds */
 static int64_t
 usnow(void)
 {
-	struct timespec ts;
+	return usclock(CLOCK_MONOTONIC);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+/* the wall clock's seconds */
+static time_t
+wall(void)
+{
+	return usclock(CLOCK_REALTIME) / 1000000;
 }
 
 /* milliseconds since boot, the clock of every deadline */
@@ -2137,7 +2151,7 @@ wantfull(void)
 		dests[i].needfull = 1;
 		dueby(&dests[i], t);
 		if (!dests[i].owedsince)
-			dests[i].owedsince = time(NULL);
+			dests[i].owedsince = wall();
 	}
 }
 
@@ -2359,7 +2373,7 @@ owe(struct dest *d)
 	d->pending++;
 	dueby(d, now() + conf.edelay);
 	if (!d->owedsince)
-		d->owedsince = time(NULL);
+		d->owedsince = wall();
 }
 
 /* r's whole directory is owed, not only some of its entries */
@@ -2538,14 +2552,16 @@ mayhold(const struct node *n, const char *name, uid_t *uid)
 }
 
 /* name in n left out of every sync from since on, held with the events
- * in mask; 0 if it cannot be (HELDMAX, HELDUSER, memory) */
+ * in mask; 0 if it cannot be (HELDMAX, memory, or HELDUSER unless
+ * anyway) */
 static int
-holdback(struct node *n, const char *name, uint32_t mask, int64_t since)
+holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
+    int anyway)
 {
 	struct unclosed *p;
 	uid_t uid;
 
-	if (nunclosed == HELDMAX || !mayhold(n, name, &uid) ||
+	if (nunclosed == HELDMAX || (!mayhold(n, name, &uid) && !anyway) ||
 	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
 	unclosed = p;
@@ -2593,7 +2609,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
 	}
-	return holdback(n, name, mask, since);
+	return holdback(n, name, mask, since, 0);
 }
 
 /* unclosed[i], open wsettle ms: owed as it is now, and said */
@@ -4240,7 +4256,7 @@ reschedule(struct dest *d, int ok, int64_t t)
 {
 	if (ok) {
 		d->backoff = 0;
-		d->lastok = time(NULL);
+		d->lastok = wall();
 		/* what it still owes came after the sync started */
 		d->owedsince = owes(d) ? d->lastok - (t - d->start) / 1000 : 0;
 		return;
@@ -4281,7 +4297,7 @@ logsync(struct dest *d, int code, int ok, long long ms)
 	else
 		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
 		    code, describe(code));
-	d->lasterrat = time(NULL);
+	d->lasterrat = wall();
 	logmsg(code == NOMEM || code == 1 || code == 2 || code == 4 ? LOG_ERR :
 	    LOG_WARNING, "%s: %s failed after %lld ms (%s); retrying in %lld ms",
 	    d->spec, what, ms, d->lasterr, (long long)d->backoff);
@@ -4533,29 +4549,31 @@ statfield(const char *pid, int k, char *st)
 	return s ? s + 1 : NULL;
 }
 
-/* the file that process pid waits in open() for, held back */
-static void
+/* the file that process pid waits in open() for, held back for wsettle
+ * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
+ * one costs that user a race they won): 1 if it is, 0 if it cannot be */
+static int
 holdstuck(const char *pid)
 {
+	static const char hex[] = "0123456789abcdef";
 	char b[PATH_MAX], p[64], *name;
-	const char *s = b, *dir = "";
+	const char *s = b, *dir = "", *h;
 	unsigned long a[3] = { 0, 0, 0 };
 	struct node *n;
-	int k, at, fd;
+	int k, at, fd, held = 0;
 
 	if (procread(pid, "syscall", b, sizeof(b), 0) < 0)
-		return;
+		return 0;
 	a[0] = digits(b); /* "NR 0xARG1 0xARG2 ..." */
 	for (k = 1; k < 3 && (s = strchr(s, 'x')); k++)
-		for (s++; isxdigit((unsigned char)*s); s++)
-			a[k] = a[k] * 16 + (isdigit((unsigned char)*s) ?
-			    *s - '0' : (*s | 32) - 'a' + 10);
+		for (s++; (h = memchr(hex, *s | 32, 16)); s++)
+			a[k] = a[k] * 16 + (h - hex);
 	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
 		a[2] = a[1];
 		a[1] = (unsigned)AT_FDCWD;
 	}
 	if (procread(pid, "mem", b, sizeof(b), (off_t)a[2]) <= 0)
-		return;
+		return 0;
 	if (*b == '/' || (int)a[1] == AT_FDCWD)
 		fmt(p, sizeof(p), "/proc/%s/%s", pid, *b == '/' ? "root" : "cwd");
 	else /* a directory it holds open: rsync 3.4 on walks a path so */
@@ -4568,10 +4586,12 @@ holdstuck(const char *pid)
 	}
 	at = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fd = at < 0 ? -1 : openpath(at, dir);
-	if (fd >= 0 && (n = nodeof(fd)) && !findunclosed(n, name))
-		holdback(n, name, IN_CLOSE_WRITE, now());
+	if (fd >= 0 && (n = nodeof(fd)))
+		held = findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
+		    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
 	closefd(&at);
 	closefd(&fd);
+	return held;
 }
 
 /* every sync one of whose processes waits in open() for a FIFO's writer
@@ -4586,6 +4606,7 @@ unjam(void)
 	struct dest *d;
 	pid_t g;
 	DIR *dp;
+	int k;
 
 	if (!(dp = opendir("/proc")))
 		return;
@@ -4601,10 +4622,13 @@ unjam(void)
 			    procread(e->d_name, "wchan", w, sizeof(w), 0) < 0 ||
 			    (strcmp(w, "wait_for_partner") && strcmp(w, "__break_lease")))
 				continue;
-			holdstuck(e->d_name);
+			/* a lease is broken in lease-break-time: sooner than
+			 * starting again and again at a file not held back */
+			if (!(k = holdstuck(e->d_name)) && *w == '_')
+				continue;
 			logmsg(LOG_WARNING, "%s: rsync waited in open() on a FIFO "
-			    "swapped in or a user's lease: it starts again, "
-			    "without that file", d->spec);
+			    "swapped in or a user's lease: it starts again%s",
+			    d->spec, k ? ", without that file" : "");
 			d->killed = 1;
 			kill(-d->pid, SIGKILL);
 		}

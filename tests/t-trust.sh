@@ -785,3 +785,65 @@ t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
 	: > stop
 	stop
 }
+
+# lease_user DIR N NAMES...: as nobody, in DIR, keep N files open and
+# written (held back by wsettle: w1..wN), then write NAMES and take a
+# write lease on each (F_SETLEASE F_WRLCK, allowed to a file's owner);
+# "leased" in $T/lease.log when done. Runs in the background for 150 s.
+lease_user() {
+	_lu_d=$1 _lu_n=$2
+	shift 2
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE"; chdir shift @ARGV or die;
+		my $n = shift @ARGV; my (@w, @h);
+		for my $i (1 .. $n) {
+			open(my $w, ">", "w$i") or die "w$i: $!\n";
+			syswrite($w, "x"); push @w, $w;
+		}
+		sleep 1;
+		for my $f (@ARGV) {
+			open(my $w, ">", $f) or die; print $w "$f\n"; close $w;
+			sysopen(my $r, $f, O_RDONLY) or die;
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
+		$| = 1; print "leased\n";
+		for (1 .. 150) { sleep 1; syswrite($_, "x") for @w; }' \
+		"$_lu_d" "$_lu_n" "$@" > "$T/lease.log" 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased "$T/lease.log" || fail "the user took no lease: $(cat "$T/lease.log")"
+}
+
+# a user who keeps 64 files of their own open and written (held back by
+# wsettle, as designed) has used up their share (HELDUSER); a file of
+# theirs that stalls rsync must still be held back, or every sync would
+# be stopped at it again until the lease breaks (45 s a file)
+t_a_lease_is_held_back_though_its_owner_holds_64_files() {
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	lease_user "$T/src/u" 64 l1 l2
+	wait_for 10 busy || fail "no sync of the user's files"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file stalls behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs; $(rsync_wchans)"
+	stop
+}
+
+# wsettle = 0 holds back no file being written, but a file that stalls
+# rsync is held back all the same (WSETTLE_MS), or the sync that starts
+# again would stop at it at once
+t_a_lease_is_held_back_with_wsettle_0() {
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot "wsettle = 0"
+	lease_user "$T/src/u" 0 l1 l2
+	wait_for 10 busy || fail "no sync of the user's files"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file stalls behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs; $(rsync_wchans)"
+	stop
+}
