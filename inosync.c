@@ -44,8 +44,8 @@
  * shows wpath, the destination and what rsync needs, nothing root alone
  * may read), the remote shell runs outside it through a relay, the
  * daemon reaches directories without following a symlink, and a sync
- * whose rsync waits on a FIFO swapped in under it starts again (see
- * unjam()).
+ * whose rsync waits in open() on a FIFO swapped in or a user's lease
+ * starts again without that file, which is held back (see unjam()).
  *
  * One poll() is where the program waits: inotify, signals (a signalfd),
  * the mount table and the pipes of the running rsyncs and movers all come
@@ -57,7 +57,9 @@
  * tree, and on exit and reload ssh's masters are closed in turn.
  * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
  * reloads the config file, keeping the running one if the new one is
- * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status.
+ * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status. Under
+ * systemd it says when it is ready, what it does and that its loop runs
+ * (see sdnotify()).
  * A failing destination is retried with growing back-off and never holds
  * back the others.
  *
