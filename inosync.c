@@ -4519,7 +4519,10 @@ stopall(int sig, int hooks)
  * times what it took. */
 
 /* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
- * its length, or -1 */
+ * its length, or -1. The doubled '/' is the kernel's path all the same,
+ * but not the one qemu-user fakes for its own process ("/proc/self/..."
+ * and "/proc/ITSPID/..."), whose start time no other reader sees: a
+ * daemon run by qemu names its ssh directory as every other does */
 static ssize_t
 procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
 {
@@ -4527,7 +4530,7 @@ procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
 	ssize_t n = -1;
 	int fd;
 
-	fmt(path, sizeof(path), "/proc/%s/%s", pid, name);
+	fmt(path, sizeof(path), "/proc//%s/%s", pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		n = pread(fd, buf, size - 1, off);
 		close(fd);
@@ -4560,7 +4563,7 @@ holdstuck(const char *pid)
 	static const char hex[] = "0123456789abcdef";
 	char b[PATH_MAX], p[64], *name;
 	const char *s = b, *dir = "", *h;
-	unsigned long a[3] = { 0, 0, 0 };
+	uint64_t a[3] = { 0, 0, 0 }; /* 64 bits: a 32-bit daemon may watch a 64-bit rsync */
 	struct node *n;
 	int k, at, fd, held = 0;
 
@@ -4577,7 +4580,7 @@ holdstuck(const char *pid)
 	if (procread(pid, "mem", b, sizeof(b), (off_t)a[2]) <= 0)
 		return 0;
 	if (*b == '/' || (int)a[1] == AT_FDCWD)
-		fmt(p, sizeof(p), "/proc/%s/%s", pid, *b == '/' ? "root" : "cwd");
+		fmt(p, sizeof(p), "/proc//%s/%s", pid, *b == '/' ? "root" : "cwd");
 	else /* a directory it holds open: rsync 3.4 on walks a path so */
 		fmt(p, sizeof(p), "/proc/%s/fd/%d", pid, (int)a[1]);
 	if ((name = strrchr(b, '/'))) {
