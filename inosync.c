@@ -544,13 +544,6 @@ usclock(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* CLOCK_MONOTONIC in microseconds */
-static int64_t
-usnow(void)
-{
-	return usclock(CLOCK_MONOTONIC);
-}
-
 /* the wall clock's seconds */
 static time_t
 wall(void)
@@ -562,7 +555,7 @@ wall(void)
 static int64_t
 now(void)
 {
-	return usnow() / 1000;
+	return usclock(CLOCK_MONOTONIC) / 1000;
 }
 
 static char *
@@ -3427,7 +3420,8 @@ childfail(const char *what, const char *arg)
 }
 
 /* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
- * it: musl's execvp() takes 0.5 KB of a static binary for this loop */
+ * it, but never from the current directory (an empty element): musl's
+ * execvp() takes 0.5 KB of a static binary for this loop */
 static void
 execargv(char **argv)
 {
@@ -3440,9 +3434,8 @@ execargv(char **argv)
 	else
 		for (p = p ? p : "/usr/local/bin:/bin:/usr/bin";; p = e + 1) {
 			e = p + strcspn(p, ":");
-			k = e > p ? (size_t)(e - p) : 1; /* an empty one is "." */
-			if (k + 1 + l <= sizeof(path)) {
-				memcpy(path, e > p ? p : ".", k);
+			if ((k = e - p) && k + 1 + l <= sizeof(path)) {
+				memcpy(path, p, k);
 				path[k] = '/';
 				memcpy(path + k + 1, argv[0], l);
 				execv(path, argv);
@@ -5232,7 +5225,7 @@ writestatus(void)
 	if (!conf.statusfile || !(s = status(&n)))
 		return;
 	if (syscall(SYS_getrandom, &r, sizeof(r), GRND_NONBLOCK) < 0)
-		r ^= usnow(); /* no entropy yet, early at boot */
+		r ^= usclock(CLOCK_MONOTONIC); /* no entropy yet, early at boot */
 	errno = ENAMETOOLONG;
 	ok = fmt(tmp, sizeof(tmp), "%s.%lu", conf.statusfile, r) < (int)sizeof(tmp);
 	ok = ok && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -5421,7 +5414,7 @@ reload(void)
 	struct conf *c;
 	char msg[64];
 
-	fmt(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)usnow());
+	fmt(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)usclock(CLOCK_MONOTONIC));
 	sdnotify(msg);
 	sdready = 0;
 	if (!conf.file) {

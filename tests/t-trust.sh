@@ -820,17 +820,18 @@ lease_user() {
 	wait_for 10 grep -q leased "$T/lease.log" || fail "the user took no lease: $(cat "$T/lease.log")"
 }
 
-# a user who keeps 64 files of their own open and written (held back by
-# wsettle, as designed) has used up their share (HELDUSER); a file of
-# theirs that stalls rsync must still be held back, or every sync would
-# be stopped at it again until the lease breaks (45 s a file)
-t_a_lease_is_held_back_though_its_owner_holds_64_files() {
+# leases_stall_nothing N [LINE...]: boot with LINEs; the user keeps N
+# files of theirs written and leases l1 and l2; root's v/other, listed
+# after u/, must still arrive
+leases_stall_nothing() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	command -v perl > /dev/null || skip "no perl"
 	mkdir -p src/v
 	user_dir src/u
-	boot
-	lease_user "$T/src/u" 64 l1 l2
+	_ls_n=$1
+	shift
+	boot "$@"
+	lease_user "$T/src/u" "$_ls_n" l1 l2
 	wait_for 10 busy || fail "no sync of the user's files"
 	echo other > src/v/other
 	wait_for 30 test -f dst/v/other ||
@@ -838,19 +839,32 @@ t_a_lease_is_held_back_though_its_owner_holds_64_files() {
 	stop
 }
 
+# a user who keeps 64 files of their own open and written (held back by
+# wsettle, as designed) has used up their share (HELDUSER); a file of
+# theirs that stalls rsync must still be held back, or every sync would
+# be stopped at it again until the lease breaks (45 s a file)
+t_a_lease_is_held_back_though_its_owner_holds_64_files() {
+	leases_stall_nothing 64
+}
+
 # wsettle = 0 holds back no file being written, but a file that stalls
 # rsync is held back all the same (WSETTLE_MS), or the sync that starts
 # again would stop at it at once
 t_a_lease_is_held_back_with_wsettle_0() {
-	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
-	command -v perl > /dev/null || skip "no perl"
-	mkdir -p src/v
-	user_dir src/u
-	boot "wsettle = 0"
-	lease_user "$T/src/u" 0 l1 l2
-	wait_for 10 busy || fail "no sync of the user's files"
-	echo other > src/v/other
-	wait_for 30 test -f dst/v/other ||
-		fail "root's file stalls behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs; $(rsync_wchans)"
+	leases_stall_nothing 0 "wsettle = 0"
+}
+
+# the remote shell by PATH, whose empty element would be the current
+# directory: an "ssh" there (the daemon's start directory, here $T) is
+# not run
+t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory() {
+	mkdir -p src
+	echo a > src/a
+	printf '#!/bin/sh\n: > "%s/ran"\nexit 255\n' "$T" > ssh
+	chmod 755 ssh
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rtimeout = 2"
+	PATH=":$PATH" start d -c "$T/c.conf"
+	wait_for 20 log_has d "sync failed" || fail "no sync tried"
+	[ ! -e ran ] || fail "the ssh of the current directory was run"
 	stop
 }
