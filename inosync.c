@@ -3419,9 +3419,29 @@ childfail(const char *what, const char *arg)
 	_exit(127);
 }
 
+/* $PATH keeps only its absolute elements, so that neither we nor rsync
+ * (which runs the remote shell itself when unjailed) ever run a program
+ * from the current directory: an empty element, ".", "bin" */
+static void
+safepath(void)
+{
+	char *p = getenv("PATH"), *r = p, *w = p, *e;
+
+	for (; r && *r; r = e + !!*e) {
+		e = r + strcspn(r, ":");
+		if (*r != '/')
+			continue;
+		if (w != p)
+			*w++ = ':';
+		memmove(w, r, e - r);
+		w += e - r;
+	}
+	if (w)
+		*w = '\0';
+}
+
 /* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
- * it, but never from the current directory (an empty element): musl's
- * execvp() takes 0.5 KB of a static binary for this loop */
+ * it: musl's execvp() takes 0.5 KB of a static binary for this loop */
 static void
 execargv(char **argv)
 {
@@ -5903,6 +5923,7 @@ main(int argc, char *argv[])
 	if (argc > 1 && !strcmp(argv[1], "--rsh"))
 		relay(argc - 2, argv + 2); /* in a jail, for its rsync */
 	keepstdio();
+	safepath();
 	getconf(argc, argv, &detach, &check);
 	if (check) {
 		printconf(&conf);

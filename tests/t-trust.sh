@@ -857,14 +857,24 @@ t_a_lease_is_held_back_with_wsettle_0() {
 # the remote shell by PATH, whose empty element would be the current
 # directory: an "ssh" there (the daemon's start directory, here $T) is
 # not run
-t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory() {
+# the daemon runs ssh itself (the jail's relay) or rsync runs it (rjail =
+# no, or under emulation): neither takes it from the current directory
+empty_path_element() {
 	mkdir -p src
 	echo a > src/a
 	printf '#!/bin/sh\n: > "%s/ran"\nexit 255\n' "$T" > ssh
 	chmod 755 ssh
-	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rtimeout = 2"
-	PATH=":$PATH" start d -c "$T/c.conf"
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rtimeout = 2" "$@"
+	PATH=":.:bin:$PATH" start d -c "$T/c.conf"
 	wait_for 20 log_has d "sync failed" || fail "no sync tried"
 	[ ! -e ran ] || fail "the ssh of the current directory was run"
 	stop
+}
+
+t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory() {
+	empty_path_element
+}
+
+t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory_unjailed() {
+	empty_path_element "rjail = no"
 }

@@ -461,6 +461,26 @@ testpending(void)
 	ndests = 0;
 }
 
+static void
+testsafepath(void)
+{
+	static const char *t[][2] = {
+		{ "", "" }, { ":", "" }, { "::/bin:", "/bin" },
+		{ "/a:b:/c", "/a:/c" }, { ".:/usr/bin::/bin:", "/usr/bin:/bin" },
+		{ "/x", "/x" }, { "bin:.:..", "" }, { "/a/:/b//c", "/a/:/b//c" },
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		setenv("PATH", t[i][0], 1);
+		safepath();
+		check(!strcmp(getenv("PATH"), t[i][1]), "safepath", t[i][0]);
+	}
+	unsetenv("PATH");
+	safepath();
+	check(!getenv("PATH"), "safepath", "unset");
+}
+
 int
 main(void)
 {
@@ -481,6 +501,7 @@ main(void)
 	testpending();
 	testdescribe();
 	testevents();
+	testsafepath();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
