@@ -3466,6 +3466,15 @@ execargv(char **argv)
 	childfail("run", argv[0]);
 }
 
+/* fork(), less what only threads need: we run one thread and install
+ * no atfork handler, and musl's fork() takes every lock of libc's for
+ * threads we do not have (1.7 KB of a static binary) */
+static pid_t
+newproc(void)
+{
+	return _Fork();
+}
+
 /* fork a child with fds 0-2 from io (-1: as they are) that runs fn(arg),
  * which does not return, or execs argv if fn is NULL; its pid, or -1 */
 static pid_t
@@ -3475,7 +3484,7 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 	pid_t pid;
 	int k;
 
-	if ((pid = fork()) != 0) {
+	if ((pid = newproc()) != 0) {
 		if (pid > 0 && !inchild)
 			setpgid(pid, pid);
 		return pid;
@@ -3827,7 +3836,7 @@ childmain(void *arg)
 
 	if (JAILED(j->d) && j->d->kind == SHELL) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
-		    (g = fork()) < 0)
+		    (g = newproc()) < 0)
 			childfail("start", "the relay");
 		if (g > 0) {
 			close(sv[1]);
@@ -5734,7 +5743,7 @@ daemonize(void)
 	pid_t pid;
 	int fd;
 
-	switch ((pid = fork())) {
+	switch ((pid = newproc())) {
 	case -1:
 		die(1, "fork:");
 	case 0:
