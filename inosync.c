@@ -83,6 +83,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h> /* malloc_usable_size */
 #include <poll.h>
 #include <sched.h> /* unshare */
 #include <signal.h>
@@ -629,6 +630,25 @@ digits(const char *s)
 	return v;
 }
 
+/* realloc() for what only grows: p with room for n bytes. Sizes grow
+ * geometrically in malloc's classes, so an array grown by one is copied
+ * seldom; musl's realloc() would cost a static binary 1.1 KB more */
+static void *
+grow(void *p, size_t n)
+{
+	size_t had = p ? malloc_usable_size(p) : 0;
+	void *q;
+
+	if (had >= n)
+		return p;
+	if (!(q = malloc(n)))
+		return NULL;
+	if (p)
+		memcpy(q, p, had);
+	free(p);
+	return q;
+}
+
 static char *
 cat3(const char *a, const char *b, const char *c)
 {
@@ -967,7 +987,7 @@ setrjail(struct conf *c, const char *v, const char *where)
 	if (!geteuid() && (p = othersmay(v)))
 		return cerr(where, "rjail %s: every jail shows it as it is, but "
 		    "a user other than root may change %s: refused", v, p);
-	if (!(j = realloc(c->jails, (c->njails + 1) * sizeof(*j))) ||
+	if (!(j = grow(c->jails, (c->njails + 1) * sizeof(*j))) ||
 	    !(j[c->njails] = strdup(v)))
 		return cerr(where, "out of memory");
 	c->jails = j;
@@ -1039,7 +1059,7 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 		return cerr(where, "empty exclude pattern");
 	if (c->npats == PATSMAX)
 		return cerr(where, "more than %d exclude patterns (PATSMAX)", PATSMAX);
-	if (!(p = realloc(c->pats, (c->npats + 1) * sizeof(*p))))
+	if (!(p = grow(c->pats, (c->npats + 1) * sizeof(*p))))
 		return cerr(where, "out of memory");
 	c->pats = p;
 	x = &p[c->npats];
@@ -1085,7 +1105,7 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 {
 	char **x;
 
-	if (!(x = realloc(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
+	if (!(x = grow(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
 	    !(x[c->nxfiles] = strdup(v)))
 		return cerr(where, "out of memory");
 	c->xfiles = x;
@@ -1480,7 +1500,8 @@ slurp(const char *file, int flags, char **buf, struct stat *st)
 		if (len + 1 >= cap) {
 			if (cap >= CONFMAX)
 				errno = EFBIG;
-			if (cap >= CONFMAX || !(b = realloc(*buf, cap += 4096)))
+			if (cap >= CONFMAX ||
+			    !(b = grow(*buf, cap = MIN(cap * 2 + 4096, CONFMAX))))
 				break;
 			*buf = b;
 		}
@@ -2310,7 +2331,7 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 		if (!(c = watch(dir, e->d_name, fd)))
 			continue;
 		if (*n == *cap) {
-			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
+			if (!(s = grow(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
 				unwatched(path, ENOMEM);
 				break;
 			}
@@ -2397,7 +2418,7 @@ addname(struct dirt *r, const char *name)
 		if (!strcmp(r->names + k, name))
 			return;
 	if (r->nlen + len > NAMESMAX || allnames + len > NAMESALL ||
-	    !(p = realloc(r->names, r->nlen + len))) {
+	    !(p = grow(r->names, r->nlen + len))) {
 		whole(r);
 		return;
 	}
@@ -2421,7 +2442,7 @@ mark(struct node *n, const char *name, uint32_t bits)
 		return;
 	if (!n->dslot) {
 		if (ndirt == cdirt) {
-			if (!(r = realloc(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
+			if (!(r = grow(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
 				logmsg(LOG_ERR, "out of memory: falling back to full syncs");
 				wantfull();
 				return;
@@ -2557,7 +2578,7 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	uid_t uid;
 
 	if (nunclosed == HELDMAX || (!mayhold(n, name, &uid) && !anyway) ||
-	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
+	    !(p = grow(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
 	unclosed = p;
 	if (!(p[nunclosed].name = strdup(name)))
@@ -2706,7 +2727,7 @@ addmove(const char *from, size_t flen, const struct node *n,
 	char *s;
 
 	if (tl < 0 || nmoves == MOVESMAX || allmoves + len > MOVESALL ||
-	    !(m = realloc(moves, (nmoves + 1) * sizeof(*m))))
+	    !(m = grow(moves, (nmoves + 1) * sizeof(*m))))
 		return;
 	moves = m;
 	if (!(s = malloc(len)))
@@ -3073,7 +3094,7 @@ listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
 		path[n++] = '/';
 	path[n++] = '\0';
 	if (*len + n > *cap) {
-		if (!(p = realloc(*l, *cap * 2 + n + 4096)))
+		if (!(p = grow(*l, *cap * 2 + n + 4096)))
 			return -1;
 		*l = p;
 		*cap = *cap * 2 + n + 4096;
@@ -4032,7 +4053,7 @@ passfiles(const struct dest *d, int src, size_t i, size_t *j)
 		if (!stillthere(src, &moves[*j], &st) && ++gone)
 			continue;
 		nl = strlen(q[3]) + 3;
-		if (!(l = realloc(list, len + nl)))
+		if (!(l = grow(list, len + nl)))
 			return -1;
 		list = l;
 		len += fmt(list + len, nl, "./%s", q[3]) + 1;
@@ -5049,7 +5070,7 @@ readmountinfo(size_t *n)
 	while (r > 0) {
 		if (*n + 1 >= cap) {
 			errno = EFBIG;
-			if (cap >= MOUNTMAX || !(b = realloc(buf, cap + 16384)))
+			if (cap >= MOUNTMAX || !(b = grow(buf, cap + 16384)))
 				return NULL;
 			buf = b;
 			cap += 16384;
@@ -5856,7 +5877,7 @@ addarg(const char *x)
 {
 	char **v;
 
-	if (!(v = realloc(argexcl, (nargexcl + 1) * sizeof(*v))))
+	if (!(v = grow(argexcl, (nargexcl + 1) * sizeof(*v))))
 		die(1, "out of memory");
 	argexcl = v;
 	argexcl[nargexcl++] = (char *)x;
