@@ -164,6 +164,7 @@ struct conf {
 	char *rhook;
 	char *pidfile;
 	char *statusfile;
+	char *metricsfile;
 	int jail;               /* rsync runs jailed where it can (rjail) */
 	char **jails;           /* rjail's paths, shown in each jail */
 	int njails;
@@ -244,6 +245,8 @@ struct dest {
 	int64_t backoff;        /* current back-off, ms */
 	int64_t start;          /* start of the running sync */
 	unsigned long nsyncs;   /* syncs started (status: runs) */
+	unsigned long nfails;   /* of them, those that failed */
+	unsigned long nplaced;  /* moves its movers placed */
 	time_t lastok;          /* wall clock of the last successful sync */
 	time_t owedsince;       /* wall clock of the oldest change owed, or 0 */
 	pid_t hook;             /* running rhook, 0 if none */
@@ -270,6 +273,7 @@ static struct unclosed *unclosed;
 static size_t nunclosed;
 static struct move *moves;
 static size_t nmoves, allmoves; /* allmoves: bytes of every s */
+static unsigned long renames;   /* renames inside wpath seen (metrics) */
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int jailok;              /* kinds of destination (1 << LOCAL...)
@@ -1175,6 +1179,7 @@ static const struct key {
 	{ "rjail", setrjail, 1, 0, PJAIL, 0, 0 },
 	{ "pidfile", NULL, 0, SPATH, PSTR, OFF(pidfile), 0 },
 	{ "statusfile", NULL, 0, SPATH, PSTR, OFF(statusfile), 0 },
+	{ "metricsfile", NULL, 0, SPATH, PSTR, OFF(metricsfile), 0 },
 };
 CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
 
@@ -1275,6 +1280,7 @@ freeconf(struct conf *c)
 	free(c->rhook);
 	free(c->pidfile);
 	free(c->statusfile);
+	free(c->metricsfile);
 	free(c->src);
 	free(c->rshopt);
 	initconf(c);
@@ -2772,11 +2778,15 @@ static void
 moved(const struct node *n, const struct inotify_event *ev, int isdir)
 {
 	static struct { uint32_t cookie, bits; size_t len; char s[PATH_MAX]; } from;
+	static uint32_t cookie; /* the last IN_MOVED_FROM's, kept or not */
 	char path[PATH_MAX];
 	uint32_t bits = from.bits;
 	struct stat st;
 	int l;
 
+	if (ev->mask & IN_MOVED_TO && ev->cookie == cookie)
+		renames++;
+	cookie = ev->mask & IN_MOVED_FROM ? ev->cookie : 0;
 	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
 	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
@@ -4285,6 +4295,7 @@ placed(struct dest *d, int code)
 	    "the sync sends the rest" : "%s: %u move%s placed in %lld ms",
 	    d->spec, d->moving, d->moving == 1 ? "" : "s",
 	    (long long)(now() - d->start));
+	d->nplaced += code ? 0 : d->moving;
 	d->moving = 0;
 	d->placed = 1;
 	statuswant = 1;
@@ -4343,6 +4354,7 @@ logsync(struct dest *d, int code, int ok, long long ms)
 		fmt(d->lasterr, sizeof(d->lasterr), "rsync exit %d: %s",
 		    code, describe(code));
 	d->lasterrat = wall();
+	d->nfails++;
 	logmsg(code == NOMEM || code == 1 || code == 2 || code == 4 ? LOG_ERR :
 	    LOG_WARNING, "%s: %s failed after %lld ms (%s); retrying in %lld ms",
 	    d->spec, what, ms, d->lasterr, (long long)d->backoff);
@@ -5242,6 +5254,92 @@ status(size_t *len)
 	return s;
 }
 
+/* the metrics, "name\0help\0" each (a name in _total is a counter, the
+ * rest gauges); from syncs_total on, one series a destination, and of
+ * state one a state, 1 for the one it is in */
+static const char metricdefs[] =
+    "source_held\0" "1: the source is held, no rsync runs.\0"
+    "watched_directories\0" "Directories watched.\0"
+    "all_watched\0" "0: some directories go by full syncs only.\0"
+    "held_files\0" "Files held back.\0"
+    "moves_total\0" "Renames seen.\0"
+    "syncs_total\0" "Syncs started.\0"
+    "sync_failures_total\0" "Syncs failed.\0"
+    "last_success_timestamp_seconds\0" "Last good sync, 0: none yet.\0"
+    "owed_since_timestamp_seconds\0" "Oldest change owed, 0: none.\0"
+    "pending_directories\0" "Directories owed.\0"
+    "moves_placed_total\0" "Renames placed as moves.\0"
+    "state\0" "Its state.\0";
+#define DESTMETRICS 5 /* the first per destination */
+
+static long long
+metric(int k, const struct dest *d)
+{
+	switch (k) {
+	case 0: return !!*heldwhy;
+	case 1: return nnodes;
+	case 2: return !degraded;
+	case 3: return nunclosed;
+	case 4: return renames;
+	case 5: return d->nsyncs;
+	case 6: return d->nfails;
+	case 7: return d->lastok;
+	case 8: return d->owedsince;
+	case 9: return d->pending;
+	default: return d->nplaced;
+	}
+}
+
+/* d's series of metric k, name m, at s: the spec as a label's value,
+ * its \ and " escaped (a spec has no newline) */
+static size_t
+series(char *s, size_t size, const char *m, int k, const struct dest *d)
+{
+	static const char states[] = "idle\0waiting\0queued\0retrying\0"
+	    "syncing\0held\0";
+	char dest[2 * PATH_MAX], *to = dest;
+	const char *v, *st = states;
+	size_t n = 0;
+
+	for (v = d->spec; *v; *to++ = *v++)
+		if (*v == '\\' || *v == '"')
+			*to++ = '\\';
+	*to = '\0';
+	if (strcmp(m, "state"))
+		return fmt(s, size, "inosync_%s{dest=\"%s\"} %lld\n", m, dest,
+		    metric(k, d));
+	for (; *st; st += strlen(st) + 1)
+		n += fmt(s + n, size - n, "inosync_state{dest=\"%s\",state=\"%s\"} "
+		    "%d\n", dest, st, !strcmp(st, state(d)));
+	return n;
+}
+
+/* the metrics in Prometheus' text format; malloc'd */
+static char *
+metrics(size_t *len)
+{
+	size_t size = 3 * sizeof(metricdefs) + 1024, n = 0, i;
+	const char *m, *h;
+	char *s;
+	int k;
+
+	for (i = 0; i < (size_t)ndests; i++)
+		size += 17 * (2 * strlen(dests[i].spec) + 80);
+	if (!(s = malloc(size)))
+		return NULL;
+	for (m = metricdefs, k = 0; *m; m = h + strlen(h) + 1, k++) {
+		h = m + strlen(m) + 1;
+		n += fmt(s + n, size - n, "# HELP inosync_%s %s\n# TYPE inosync_%s "
+		    "%s\n", m, h, m, has(m, "_total", 0) ? "counter" : "gauge");
+		if (k < DESTMETRICS)
+			n += fmt(s + n, size - n, "inosync_%s %lld\n", m, metric(k, NULL));
+		for (i = 0; k >= DESTMETRICS && i < (size_t)ndests; i++)
+			n += series(s + n, size - n, m, k, &dests[i]);
+	}
+	*len = n;
+	return s;
+}
+
 /* SIGUSR2 */
 static void
 logstatus(void)
@@ -5258,39 +5356,49 @@ logstatus(void)
 	free(s);
 }
 
-/* statusfile: written whole in a file of a new name beside it, random
- * and opened with O_EXCL (nothing planted there is opened), then renamed
- * over the old one; mkstemp() would bring 0.3 KB for the same */
+/* the statusfile or metricsfile (key) at path, made by what, anew:
+ * written whole in a file of a new name beside it, random and opened
+ * with O_EXCL (nothing planted there is opened), then renamed over the
+ * old one; mkstemp() would bring 0.3 KB for the same. An error is told
+ * once (told) until it is written again. */
 static void
-writestatus(void)
+rewrite(const char *key, const char *path, char *(*what)(size_t *), int *told)
 {
-	static int told;
 	static unsigned long r;
 	char tmp[PATH_MAX], *s;
 	size_t n;
 	int fd, ok;
 
-	statuswant = 0;
-	statusat = now();
-	if (!conf.statusfile || !(s = status(&n)))
+	if (!path || !(s = what(&n)))
 		return;
 	if (syscall(SYS_getrandom, &r, sizeof(r), GRND_NONBLOCK) < 0)
 		r ^= usclock(CLOCK_MONOTONIC); /* no entropy yet, early at boot */
 	errno = ENAMETOOLONG;
-	ok = fmt(tmp, sizeof(tmp), "%s.%lu", conf.statusfile, r) < (int)sizeof(tmp);
+	ok = fmt(tmp, sizeof(tmp), "%s.%lu", path, r) < (int)sizeof(tmp);
 	ok = ok && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644)) >= 0;
 	if (ok) {
 		ok = plainfile(fd) && fchmod(fd, 0644) == 0 &&
 		    write(fd, s, n) == (ssize_t)n;
-		ok = close(fd) == 0 && ok && rename(tmp, conf.statusfile) == 0;
+		ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
 		if (!ok)
 			unlink(tmp);
 	}
-	if (!ok && !told)
-		logmsg(LOG_ERR, "statusfile %s: %s", conf.statusfile, strerror(errno));
-	told = !ok;
+	if (!ok && !*told)
+		logmsg(LOG_ERR, "%s %s: %s", key, path, strerror(errno));
+	*told = !ok;
 	free(s);
+}
+
+static void
+writestatus(void)
+{
+	static int told[2];
+
+	statuswant = 0;
+	statusat = now();
+	rewrite("statusfile", conf.statusfile, status, &told[0]);
+	rewrite("metricsfile", conf.metricsfile, metrics, &told[1]);
 }
 
 /* systemd's notifications (sd_notify(3), Type=notify and notify-reload)
@@ -5411,8 +5519,16 @@ writepid(pid_t pid)
 		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
 }
 
-/* a reload to c: a statusfile it no longer names goes, or it would go
- * stale; a pidfile it names anew is ours (locked, our pid in it) before
+/* the statusfile or metricsfile at path, if now is not the same name */
+static void
+gone(const char *path, const char *now)
+{
+	if (path && (!now || strcmp(path, now)))
+		unlink(path);
+}
+
+/* a reload to c: a statusfile or metricsfile it no longer names goes,
+ * or it would go stale; a pidfile it names anew is ours (locked, our pid in it) before
  * the old one goes, and where it cannot be (another daemon holds it) the
  * old one stays */
 static void
@@ -5421,8 +5537,8 @@ movefiles(const struct conf *c)
 	char *name = NULL;
 	int fd = -1;
 
-	if (conf.statusfile && (!c->statusfile || strcmp(conf.statusfile, c->statusfile)))
-		unlink(conf.statusfile);
+	gone(conf.statusfile, c->statusfile);
+	gone(conf.metricsfile, c->metricsfile);
 	if (pretend || !strcmp(c->pidfile ? c->pidfile : "", lockfile ? lockfile : ""))
 		return;
 	if (c->pidfile && (!(name = strdup(c->pidfile)) || (fd = lockpid(name)) < 0)) {
@@ -5658,7 +5774,7 @@ deadlines(int fire)
 		wantfull();
 		nextfull(t);
 	}
-	if ((conf.statusfile || sdlen) && statuswant &&
+	if ((conf.statusfile || conf.metricsfile || sdlen) && statuswant &&
 	    due(statusat + 1000, fire, t, &next)) {
 		sdstatus();
 		writestatus();
@@ -5936,8 +6052,8 @@ cleanup(void)
 	closemasters(ctldir);
 	if (*ctldir)
 		rmdir(ctldir);
-	if (conf.statusfile)
-		unlink(conf.statusfile);
+	gone(conf.statusfile, NULL);
+	gone(conf.metricsfile, NULL);
 	if (pidfd >= 0)
 		unlink(lockfile);
 	free(lockfile);

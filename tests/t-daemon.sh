@@ -92,21 +92,25 @@ holds_pid() {
 t_sighup_moves_the_statusfile_and_the_pidfile() {
 	mkdir src
 	echo a > src/a
-	boot "statusfile = $T/s1" "pidfile = $T/p1"
+	boot "statusfile = $T/s1" "pidfile = $T/p1" "metricsfile = $T/m1"
 	p=$PID
 	wait_for 5 test -s s1 || fail "no statusfile"
+	wait_for 5 test -s m1 || fail "no metricsfile"
 	holds_pid p1 "$p" || fail "pidfile p1: $(cat p1), want $p"
-	mkconf c.conf "statusfile = $T/s2" "pidfile = $T/p2"
+	mkconf c.conf "statusfile = $T/s2" "pidfile = $T/p2" "metricsfile = $T/m2"
 	kill -HUP "$p"
 	wait_for 5 test -s s2 || fail "no statusfile s2 after the reload"
 	[ ! -e s1 ] || fail "the old statusfile is left: $(cat s1)"
+	wait_for 5 test -s m2 || fail "no metricsfile m2 after the reload"
+	[ ! -e m1 ] || fail "the old metricsfile is left"
 	wait_for 5 holds_pid p2 "$p" || fail "the new pidfile p2 was not written"
 	[ ! -e p1 ] || fail "the old pidfile is left: $(cat p1)"
 	start d2 -c "$T/c.conf"
 	wait_for 5 gone "$PID" || fail "a second daemon runs on the new pidfile"
 	log_has d2 "is locked" || fail "the second daemon did not say the pidfile is locked"
 	stop "$p"
-	[ ! -e s2 ] && [ ! -e p2 ] || fail "the new statusfile or pidfile is left after exit"
+	[ ! -e s2 ] && [ ! -e p2 ] && [ ! -e m2 ] ||
+		fail "the new statusfile, pidfile or metricsfile is left after exit"
 }
 
 t_sigusr1_repairs_the_destination() {

@@ -99,6 +99,7 @@ t_example_config_commented_keys_are_valid_when_enabled() {
 		-e "s|^rexcludefrom = .*|rexcludefrom = $T/excludes|" \
 		-e "s|^pidfile = .*|pidfile = $T/inosync.pid|" \
 		-e "s|^statusfile = .*|statusfile = $T/status|" \
+		-e "s|^metricsfile = .*|metricsfile = $T/m.prom|" \
 		-e "s|^logfile = .*|logfile = $T/rsync.log|" \
 		"$ROOT/inosync.conf" > all.conf
 	chmod 644 all.conf
@@ -107,6 +108,7 @@ t_example_config_commented_keys_are_valid_when_enabled() {
 	[ "$rc" = 0 ] || fail "inosync -t with every key enabled: exit $rc: $(cat err)"
 	[ ! -e inosync.pid ] || fail "-t wrote the pidfile"
 	[ ! -e status ] || fail "-t wrote the statusfile"
+	[ ! -e m.prom ] || fail "-t wrote the metricsfile"
 }
 
 t_contrib_scripts_pass_sh_n_and_shellcheck() {

@@ -450,6 +450,61 @@ t_statusfile_is_replaced_whole_at_most_once_a_second() {
 	stop
 }
 
+# metric LINE...: each LINE ("NAME{LABELS} VALUE") is in $T/m.prom
+metric() {
+	for _me_l; do
+		grep -qxF -- "$_me_l" "$T/m.prom" || return 1
+	done
+}
+
+# metricval NAME{LABELS}: its value in $T/m.prom
+metricval() {
+	awk -v k="$1" 'index($0, k " ") == 1 { print substr($0, length(k) + 2) }' "$T/m.prom"
+}
+
+# the metricsfile has the statusfile's figures in Prometheus' text format,
+# for node_exporter's textfile collector: a destination whose spec has a
+# '"' and a '\' is a label promtool reads back; a failing destination
+# counts its failures; a rename is seen and placed; a clean exit removes it
+t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
+	mkdir -p src/sub
+	echo moved > src/a
+	t0=$(date +%s)
+	q="$T/q\"b\\s"
+	boot "metricsfile = $T/m.prom" "rnodes = $T/dst" "rnodes = $T/later/dst" "rnodes = $q"
+	qe=$(printf '%s' "$q" | sed 's/["\\]/\\&/g')
+	wait_for 5 metric "inosync_state{dest=\"$T/dst\",state=\"idle\"} 1" \
+		"inosync_state{dest=\"$qe\",state=\"idle\"} 1" ||
+		fail "no idle state for each good destination: $(cat m.prom)"
+	wait_for 5 metric "inosync_sync_failures_total{dest=\"$T/later/dst\"} 1" ||
+		fail "the failing destination counts no failure: $(cat m.prom)"
+	metric "inosync_source_held 0" "inosync_watched_directories 2" \
+		"inosync_all_watched 1" "inosync_held_files 0" "inosync_moves_total 0" \
+		"inosync_syncs_total{dest=\"$T/dst\"} 1" \
+		"inosync_sync_failures_total{dest=\"$T/dst\"} 0" \
+		"inosync_last_success_timestamp_seconds{dest=\"$T/later/dst\"} 0" \
+		"inosync_pending_directories{dest=\"$T/dst\"} 0" \
+		"inosync_state{dest=\"$T/dst\",state=\"syncing\"} 0" ||
+		fail "a figure is missing or wrong: $(cat m.prom)"
+	ok=$(metricval "inosync_last_success_timestamp_seconds{dest=\"$T/dst\"}")
+	within "$ok" "$t0" "$(date +%s)" || fail "last success $ok, not the time of the sync"
+	grep -qx '# TYPE inosync_syncs_total counter' m.prom || fail "syncs_total is no counter"
+	grep -qx '# TYPE inosync_state gauge' m.prom || fail "state is no gauge"
+	mv src/a src/sub/b
+	wait_for 10 metric "inosync_moves_total 1" \
+		"inosync_moves_placed_total{dest=\"$T/dst\"} 1" ||
+		fail "the rename was not counted as placed: $(cat m.prom)"
+	wait_for 10 synced || fail "not synced"
+	if command -v promtool > /dev/null; then
+		promtool check metrics < m.prom > lint 2>&1 ||
+			fail "promtool check metrics: $(cat lint)"
+	fi
+	stop
+	[ ! -e m.prom ] || fail "the metricsfile is left after a clean exit"
+	command -v promtool > /dev/null ||
+		skip "no promtool (Debian's prometheus) to check the format; the figures are right"
+}
+
 t_efull_repairs_a_destination_changed_behind_its_back() {
 	mkdir -p src/sub
 	echo 1 > src/a
