@@ -57,9 +57,10 @@
  * tree, and on exit and reload ssh's masters are closed in turn.
  * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
  * reloads the config file, keeping the running one if the new one is
- * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status. Under
- * systemd it says when it is ready, what it does and that its loop runs
- * (see sdnotify()).
+ * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status, which
+ * the statusfile and, in Prometheus' format, the metricsfile also hold.
+ * Under systemd it says when it is ready, what it does and that its loop
+ * runs (see sdnotify()).
  * A failing destination is retried with growing back-off and never holds
  * back the others.
  *
