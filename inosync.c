@@ -1438,11 +1438,21 @@ setdests(struct conf *c, const char *where)
 		}
 		if (!c->specs[i])
 			return cerr(where, "out of memory");
+		if (strlen(c->specs[i]) >= PATH_MAX)
+			return cerr(c->rwhere[i], "destination longer than %d bytes "
+			    "(with rpath)", PATH_MAX - 1);
 		if (kindof(c->specs[i]) == LOCAL &&
 		    checkdest(c, &c->specs[i], c->rwhere[i]) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* a and b are both set and the same path */
+static int
+same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
 }
 
 /* what only the whole configuration can tell */
@@ -1456,6 +1466,10 @@ checkconf(struct conf *c, const char *where)
 		return cerr(where, "missing 'wpath'");
 	if (!c->nrnodes)
 		return cerr(where, "missing 'rnodes'");
+	if (same(c->pidfile, c->statusfile) || same(c->pidfile, c->metricsfile) ||
+	    same(c->statusfile, c->metricsfile))
+		return cerr(where, "pidfile, statusfile and metricsfile are one "
+		    "file: each is rewritten or removed on its own");
 	if (!c->rsync && setprog(&c->rsync, "rsync", RSYNC, where, 1) < 0)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
@@ -2528,6 +2542,7 @@ release(struct unclosed *u, uint32_t mask)
 		mark(u->n, named(u->name), alldests());
 	free(u->name);
 	*u = unclosed[--nunclosed];
+	statuswant = 1; /* held_files */
 }
 
 /* n is going away: its files' holds go with it (its parent is owed) */
@@ -2594,6 +2609,7 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	p[nunclosed].mask = mask;
 	p[nunclosed].uid = uid;
 	p[nunclosed++].since = since;
+	statuswant = 1;
 	return 1;
 }
 
@@ -2786,7 +2802,7 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir)
 	int l;
 
 	if (ev->mask & IN_MOVED_TO && ev->cookie == cookie)
-		renames++;
+		renames++, statuswant = 1;
 	cookie = ev->mask & IN_MOVED_FROM ? ev->cookie : 0;
 	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
@@ -3453,7 +3469,9 @@ childfail(const char *what, const char *arg)
 
 /* $PATH keeps only its absolute elements, so that neither we nor rsync
  * (which runs the remote shell itself when unjailed) ever run a program
- * from the current directory: an empty element, ".", "bin" */
+ * from the current directory: an empty element, ".", "bin". With none
+ * left it goes, since execvp() reads an empty $PATH as "." too, and an
+ * unset one as the system's directories */
 static void
 safepath(void)
 {
@@ -3468,7 +3486,9 @@ safepath(void)
 		memmove(w, r, e - r);
 		w += e - r;
 	}
-	if (w)
+	if (w == p)
+		unsetenv("PATH");
+	else
 		*w = '\0';
 }
 
@@ -4706,6 +4726,7 @@ initdests(void)
 
 	ndests = conf.nrnodes;
 	memset(dests, 0, sizeof(dests));
+	renames = 0; /* its counters start again, as the destinations' do */
 	for (i = 0; i < ndests; i++) {
 		dests[i].spec = conf.specs[i];
 		dests[i].bit = 1u << i;
@@ -5291,27 +5312,55 @@ metric(int k, const struct dest *d)
 	}
 }
 
+/* the length of the UTF-8 character at v, 0 if it is none (a stray or
+ * overlong byte, a surrogate, past U+10FFFF), as Prometheus checks it */
+static int
+utf8len(const unsigned char *v)
+{
+	int n = *v < 0xe0 ? 2 : *v < 0xf0 ? 3 : 4, i;
+
+	if (*v < 0x80)
+		return 1;
+	if (*v < 0xc2 || *v > 0xf4 ||
+	    v[1] < (*v == 0xe0 ? 0xa0 : *v == 0xf0 ? 0x90 : 0x80) ||
+	    v[1] > (*v == 0xed ? 0x9f : *v == 0xf4 ? 0x8f : 0xbf))
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((v[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* d's series of metric k, name m, at s: the spec as a label's value,
- * its \ and " escaped (a spec has no newline) */
+ * its \ and " escaped (a spec has no newline, and is shorter than
+ * PATH_MAX), a byte that is not UTF-8 as '?', or the whole file would
+ * be refused */
 static size_t
 series(char *s, size_t size, const char *m, int k, const struct dest *d)
 {
 	static const char states[] = "idle\0waiting\0queued\0retrying\0"
 	    "syncing\0held\0";
 	char dest[2 * PATH_MAX], *to = dest;
-	const char *v, *st = states;
+	const unsigned char *v = (const unsigned char *)d->spec;
+	const char *st = states, *now = state(d);
 	size_t n = 0;
+	int c;
 
-	for (v = d->spec; *v; *to++ = *v++)
+	for (; *v; v += c) {
 		if (*v == '\\' || *v == '"')
 			*to++ = '\\';
+		if (!(c = utf8len(v)))
+			*to++ = '?', c = 1;
+		else
+			to = (char *)memcpy(to, v, c) + c;
+	}
 	*to = '\0';
 	if (strcmp(m, "state"))
 		return fmt(s, size, "inosync_%s{dest=\"%s\"} %lld\n", m, dest,
 		    metric(k, d));
 	for (; *st; st += strlen(st) + 1)
 		n += fmt(s + n, size - n, "inosync_state{dest=\"%s\",state=\"%s\"} "
-		    "%d\n", dest, st, !strcmp(st, state(d)));
+		    "%d\n", dest, st, !strcmp(st, now));
 	return n;
 }
 

@@ -217,6 +217,26 @@ t_single_value_key_given_twice_is_an_error() {
 	done
 }
 
+# a destination (rnodes with rpath) of PATH_MAX bytes or more: every path
+# the daemon makes of it has room, the metricsfile's label too
+t_a_destination_past_path_max_is_an_error_at_its_line() {
+	mkdir src
+	a=$(printf '%04000d' 0 | tr 0 a)
+	mkconf c.conf "rnodes = h:/$a" "rpath = /$(printf '%0100d' 0)"
+	conf_error "$T/c.conf" "$(lineof c.conf "rnodes = h:")" "longer than 4095 bytes"
+	mkconf c.conf "rnodes = h:/$a" "rpath = /$(printf '%090d' 0)"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "a destination of 4092 bytes: $(cat err)"
+}
+
+# each is rewritten or removed on its own: one file for two would be lost
+t_pidfile_statusfile_and_metricsfile_must_differ() {
+	mkdir src
+	for pair in pidfile:statusfile pidfile:metricsfile statusfile:metricsfile; do
+		mkconf c.conf "${pair%:*} = $T/f" "${pair#*:} = $T/f" "# end"
+		conf_error "$T/c.conf" "$(wc -l < c.conf)" "one file"
+	done
+}
+
 t_list_keys_may_repeat() {
 	mkdir src
 	mkconf c.conf "rnodes = $T/d1" "rnodes = $T/d2" "rexcludes = a" "rexcludes = b"

@@ -470,9 +470,10 @@ t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
 	mkdir -p src/sub
 	echo moved > src/a
 	t0=$(date +%s)
-	q="$T/q\"b\\s"
+	# a '"', a '\\', a Latin-1 byte (not UTF-8: '?') and a UTF-8 character
+	q=$(printf '%s/q"b\\s\351\303\274' "$T")
 	boot "metricsfile = $T/m.prom" "rnodes = $T/dst" "rnodes = $T/later/dst" "rnodes = $q"
-	qe=$(printf '%s' "$q" | sed 's/["\\]/\\&/g')
+	qe=$(printf '%s/q\\"b\\\\s?\303\274' "$T")
 	wait_for 5 metric "inosync_state{dest=\"$T/dst\",state=\"idle\"} 1" \
 		"inosync_state{dest=\"$qe\",state=\"idle\"} 1" ||
 		fail "no idle state for each good destination: $(cat m.prom)"
@@ -499,6 +500,16 @@ t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
 		promtool check metrics < m.prom > lint 2>&1 ||
 			fail "promtool check metrics: $(cat lint)"
 	fi
+	# a file open for writing is held while nothing else happens
+	exec 3> src/open
+	wait_for 5 metric "inosync_held_files 1" || fail "the open file is not held: $(cat m.prom)"
+	exec 3>&-
+	wait_for 5 metric "inosync_held_files 0" || fail "the closed file is still held"
+	# a reload starts the counters again, the renames' too
+	kill -HUP "$PID"
+	wait_for 10 metric "inosync_moves_total 0" \
+		"inosync_moves_placed_total{dest=\"$T/dst\"} 0" ||
+		fail "the counters did not start again after a reload: $(cat m.prom)"
 	stop
 	[ ! -e m.prom ] || fail "the metricsfile is left after a clean exit"
 	command -v promtool > /dev/null ||

@@ -859,22 +859,30 @@ t_a_lease_is_held_back_with_wsettle_0() {
 # not run
 # the daemon runs ssh itself (the jail's relay) or rsync runs it (rjail =
 # no, or under emulation): neither takes it from the current directory
+# (empty_path_element PATH LINE...: with this $PATH and these config lines;
+# the real ssh, if it is run, finds no server on port 9)
 empty_path_element() {
 	mkdir -p src
 	echo a > src/a
 	printf '#!/bin/sh\n: > "%s/ran"\nexit 255\n' "$T" > ssh
 	chmod 755 ssh
-	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rtimeout = 2" "$@"
-	PATH=":.:bin:$PATH" start d -c "$T/c.conf"
+	p=$1
+	shift
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rtimeout = 2" "rsh = ssh -p 9" "$@"
+	spawn d env PATH="$p" "$INOSYNC" -c "$T/c.conf"
 	wait_for 20 log_has d "sync failed" || fail "no sync tried"
 	[ ! -e ran ] || fail "the ssh of the current directory was run"
 	stop
 }
 
 t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory() {
-	empty_path_element
+	empty_path_element ":.:bin:$PATH"
 }
 
 t_an_empty_path_element_runs_no_remote_shell_from_the_current_directory_unjailed() {
-	empty_path_element "rjail = no"
+	empty_path_element ":.:bin:$PATH" "rjail = no"
+}
+
+t_a_path_of_only_an_empty_element_runs_no_remote_shell_from_the_current_directory() {
+	empty_path_element ":" "rjail = no"
 }
