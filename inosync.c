@@ -107,6 +107,16 @@
  * makes an array of negative size */
 #define CHECK(name, cond) typedef char name[(cond) ? 1 : -1]
 
+/* the system call that reads a clock as two longs, where one holds the
+ * seconds (64-bit CPUs; 32-bit musl has clock_gettime64 alone), else 0:
+ * clock_gettime() finds the vDSO's with an ELF reader of 0.8 KB, to save
+ * a tenth of a microsecond a call that the daemon has no need of */
+#if defined(SYS_clock_gettime) && LONG_MAX > 0x7fffffffL
+#define CLOCKCALL SYS_clock_gettime
+#else
+#define CLOCKCALL 0
+#endif
+
 /* inotify events the watch tree needs whatever emask says */
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
                   IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
@@ -545,7 +555,12 @@ static int64_t
 usclock(clockid_t c)
 {
 	struct timespec ts;
+	long t[2];
 
+	if (CLOCKCALL) {
+		syscall(CLOCKCALL, c, t);
+		return (int64_t)t[0] * 1000000 + t[1] / 1000;
+	}
 	clock_gettime(c, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
