@@ -1429,11 +1429,25 @@ checkdest(const struct conf *c, char **spec, const char *where)
 	    "it would be mirrored into itself", d, *c->wpath ? c->wpath : "/");
 }
 
+/* a and b name one destination, but for trailing slashes (not the one
+ * after "host:": its root, not its home) */
+static int
+samedest(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+
+	while (n > 1 && a[n - 1] == '/' && a[n - 2] != ':')
+		n--;
+	while (m > 1 && b[m - 1] == '/' && b[m - 2] != ':')
+		m--;
+	return n == m && !strncmp(a, b, n);
+}
+
 static int
 setdests(struct conf *c, const char *where)
 {
 	char cwd[PATH_MAX], *d;
-	int i;
+	int i, j;
 
 	if (!(c->src = cat3(c->wpath, "/", "")) || !(c->rshopt = rshopt(c)))
 		return cerr(where, "out of memory");
@@ -1456,6 +1470,10 @@ setdests(struct conf *c, const char *where)
 		if (strlen(c->specs[i]) >= PATH_MAX)
 			return cerr(c->rwhere[i], "destination longer than %d bytes "
 			    "(with rpath)", PATH_MAX - 1);
+		for (j = 0; j < i; j++)
+			if (samedest(c->specs[i], c->specs[j]))
+				return cerr(c->rwhere[i], "destination %s is given "
+				    "twice", c->specs[j]);
 		if (kindof(c->specs[i]) == LOCAL &&
 		    checkdest(c, &c->specs[i], c->rwhere[i]) < 0)
 			return -1;
@@ -1483,8 +1501,8 @@ checkconf(struct conf *c, const char *where)
 		return cerr(where, "missing 'rnodes'");
 	if (same(c->pidfile, c->statusfile) || same(c->pidfile, c->metricsfile) ||
 	    same(c->statusfile, c->metricsfile))
-		return cerr(where, "pidfile, statusfile and metricsfile are one "
-		    "file: each is rewritten or removed on its own");
+		return cerr(where, "pidfile, statusfile and metricsfile must "
+		    "be three files");
 	if (!c->rsync && setprog(&c->rsync, "rsync", RSYNC, where, 1) < 0)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);
@@ -3624,6 +3642,8 @@ openpath(int root, const char *path)
 		e = s + strcspn(s, "/");
 		if (*e)
 			*e++ = '\0';
+		if (!*s)
+			continue; /* "a//b" */
 		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		fd = next;
@@ -5421,49 +5441,74 @@ logstatus(void)
 	free(s);
 }
 
+/* the directory of the absolute path, reached from / without following
+ * a symlink (a user who may write above it could swap one in), and in
+ * *base its last component; -1 if it cannot be */
+static int
+opendirof(const char *path, const char **base)
+{
+	char dir[PATH_MAX];
+	int root, fd;
+
+	*base = strrchr(path, '/') + 1;
+	fmt(dir, MIN(sizeof(dir), (size_t)(*base - path)), "%s", path);
+	if ((root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = openpath(root, dir);
+	close(root);
+	return fd;
+}
+
 /* the statusfile or metricsfile (key) at path, made by what, anew:
  * written whole in a file of a new name beside it, random and opened
  * with O_EXCL (nothing planted there is opened), then renamed over the
  * old one; mkstemp() would bring 0.3 KB for the same. An error is told
- * once (told) until it is written again. */
-static void
+ * once (told) until it is written again; 0 for one */
+static int
 rewrite(const char *key, const char *path, char *(*what)(size_t *), int *told)
 {
 	static unsigned long r;
 	char tmp[PATH_MAX], *s;
+	const char *base;
 	size_t n;
-	int fd, ok;
+	int dfd, fd, ok;
 
 	if (!path || !(s = what(&n)))
-		return;
+		return 1;
 	if (syscall(SYS_getrandom, &r, sizeof(r), GRND_NONBLOCK) < 0)
 		r ^= usclock(CLOCK_MONOTONIC); /* no entropy yet, early at boot */
-	errno = ENAMETOOLONG;
-	ok = fmt(tmp, sizeof(tmp), "%s.%lu", path, r) < (int)sizeof(tmp);
-	ok = ok && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	errno = ENAMETOOLONG; /* fmt's, unless a call fails with its own */
+	ok = (dfd = opendirof(path, &base)) >= 0 &&
+	    fmt(tmp, sizeof(tmp), "%s.%lu", base, r) < (int)sizeof(tmp) &&
+	    (fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644)) >= 0;
 	if (ok) {
+		/* a short write says nothing of its own: the disk is full */
 		ok = plainfile(fd) && fchmod(fd, 0644) == 0 &&
-		    write(fd, s, n) == (ssize_t)n;
-		ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+		    (errno = ENOSPC, write(fd, s, n) == (ssize_t)n);
+		ok = close(fd) == 0 && ok && renameat(dfd, tmp, dfd, base) == 0;
 		if (!ok)
-			unlink(tmp);
+			unlinkat(dfd, tmp, 0);
 	}
 	if (!ok && !*told)
 		logmsg(LOG_ERR, "%s %s: %s", key, path, strerror(errno));
 	*told = !ok;
+	if (dfd >= 0)
+		close(dfd);
 	free(s);
+	return ok;
 }
 
+/* the statusfile and the metricsfile, and again a second later where
+ * one could not be written (a full disk, a directory in its way) */
 static void
 writestatus(void)
 {
 	static int told[2];
 
-	statuswant = 0;
 	statusat = now();
-	rewrite("statusfile", conf.statusfile, status, &told[0]);
-	rewrite("metricsfile", conf.metricsfile, metrics, &told[1]);
+	statuswant = !rewrite("statusfile", conf.statusfile, status, &told[0]) |
+	    !rewrite("metricsfile", conf.metricsfile, metrics, &told[1]);
 }
 
 /* systemd's notifications (sd_notify(3), Type=notify and notify-reload)
@@ -5584,12 +5629,19 @@ writepid(pid_t pid)
 		logmsg(LOG_ERR, "pidfile: %s", strerror(errno));
 }
 
-/* the statusfile or metricsfile at path, if now is not the same name */
+/* the statusfile or metricsfile at path, if now is not the same name;
+ * reached as it was written */
 static void
 gone(const char *path, const char *now)
 {
-	if (path && (!now || strcmp(path, now)))
-		unlink(path);
+	const char *base;
+	int dfd;
+
+	if (path && (!now || strcmp(path, now)) &&
+	    (dfd = opendirof(path, &base)) >= 0) {
+		unlinkat(dfd, base, 0);
+		close(dfd);
+	}
 }
 
 /* a reload to c: a statusfile or metricsfile it no longer names goes,

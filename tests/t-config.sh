@@ -233,8 +233,20 @@ t_pidfile_statusfile_and_metricsfile_must_differ() {
 	mkdir src
 	for pair in pidfile:statusfile pidfile:metricsfile statusfile:metricsfile; do
 		mkconf c.conf "${pair%:*} = $T/f" "${pair#*:} = $T/f" "# end"
-		conf_error "$T/c.conf" "$(wc -l < c.conf)" "one file"
+		conf_error "$T/c.conf" "$(wc -l < c.conf)" "three files"
 	done
+}
+
+# two rsyncs would write one destination at once, and its metrics series
+# would be given twice; "h:" (home) and "h:/" (root) are two
+t_a_destination_given_twice_is_an_error_at_its_second_line() {
+	mkdir src
+	mkconf c.conf "rnodes = $T/d" "rnodes = $T/e" "rnodes = $T/d//"
+	conf_error "$T/c.conf" "$(lineof c.conf "rnodes = $T/d//")" "given twice"
+	mkconf c.conf "rnodes = h:/x" "rnodes = h:/x/"
+	conf_error "$T/c.conf" "$(lineof c.conf "rnodes = h:/x/")" "given twice"
+	mkconf c.conf "rnodes = h:" "rnodes = h:/"
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "h: and h:/ were taken for one: $(cat err)"
 }
 
 t_list_keys_may_repeat() {

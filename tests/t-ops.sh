@@ -516,6 +516,47 @@ t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
 		skip "no promtool (Debian's prometheus) to check the format; the figures are right"
 }
 
+# a metricsfile that could not be written is tried again a second later,
+# though nothing else changes: a full disk says so; a directory in its way
+t_metricsfile_not_written_is_tried_again_and_says_why() {
+	mkdir -p src m
+	boot "metricsfile = $T/m/m.prom"
+	wait_for 5 test -s m/m.prom || fail "no metricsfile"
+	rm m/m.prom
+	mkdir m/m.prom
+	echo x > src/x
+	wait_for 10 log_has d "metricsfile $T/m/m.prom: Is a directory" ||
+		fail "no error for a directory in the way"
+	wait_for 10 synced || fail "not synced"
+	rmdir m/m.prom
+	wait_for 5 test -s m/m.prom || fail "not written again once the way was clear"
+	# a full disk is told as such
+	mount_tmpfs "$T/full" 4k
+	head -c 8192 /dev/zero > full/fill 2> /dev/null
+	mkconf c.conf "metricsfile = $T/full/m.prom"
+	kill -HUP "$PID"
+	wait_for 10 log_has d "metricsfile $T/full/m.prom: No space left on device" ||
+		fail "a full disk was not told as such: $(grep metricsfile d.log)"
+	wait_for 10 synced || fail "not synced"
+	rm full/fill
+	wait_for 5 test -s full/m.prom || fail "not written again once there was room"
+	[ "$(ls full)" = m.prom ] || fail "a temporary file is left: $(ls full)"
+	stop
+}
+
+# the metricsfile's directory is reached without following a symlink: a
+# user who may write above it cannot send root's file elsewhere
+t_metricsfile_is_not_written_through_a_symlinked_directory() {
+	mkdir -p src elsewhere
+	ln -s elsewhere m
+	boot "metricsfile = $T/m/m.prom"
+	echo x > src/x
+	wait_for 10 log_has d "metricsfile $T/m/m.prom: " || fail "no error for the symlink"
+	wait_for 10 synced || fail "not synced"
+	[ -z "$(ls elsewhere)" ] || fail "written through the symlink: $(ls elsewhere)"
+	stop
+}
+
 t_efull_repairs_a_destination_changed_behind_its_back() {
 	mkdir -p src/sub
 	echo 1 > src/a
