@@ -5645,9 +5645,9 @@ gone(const char *path, const char *now)
 }
 
 /* a reload to c: a statusfile or metricsfile it no longer names goes,
- * or it would go stale; a pidfile it names anew is ours (locked, our pid in it) before
- * the old one goes, and where it cannot be (another daemon holds it) the
- * old one stays */
+ * or it would go stale; a pidfile it names anew is ours (locked, our pid
+ * in it) before the old one goes, and where it cannot be (another
+ * daemon holds it) the old one stays */
 static void
 movefiles(const struct conf *c)
 {
