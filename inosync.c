@@ -5326,12 +5326,21 @@ static const char metricdefs[] =
     "owed_since_timestamp_seconds\0" "Oldest change owed, 0: none.\0"
     "pending_directories\0" "Directories owed.\0"
     "moves_placed_total\0" "Renames placed as moves.\0"
+    "moves_plain_total\0" "Renames sent as new files.\0"
     "state\0" "Its state.\0";
 #define DESTMETRICS 5 /* the first per destination */
 
+/* a rename seen goes to d as a move placed, as new files, or is still
+ * to be placed (a move recorded, owed or given to d's mover): so those
+ * sent plainly are what is neither, and never fewer later */
 static long long
 metric(int k, const struct dest *d)
 {
+	long long plain = renames - (d ? d->nplaced : 0);
+	size_t i;
+
+	for (i = 0; d && i < nmoves; i++)
+		plain -= !!((moves[i].owed | moves[i].given) & d->bit);
 	switch (k) {
 	case 0: return !!*heldwhy;
 	case 1: return nnodes;
@@ -5343,7 +5352,8 @@ metric(int k, const struct dest *d)
 	case 7: return d->lastok;
 	case 8: return d->owedsince;
 	case 9: return d->pending;
-	default: return d->nplaced;
+	case 10: return d->nplaced;
+	default: return plain;
 	}
 }
 

@@ -493,8 +493,16 @@ t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
 	grep -qx '# TYPE inosync_state gauge' m.prom || fail "state is no gauge"
 	mv src/a src/sub/b
 	wait_for 10 metric "inosync_moves_total 1" \
-		"inosync_moves_placed_total{dest=\"$T/dst\"} 1" ||
+		"inosync_moves_placed_total{dest=\"$T/dst\"} 1" \
+		"inosync_moves_plain_total{dest=\"$T/dst\"} 0" ||
 		fail "the rename was not counted as placed: $(cat m.prom)"
+	wait_for 10 synced || fail "not synced"
+	# a name with a '*' is never placed (the other side would glob it)
+	mv src/sub/b 'src/sub/c*'
+	wait_for 10 metric "inosync_moves_total 2" \
+		"inosync_moves_placed_total{dest=\"$T/dst\"} 1" \
+		"inosync_moves_plain_total{dest=\"$T/dst\"} 1" ||
+		fail "the rename not placed was not counted as sent plainly: $(cat m.prom)"
 	wait_for 10 synced || fail "not synced"
 	if command -v promtool > /dev/null; then
 		promtool check metrics < m.prom > lint 2>&1 ||
@@ -508,7 +516,8 @@ t_metricsfile_counts_syncs_failures_and_moves_for_prometheus() {
 	# a reload starts the counters again, the renames' too
 	kill -HUP "$PID"
 	wait_for 10 metric "inosync_moves_total 0" \
-		"inosync_moves_placed_total{dest=\"$T/dst\"} 0" ||
+		"inosync_moves_placed_total{dest=\"$T/dst\"} 0" \
+		"inosync_moves_plain_total{dest=\"$T/dst\"} 0" ||
 		fail "the counters did not start again after a reload: $(cat m.prom)"
 	stop
 	[ ! -e m.prom ] || fail "the metricsfile is left after a clean exit"
