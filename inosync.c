@@ -1377,8 +1377,7 @@ checkdest(const struct conf *c, char **spec, const char *where)
 	const char *t;
 	int i;
 
-	if ((size_t)fmt(buf, sizeof(buf), "%s", d) >= sizeof(buf))
-		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
+	fmt(buf, sizeof(buf), "%s", d); /* shorter than PATH_MAX (setdests) */
 	while (resolve(buf, real) < 0) {
 		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1]))
 			return 0;
@@ -3526,7 +3525,8 @@ safepath(void)
 }
 
 /* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
- * it: musl's execvp() takes 0.5 KB of a static binary for this loop */
+ * it, whose elements safepath() left absolute: musl's execvp() takes
+ * 0.5 KB of a static binary for this loop */
 static void
 execargv(char **argv)
 {
@@ -3539,7 +3539,7 @@ execargv(char **argv)
 	else
 		for (p = p ? p : "/usr/local/bin:/bin:/usr/bin";; p = e + 1) {
 			e = p + strcspn(p, ":");
-			if ((k = e - p) && k + 1 + l <= sizeof(path)) {
+			if ((k = e - p) + 1 + l <= sizeof(path)) {
 				memcpy(path, p, k);
 				path[k] = '/';
 				memcpy(path + k + 1, argv[0], l);
@@ -5336,11 +5336,9 @@ static const char metricdefs[] =
 static long long
 metric(int k, const struct dest *d)
 {
-	long long plain = renames - (d ? d->nplaced : 0);
+	long long plain;
 	size_t i;
 
-	for (i = 0; d && i < nmoves; i++)
-		plain -= !!((moves[i].owed | moves[i].given) & d->bit);
 	switch (k) {
 	case 0: return !!*heldwhy;
 	case 1: return nnodes;
@@ -5353,8 +5351,11 @@ metric(int k, const struct dest *d)
 	case 8: return d->owedsince;
 	case 9: return d->pending;
 	case 10: return d->nplaced;
-	default: return plain;
 	}
+	plain = renames - d->nplaced;
+	for (i = 0; i < nmoves; i++)
+		plain -= !!((moves[i].owed | moves[i].given) & d->bit);
+	return plain;
 }
 
 /* the length of the UTF-8 character at v, 0 if it is none (a stray or
@@ -5707,7 +5708,8 @@ reload(void)
 	struct conf *c;
 	char msg[64];
 
-	fmt(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)usclock(CLOCK_MONOTONIC));
+	fmt(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)usclock(CLOCK_MONOTONIC));
 	sdnotify(msg);
 	sdready = 0;
 	if (!conf.file) {
