@@ -100,6 +100,8 @@
 
 #include "config.h"
 
+/* ===== Types and state ===== */
+
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -116,16 +118,6 @@
 #else
 #define CLOCKCALL 0
 #endif
-
-/* inotify events the watch tree needs whatever emask says */
-#define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
-                  IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
-
-/* the events emask must have for the changed names to be all that changed
- * in a directory (IN_ATTRIB: a chmod or touch after the close); with fewer,
- * an event syncs its whole directory */
-#define NAMEMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
-                  IN_MOVED_TO | IN_ATTRIB)
 
 struct pat {                    /* one rexcludes pattern */
 	char *opt;              /* "--exclude=- PATTERN", for rsync, which
@@ -209,25 +201,6 @@ struct dirt {                   /* a directory some destination still owes */
 	int whole;              /* the whole directory is owed (no names) */
 };
 
-struct unclosed {               /* a file being written, held back */
-	struct node *n;         /* its directory */
-	char *name;
-	int64_t since;
-	uint32_t mask;          /* the events held back with it */
-	uid_t uid;              /* its owner, who may hold HELDUSER at most */
-};
-
-struct move {                   /* an entry moved within the tree */
-	char *s;                /* "FROMDIR\0FROM\0TODIR\0TO\0", each
-	                         * directory relative to wpath ("" for it) */
-	size_t len;
-	uint32_t owed;          /* destinations where it is still to place */
-	uint32_t given;         /* destinations whose running mover has it */
-	int isdir;
-	dev_t dev;              /* what moved, as the event showed it: the */
-	ino_t ino;              /* mover places nothing else */
-};
-
 struct dest {
 	const char *spec;       /* as rsync takes it */
 	uint32_t bit;           /* its bit in the masks (struct dirt, move) */
@@ -275,17 +248,6 @@ static struct dest dests[MAXDESTS];
 CHECK(maxdests_fits_the_masks, MAXDESTS >= 1 && MAXDESTS <= 32);
 static int ndests;
 
-static struct node *root;
-static struct node **htab;      /* wd -> node, two to a bucket on average */
-static size_t hsize, nnodes;
-static struct dirt *dirt;
-static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
-static struct unclosed *unclosed;
-static size_t nunclosed;
-static struct move *moves;
-static size_t nmoves, allmoves; /* allmoves: bytes of every s */
-static unsigned long renames;   /* renames inside wpath seen (metrics) */
-
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
 static int jailok;              /* kinds of destination (1 << LOCAL...)
                                  * whose children run jailed (The jail) */
@@ -294,36 +256,9 @@ static int jailok;              /* kinds of destination (1 << LOCAL...)
 #define JAILRSH RELAY " --rsh"  /* a jailed rsync's remote shell */
 static int verbose, pretend, usesyslog, quitting, degraded, rescanning;
 static int64_t stopat, rescanat, fullat;
-static int64_t jamat;           /* next look for a child's process stuck
-                                 * on a FIFO (see unjam()) */
-static int stopsig;             /* what stopat sends the children next */
-static int toldother;           /* a watch failure was logged this scan */
 static int statuswant;          /* the status changed since statusfile */
-static int64_t statusat;        /* when statusfile was last written */
-static char heldwhy[PATH_MAX]; /* why the source is held, "" if it is not */
-static int64_t checkat;         /* next look at wpath, while held or no /proc */
-static struct {                 /* the source as last accepted */
-	dev_t dev;
-	ino_t ino;
-	size_t mnt;             /* wpath's prefix its filesystem is mounted on */
-	int ok;                 /* accepted since start or reload */
-} src;
-static int mfd = -1;            /* /proc/self/mountinfo, -1 without /proc */
-static int64_t mountsat;        /* when to read a changed mount table, or 0 */
-static char *mounts;            /* mounts inside wpath: "ID PATH\0"... */
-static size_t mountslen;
-static int pidfd = -1;
-static int startfd = -1;        /* the start directory, after -d went to / */
-static const char *argpidfile;  /* -P */
-static char *conffile;          /* -c, absolute, for every reload */
-static char *lockfile;          /* the pidfile locked, NULL if none */
 static char ctldir[49];         /* CTLDIR/PID-START, ssh's control sockets,
                                  * or "" */
-
-/* -e and -x from the command line, applied over every config */
-static long argdelay = -1;
-static char **argexcl;
-static int nargexcl;
 
 /* the names of the inotify events emask takes, each ending in a NUL: the
  * NSINGLE single ones first, in the order of their bits (IN_ACCESS is
@@ -339,33 +274,7 @@ static const uint32_t shorthands[] = { IN_CLOSE, IN_MOVE, IN_ALL_EVENTS };
 CHECK(nsingle_is_each_event, IN_ALL_EVENTS == (1u << NSINGLE) - 1);
 #define EVNAMES 256             /* room for every single event's name */
 
-/* rsync's exit codes and its man page's words for them: each code (its
- * decimal value in the comment) as the character before its words; a
- * table of pointers would take 0.3 KB more */
-static const char exits[] =
-	"\001" "syntax or usage error\0" /* 1 */
-	"\002" "protocol incompatibility\0" /* 2 */
-	"\003" "errors selecting input/output files, dirs\0" /* 3 */
-	"\004" "requested action not supported\0" /* 4 */
-	"\005" "error starting client-server protocol\0" /* 5 */
-	"\006" "daemon unable to append to log-file\0" /* 6 */
-	"\012" "error in socket I/O\0" /* 10 */
-	"\013" "error in file I/O\0" /* 11 */
-	"\014" "error in rsync protocol data stream\0" /* 12 */
-	"\015" "errors with program diagnostics\0" /* 13 */
-	"\016" "error in IPC code\0" /* 14 */
-	"\024" "received SIGUSR1 or SIGINT\0" /* 20 */
-	"\025" "some error returned by waitpid()\0" /* 21 */
-	"\026" "error allocating core memory buffers\0" /* 22 */
-	"\027" "partial transfer due to error\0" /* 23 */
-	"\030" "partial transfer due to vanished source files\0" /* 24 */
-	"\031" "the --max-delete limit stopped deletions\0" /* 25 */
-	"\036" "timeout in data send/receive\0" /* 30 */
-	"\043" "timeout waiting for daemon connection\0" /* 35 */
-	"\177" "rsync could not be run\0" /* 127 */
-	"\377" "remote shell failed\0" /* 255 */;
-
-/* helpers */
+/* ===== Helpers and log ===== */
 
 /* The formatting routines below take printf's formats, checked by the
  * compiler (PRINTF), but only this subset of them: %s %c %d %u with l,
@@ -683,7 +592,394 @@ cat3(const char *a, const char *b, const char *c)
 	return s;
 }
 
-/* config */
+static void
+closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* directory path under the directory root (the source's or a local
+ * destination's), opened without following a symlink: -1 unless each of
+ * its components is a real directory */
+static int
+openpath(int root, const char *path)
+{
+	char buf[PATH_MAX], *s, *e;
+	int fd = dup(root), next;
+
+	fmt(buf, sizeof(buf), "%s", path);
+	for (s = buf; fd >= 0 && *s; s = e) {
+		e = s + strcspn(s, "/");
+		if (*e)
+			*e++ = '\0';
+		if (!*s)
+			continue; /* "a//b" */
+		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
+ * its length, or -1. The doubled '/' is the kernel's path all the same,
+ * but not the one qemu-user fakes for its own process ("/proc/self/..."
+ * and "/proc/ITSPID/..."), whose start time no other reader sees: a
+ * daemon run by qemu names its ssh directory as every other does */
+static ssize_t
+procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	fmt(path, sizeof(path), "/proc//%s/%s", pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = pread(fd, buf, size - 1, off);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* field k of /proc/PID/stat (3: state, 5: process group, 22: start
+ * time since boot), read into st[STATLEN]; NULL without it. The
+ * process's name (field 2, in parentheses) may hold any byte */
+#define STATLEN 1024
+static const char *
+statfield(const char *pid, int k, char *st)
+{
+	const char *s = NULL;
+
+	if (procread(pid, "stat", st, STATLEN, 0) >= 0)
+		for (s = strrchr(st, ')'); s && k-- > 2;)
+			s = strchr(s + 1, ' ');
+	return s ? s + 1 : NULL;
+}
+
+/* why d cannot hold the sockets, made if missing; NULL if it can */
+static const char *
+owndir(const char *d)
+{
+	struct stat st;
+
+	if (mkdir(d, 0700) < 0 && errno != EEXIST)
+		return strerror(errno);
+	if (lstat(d, &st) < 0)
+		return strerror(errno);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != 0700)
+		return "not a directory of ours with mode 0700";
+	return NULL;
+}
+
+/* Children. Each starts through spawn(): the daemon's in a process
+ * group of their own (their children stay in it, so that one kill reaches
+ * all), with fds 0-2 set, every other fd closed (a fork that never execs,
+ * as the mover, keeps every fd: O_CLOEXEC does nothing for it) and the
+ * signals as they were before us. */
+
+static int inchild;             /* this process is a child of the daemon */
+static int relayfd = -1;        /* in a jail: the relay's socket, kept */
+
+/* every fd from lo up closed; before Linux 5.9 (no close_range), those
+ * below 1024: the daemon's own are far fewer */
+static void
+closeabove(int lo)
+{
+	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
+		while (lo < 1024)
+			close(lo++);
+}
+
+/* in a child: say on stderr what it cannot do, and exit 127, as rsync
+ * does when it cannot be run */
+static void
+childfail(const char *what, const char *arg)
+{
+	char msg[LOGLINE];
+	int n = fmt(msg, sizeof(msg), "cannot %s %s: %s\n", what, arg, strerror(errno));
+
+	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* $PATH keeps only its absolute elements, so that neither we nor rsync
+ * (which runs the remote shell itself when unjailed) ever run a program
+ * from the current directory: an empty element, ".", "bin". With none
+ * left it goes, since execvp() reads an empty $PATH as "." too, and an
+ * unset one as the system's directories */
+static void
+safepath(void)
+{
+	char *p = getenv("PATH"), *r = p, *w = p, *e;
+
+	for (; r && *r; r = e + !!*e) {
+		e = r + strcspn(r, ":");
+		if (*r != '/')
+			continue;
+		if (w != p)
+			*w++ = ':';
+		memmove(w, r, e - r);
+		w += e - r;
+	}
+	if (w == p)
+		unsetenv("PATH");
+	else
+		*w = '\0';
+}
+
+/* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
+ * it, whose elements safepath() left absolute: musl's execvp() takes
+ * 0.5 KB of a static binary for this loop */
+static void
+execargv(char **argv)
+{
+	char path[PATH_MAX];
+	const char *p = getenv("PATH"), *e;
+	size_t k, l = strlen(argv[0]) + 1;
+
+	if (strchr(argv[0], '/'))
+		execv(argv[0], argv);
+	else
+		for (p = p ? p : "/usr/local/bin:/bin:/usr/bin";; p = e + 1) {
+			e = p + strcspn(p, ":");
+			if ((k = e - p) + 1 + l <= sizeof(path)) {
+				memcpy(path, p, k);
+				path[k] = '/';
+				memcpy(path + k + 1, argv[0], l);
+				execv(path, argv);
+			}
+			if (!*e)
+				break;
+		}
+	childfail("run", argv[0]);
+}
+
+/* fork(), less what only threads need: we run one thread and install
+ * no atfork handler, and musl's fork() takes every lock of libc's for
+ * threads we do not have (1.7 KB of a static binary) */
+static pid_t
+newproc(void)
+{
+	return _Fork();
+}
+
+/* fork a child with fds 0-2 from io (-1: as they are) that runs fn(arg),
+ * which does not return, or execs argv if fn is NULL; its pid, or -1 */
+static pid_t
+spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
+{
+	sigset_t none;
+	pid_t pid;
+	int k;
+
+	if ((pid = newproc()) != 0) {
+		if (pid > 0 && !inchild)
+			setpgid(pid, pid);
+		return pid;
+	}
+	if (!inchild)
+		setpgid(0, 0);
+	inchild = 1;
+	for (k = 0; k < 3; k++)
+		if (io[k] >= 0 && dup2(io[k], k) != k)
+			_exit(127);
+	closeabove(relayfd >= 0 ? relayfd + 1 : 3);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (fn)
+		fn(arg);
+	execargv(argv);
+	return -1;
+}
+
+/* ===== Exclude matcher ===== */
+
+/* [...] at p (after the '['): length of the class, and whether c is in
+ * it; -1 if it is malformed (unterminated, or an unknown [:name:]), which
+ * in rsync's wildmatch makes the whole pattern match nothing. Step by
+ * step as there: a '-' after a range or a [:name:] is literal, and a "[:"
+ * whose first ']' is not after a ':' is a literal '[' */
+static int
+class(const char *p, int c, int *in)
+{
+	static const struct { const char *name; int (*is)(int); } cls[] = {
+		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
+		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
+		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
+		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
+	};
+	const char *s = p, *e;
+	int neg, prev = 0, ch;
+	size_t i, n;
+
+	if ((neg = *s == '!' || *s == '^'))
+		s++;
+	*in = 0;
+	ch = (unsigned char)*s;
+	do {
+		if (!ch)
+			return -1;
+		if (ch == '\\') {
+			if (!(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c == ch;
+		} else if (ch == '-' && prev && s[1] && s[1] != ']') {
+			if ((ch = (unsigned char)*++s) == '\\' && !(ch = (unsigned char)*++s))
+				return -1;
+			*in |= c >= prev && c <= ch;
+			ch = 0;
+		} else if (ch == '[' && s[1] == ':') {
+			for (e = s + 2; *e && *e != ']'; e++)
+				;
+			if (!*e)
+				return -1;
+			if (e == s + 2 || e[-1] != ':') {
+				*in |= c == '[';
+				continue;
+			}
+			n = e - s - 3;
+			for (i = 0; i < LEN(cls) && (strlen(cls[i].name) != n ||
+			    strncmp(s + 2, cls[i].name, n)); i++)
+				;
+			if (i == LEN(cls))
+				return -1;
+			*in |= cls[i].is(c) != 0;
+			s = e;
+			ch = 0;
+		} else {
+			*in |= c == ch;
+		}
+	} while (prev = ch, (ch = (unsigned char)*++s) != ']');
+	*in ^= neg;
+	return s + 1 - p;
+}
+
+/* rsync's wildmatch: * stops at a slash, ** does not, "dir/" then "***"
+ * at the end also matches dir itself; ?, [...] never match a slash.
+ * Returns MATCH, NOMATCH, or one of the aborts that tell a star's loop
+ * that no later start can match, which keeps "*a*a*a*b" from taking
+ * exponential time. */
+enum { NOMATCH, MATCH, ABORTALL, ABORTSTAR };
+
+static int
+wild(const char *p, const char *t, int isdir)
+{
+	int n, in, r;
+
+	for (; *p; p++, t++) {
+		if (*p == '/' && !strcmp(p, "/***"))
+			return *t == '/' || (!*t && isdir) ? MATCH : NOMATCH;
+		if (!*t && *p != '*')
+			return ABORTALL;
+		switch (*p) {
+		case '?':
+			if (*t == '/')
+				return NOMATCH;
+			break;
+		case '*':
+			if (p[1] != '*') {
+				for (;; t++) {
+					if ((r = wild(p + 1, t, isdir)) != NOMATCH)
+						return r;
+					if (!*t)
+						return ABORTALL;
+					if (*t == '/')
+						return ABORTSTAR;
+				}
+			}
+			while (*p == '*')
+				p++;
+			for (;; t++) {
+				if ((r = wild(p, t, isdir)) != NOMATCH && r != ABORTSTAR)
+					return r;
+				if (!*t)
+					return ABORTALL;
+			}
+		case '[':
+			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0)
+				return ABORTALL;
+			if (*t == '/' || !in)
+				return NOMATCH;
+			p += n;
+			break;
+		case '\\':
+			p++; /* a trailing one: '\0' matches no text left */
+			/* fall through */
+		default:
+			if (*p != *t)
+				return NOMATCH;
+		}
+	}
+	return *t ? NOMATCH : MATCH;
+}
+
+static int
+glob(const char *p, const char *t, int isdir)
+{
+	return wild(p, t, isdir) == MATCH;
+}
+
+static int
+patcmp(const struct pat *x, const char *s, int isdir)
+{
+	if (!x->wild)
+		return !strcmp(x->s, s);
+	/* as in rsync, a leading double star and slash may match nothing */
+	return glob(x->s, s, isdir) ||
+	    (!strncmp(x->s, "**/", 3) && glob(x->s + 3, s, isdir));
+}
+
+/* does pattern x exclude path (relative to wpath, no leading '/')? */
+static int
+match(const struct pat *x, const char *path, int isdir)
+{
+	const char *s;
+	int n;
+
+	if (x->dironly && !isdir)
+		return 0;
+	if (x->anchored)
+		return patcmp(x, path, isdir);
+	if (x->wild2) {
+		for (s = path; s; s = strchr(s, '/'))
+			if (patcmp(x, s += *s == '/', isdir))
+				return 1;
+		return 0;
+	}
+	/* the last slashes+1 components */
+	n = x->slashes + 1;
+	for (s = path + strlen(path); s > path; s--)
+		if (s[-1] == '/' && !--n)
+			break;
+	return patcmp(x, s, isdir);
+}
+
+static int
+excluded(const char *path, int isdir)
+{
+	int i;
+
+	for (i = 0; i < conf.npats; i++)
+		if (match(&conf.pats[i], path, isdir))
+			return 1;
+	return 0;
+}
+
+/* ===== Config ===== */
+
+/* -e and -x from the command line, applied over every config */
+static long argdelay = -1;
+static char **argexcl;
+static int nargexcl;
+static const char *argpidfile;  /* -P */
 
 static int
 cerr(const char *where, const char *f, ...)
@@ -1103,6 +1399,79 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
+/* the whole file, opened with flags besides O_RDONLY, NUL-terminated, in
+ * *buf; with flags, -1 and errno 0 if it is not a regular file */
+static ssize_t
+slurp(const char *file, int flags, char **buf, struct stat *st)
+{
+	size_t len = 0, cap = 0;
+	ssize_t n = 1;
+	char *b;
+	int fd;
+
+	*buf = NULL;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | flags)) < 0)
+		return -1;
+	if (fstat(fd, st) < 0)
+		n = -1;
+	else if (flags && !S_ISREG(st->st_mode))
+		n = -1, errno = 0;
+	while (n > 0) {
+		if (len + 1 >= cap) {
+			if (cap >= CONFMAX)
+				errno = EFBIG;
+			if (cap >= CONFMAX ||
+			    !(b = grow(*buf, cap = MIN(cap * 2 + 4096, CONFMAX))))
+				break;
+			*buf = b;
+		}
+		if ((n = read(fd, *buf + len, cap - len - 1)) > 0)
+			len += n;
+	}
+	close(fd);
+	if (n)
+		return -1;
+	(*buf)[len] = '\0';
+	return len;
+}
+
+/* fn on each line of file, opened with flags (slurp), with "FILE:LINE"
+ * for its errors. Root reads only a file only root may write: the config
+ * names programs it runs, and a rexcludefrom file's patterns go to every
+ * rsync. The lines read, -1 on an error, -2 if it cannot be read. */
+static int
+eachline(struct conf *c, const char *file, int flags,
+    int (*fn)(struct conf *, char *, const char *))
+{
+	char where[PATH_MAX + 32], *buf, *s, *e;
+	struct stat st;
+	ssize_t len;
+	int n = 0, r = 0;
+
+	if ((len = slurp(file, flags, &buf, &st)) < 0) {
+		free(buf);
+		return -2;
+	}
+	fmt(where, sizeof(where), "%s:0", file);
+	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = cerr(where, "root reads it, but %s may write it: refused",
+		    st.st_uid ? "a user other than root" : "group or others");
+	for (s = buf; !r && s < buf + len; s = e + 1) {
+		if (!(e = memchr(s, '\n', buf + len - s)))
+			e = buf + len;
+		*e = '\0';
+		fmt(where, sizeof(where), "%s:%d", file, ++n);
+		if (e - s >= LINEMAX)
+			r = cerr(where, "line longer than %d bytes", LINEMAX - 1);
+		else if (strlen(s) != (size_t)(e - s))
+			r = cerr(where, "NUL byte in line");
+		else
+			r = fn(c, s, where);
+	}
+	free(buf);
+	return r ? -1 : n;
+}
+
 /* a line of a rexcludefrom file: a pattern, blanks trimmed as from a
  * config line; blank lines and '#' comments are skipped */
 static int
@@ -1116,9 +1485,6 @@ patline(struct conf *c, char *s, const char *where)
 	c->pats[c->npats - 1].from = c->nxfiles;
 	return 0;
 }
-
-static int eachline(struct conf *, const char *, int,
-    int (*)(struct conf *, char *, const char *));
 
 static int
 setrexcludefrom(struct conf *c, const char *v, const char *where)
@@ -1361,8 +1727,6 @@ rshopt(const struct conf *c)
 	return s;
 }
 
-static int match(const struct pat *x, const char *path, int isdir);
-
 /* a local destination inside wpath, and not excluded (or under an
  * excluded directory), would be mirrored into itself forever; one that
  * holds wpath would lose it to --delete, since wpath's own name is not in
@@ -1532,79 +1896,6 @@ applyargs(struct conf *c)
 	return 0;
 }
 
-/* the whole file, opened with flags besides O_RDONLY, NUL-terminated, in
- * *buf; with flags, -1 and errno 0 if it is not a regular file */
-static ssize_t
-slurp(const char *file, int flags, char **buf, struct stat *st)
-{
-	size_t len = 0, cap = 0;
-	ssize_t n = 1;
-	char *b;
-	int fd;
-
-	*buf = NULL;
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | flags)) < 0)
-		return -1;
-	if (fstat(fd, st) < 0)
-		n = -1;
-	else if (flags && !S_ISREG(st->st_mode))
-		n = -1, errno = 0;
-	while (n > 0) {
-		if (len + 1 >= cap) {
-			if (cap >= CONFMAX)
-				errno = EFBIG;
-			if (cap >= CONFMAX ||
-			    !(b = grow(*buf, cap = MIN(cap * 2 + 4096, CONFMAX))))
-				break;
-			*buf = b;
-		}
-		if ((n = read(fd, *buf + len, cap - len - 1)) > 0)
-			len += n;
-	}
-	close(fd);
-	if (n)
-		return -1;
-	(*buf)[len] = '\0';
-	return len;
-}
-
-/* fn on each line of file, opened with flags (slurp), with "FILE:LINE"
- * for its errors. Root reads only a file only root may write: the config
- * names programs it runs, and a rexcludefrom file's patterns go to every
- * rsync. The lines read, -1 on an error, -2 if it cannot be read. */
-static int
-eachline(struct conf *c, const char *file, int flags,
-    int (*fn)(struct conf *, char *, const char *))
-{
-	char where[PATH_MAX + 32], *buf, *s, *e;
-	struct stat st;
-	ssize_t len;
-	int n = 0, r = 0;
-
-	if ((len = slurp(file, flags, &buf, &st)) < 0) {
-		free(buf);
-		return -2;
-	}
-	fmt(where, sizeof(where), "%s:0", file);
-	if (!geteuid() && (st.st_uid || st.st_mode & (S_IWGRP | S_IWOTH)))
-		r = cerr(where, "root reads it, but %s may write it: refused",
-		    st.st_uid ? "a user other than root" : "group or others");
-	for (s = buf; !r && s < buf + len; s = e + 1) {
-		if (!(e = memchr(s, '\n', buf + len - s)))
-			e = buf + len;
-		*e = '\0';
-		fmt(where, sizeof(where), "%s:%d", file, ++n);
-		if (e - s >= LINEMAX)
-			r = cerr(where, "line longer than %d bytes", LINEMAX - 1);
-		else if (strlen(s) != (size_t)(e - s))
-			r = cerr(where, "NUL byte in line");
-		else
-			r = fn(c, s, where);
-	}
-	free(buf);
-	return r ? -1 : n;
-}
-
 static int
 loadconf(struct conf *c, const char *file)
 {
@@ -1644,6 +1935,56 @@ argconf(struct conf *c, char **argv, int argc)
 	if (applyargs(c) < 0)
 		return -1;
 	return checkconf(c, w);
+}
+
+/* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
+ * rargs (7 at most: -s, -e and the shell for ssh), and for the most any
+ * caller adds besides patterns and held files (mkargv 8, passargv 10,
+ * each with the NULL) */
+#define ARGVMAX 17
+
+static const char *rsyncflags[] = { RSYNC_FLAGS };
+
+/* an argv with room for ARGVMAX words and more */
+static const char **
+newargv(size_t more)
+{
+	return malloc((LEN(rsyncflags) + conf.nrargs + ARGVMAX + more) *
+	    sizeof(char *));
+}
+
+/* the words every rsync for d begins with: the program, RSYNC_FLAGS,
+ * rspeed, the log, the timeouts, the remote shell and rargs; how many.
+ * Over ssh, -s: the paths go to the other rsync over the protocol, not
+ * on a command line that the remote shell reads (rsync before 3.5.0
+ * leaves a newline in a path there, which ends the command) */
+static size_t
+baseargs(const struct dest *d, const char **v)
+{
+	static char bw[32];
+	size_t n = 0, i;
+
+	v[n++] = conf.rsync;
+	for (i = 0; i < LEN(rsyncflags); i++)
+		v[n++] = rsyncflags[i];
+	if (conf.rspeed) {
+		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
+		v[n++] = bw;
+	}
+	if (conf.logopt)
+		v[n++] = conf.logopt;
+	if (conf.rtimeout)
+		v[n++] = conf.topt;
+	if (conf.rtimeout && d->kind == DAEMON)
+		v[n++] = conf.ctopt;
+	if (d->kind == SHELL) {
+		v[n++] = "-s";
+		v[n++] = "-e";
+		v[n++] = conf.rshopt + (JAILED(d) ? 0 : sizeof(JAILRSH));
+	}
+	for (i = 0; i < (size_t)conf.nrargs; i++)
+		v[n++] = conf.rargv[i];
+	return n;
 }
 
 static void
@@ -1756,180 +2097,226 @@ printconf(const struct conf *c)
 		out("# destination %d: %s/ -> %s\n", i + 1, c->wpath, c->specs[i]);
 }
 
-/* exclude matching, with rsync's rules */
+/* ===== Batching policy ===== */
 
-/* [...] at p (after the '['): length of the class, and whether c is in
- * it; -1 if it is malformed (unterminated, or an unknown [:name:]), which
- * in rsync's wildmatch makes the whole pattern match nothing. Step by
- * step as there: a '-' after a range or a [:name:] is literal, and a "[:"
- * whose first ']' is not after a ':' is a literal '[' */
+/* The batching policy, each part in one place: whether a destination
+ * owes work, when that work is due, when it may start. */
+
+/* the events emask must have for the changed names to be all that changed
+ * in a directory (IN_ATTRIB: a chmod or touch after the close); with fewer,
+ * an event syncs its whole directory */
+#define NAMEMASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
+                  IN_MOVED_TO | IN_ATTRIB)
+
+static struct dirt *dirt;
+static size_t ndirt, cdirt, allnames; /* allnames: bytes of every names */
+
+/* d owes work: directories, or a full sync */
 static int
-class(const char *p, int c, int *in)
+owes(const struct dest *d)
 {
-	static const struct { const char *name; int (*is)(int); } cls[] = {
-		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
-		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
-		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
-		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
-	};
-	const char *s = p, *e;
-	int neg, prev = 0, ch;
-	size_t i, n;
-
-	if ((neg = *s == '!' || *s == '^'))
-		s++;
-	*in = 0;
-	ch = (unsigned char)*s;
-	do {
-		if (!ch)
-			return -1;
-		if (ch == '\\') {
-			if (!(ch = (unsigned char)*++s))
-				return -1;
-			*in |= c == ch;
-		} else if (ch == '-' && prev && s[1] && s[1] != ']') {
-			if ((ch = (unsigned char)*++s) == '\\' && !(ch = (unsigned char)*++s))
-				return -1;
-			*in |= c >= prev && c <= ch;
-			ch = 0;
-		} else if (ch == '[' && s[1] == ':') {
-			for (e = s + 2; *e && *e != ']'; e++)
-				;
-			if (!*e)
-				return -1;
-			if (e == s + 2 || e[-1] != ':') {
-				*in |= c == '[';
-				continue;
-			}
-			n = e - s - 3;
-			for (i = 0; i < LEN(cls) && (strlen(cls[i].name) != n ||
-			    strncmp(s + 2, cls[i].name, n)); i++)
-				;
-			if (i == LEN(cls))
-				return -1;
-			*in |= cls[i].is(c) != 0;
-			s = e;
-			ch = 0;
-		} else {
-			*in |= c == ch;
-		}
-	} while (prev = ch, (ch = (unsigned char)*++s) != ']');
-	*in ^= neg;
-	return s + 1 - p;
+	return d->pending || d->needfull;
 }
 
-/* rsync's wildmatch: * stops at a slash, ** does not, "dir/" then "***"
- * at the end also matches dir itself; ?, [...] never match a slash.
- * Returns MATCH, NOMATCH, or one of the aborts that tell a star's loop
- * that no later start can match, which keeps "*a*a*a*b" from taking
- * exponential time. */
-enum { NOMATCH, MATCH, ABORTALL, ABORTSTAR };
-
-static int
-wild(const char *p, const char *t, int isdir)
+/* d's owed work is due by t at the latest: edelay after the first change
+ * owed, at once for a full sync or after a failure */
+static void
+dueby(struct dest *d, int64_t t)
 {
-	int n, in, r;
-
-	for (; *p; p++, t++) {
-		if (*p == '/' && !strcmp(p, "/***"))
-			return *t == '/' || (!*t && isdir) ? MATCH : NOMATCH;
-		if (!*t && *p != '*')
-			return ABORTALL;
-		switch (*p) {
-		case '?':
-			if (*t == '/')
-				return NOMATCH;
-			break;
-		case '*':
-			if (p[1] != '*') {
-				for (;; t++) {
-					if ((r = wild(p + 1, t, isdir)) != NOMATCH)
-						return r;
-					if (!*t)
-						return ABORTALL;
-					if (*t == '/')
-						return ABORTSTAR;
-				}
-			}
-			while (*p == '*')
-				p++;
-			for (;; t++) {
-				if ((r = wild(p, t, isdir)) != NOMATCH && r != ABORTSTAR)
-					return r;
-				if (!*t)
-					return ABORTALL;
-			}
-		case '[':
-			if ((n = class(p + 1, (unsigned char)*t, &in)) < 0)
-				return ABORTALL;
-			if (*t == '/' || !in)
-				return NOMATCH;
-			p += n;
-			break;
-		case '\\':
-			p++; /* a trailing one: '\0' matches no text left */
-			/* fall through */
-		default:
-			if (*p != *t)
-				return NOMATCH;
-		}
-	}
-	return *t ? NOMATCH : MATCH;
+	if (!d->due || d->due > t)
+		d->due = t;
 }
 
-static int
-glob(const char *p, const char *t, int isdir)
+/* d may owe nothing now: then it has no deadline, and the next change
+ * owed arms one edelay away */
+static void
+undue(struct dest *d)
 {
-	return wild(p, t, isdir) == MATCH;
+	if (!owes(d))
+		d->due = 0;
 }
 
-static int
-patcmp(const struct pat *x, const char *s, int isdir)
+/* when d's owed work may start: when it is due, and not before the retry
+ * after a failure */
+static int64_t
+startat(const struct dest *d)
 {
-	if (!x->wild)
-		return !strcmp(x->s, s);
-	/* as in rsync, a leading double star and slash may match nothing */
-	return glob(x->s, s, isdir) ||
-	    (!strncmp(x->s, "**/", 3) && glob(x->s + 3, s, isdir));
+	return d->due > d->retry ? d->due : d->retry;
 }
 
-/* does pattern x exclude path (relative to wpath, no leading '/')? */
-static int
-match(const struct pat *x, const char *path, int isdir)
+static void
+wantfull(void)
 {
-	const char *s;
-	int n;
-
-	if (x->dironly && !isdir)
-		return 0;
-	if (x->anchored)
-		return patcmp(x, path, isdir);
-	if (x->wild2) {
-		for (s = path; s; s = strchr(s, '/'))
-			if (patcmp(x, s += *s == '/', isdir))
-				return 1;
-		return 0;
-	}
-	/* the last slashes+1 components */
-	n = x->slashes + 1;
-	for (s = path + strlen(path); s > path; s--)
-		if (s[-1] == '/' && !--n)
-			break;
-	return patcmp(x, s, isdir);
-}
-
-static int
-excluded(const char *path, int isdir)
-{
+	int64_t t = now();
 	int i;
 
-	for (i = 0; i < conf.npats; i++)
-		if (match(&conf.pats[i], path, isdir))
-			return 1;
-	return 0;
+	for (i = 0; i < ndests; i++) {
+		dests[i].needfull = 1;
+		dueby(&dests[i], t);
+		if (!dests[i].owedsince)
+			dests[i].owedsince = wall();
+	}
 }
 
-/* the watch tree */
+/* dirty directories */
+
+static uint32_t
+alldests(void)
+{
+	return ndests == 32 ? 0xffffffffu : (1u << ndests) - 1;
+}
+
+static void
+delrec(size_t i)
+{
+	free(dirt[i].names);
+	allnames -= dirt[i].nlen;
+	dirt[i].n->dslot = 0;
+	dirt[i] = dirt[--ndirt];
+	if (i < ndirt)
+		dirt[i].n->dslot = i + 1;
+}
+
+static void
+owe(struct dest *d)
+{
+	d->pending++;
+	dueby(d, now() + conf.edelay);
+	if (!d->owedsince)
+		d->owedsince = wall();
+}
+
+/* r's whole directory is owed, not only some of its entries */
+static void
+whole(struct dirt *r)
+{
+	r->whole = 1;
+	free(r->names);
+	r->names = NULL;
+	allnames -= r->nlen;
+	r->nlen = 0;
+}
+
+/* name is owed in r, unless it already is or the whole directory is;
+ * past NAMESMAX bytes of names in one directory, or NAMESALL in all, the
+ * whole directory is owed instead */
+static void
+addname(struct dirt *r, const char *name)
+{
+	size_t len = strlen(name) + 1, k;
+	char *p;
+
+	if (r->whole)
+		return;
+	for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
+		if (!strcmp(r->names + k, name))
+			return;
+	if (r->nlen + len > NAMESMAX || allnames + len > NAMESALL ||
+	    !(p = grow(r->names, r->nlen + len))) {
+		whole(r);
+		return;
+	}
+	memcpy(p + r->nlen, name, len);
+	r->names = p;
+	r->nlen += len;
+	allnames += len;
+}
+
+/* the destinations in bits owe n's entry name, or n whole if name is NULL:
+ * rsync gets the changed names of a directory while they are few, so one
+ * changed file in a huge directory does not make it list the directory */
+static void
+mark(struct node *n, const char *name, uint32_t bits)
+{
+	struct dirt *r;
+	uint32_t fresh;
+	int i;
+
+	if (!bits)
+		return;
+	if (!n->dslot) {
+		if (ndirt == cdirt) {
+			if (!(r = grow(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
+				logmsg(LOG_ERR, "out of memory: falling back to full syncs");
+				wantfull();
+				return;
+			}
+			dirt = r;
+			cdirt = cdirt * 2 + 64;
+		}
+		dirt[ndirt] = (struct dirt){ .n = n };
+		n->dslot = ++ndirt;
+	}
+	r = &dirt[n->dslot - 1];
+	if (!name)
+		whole(r);
+	else
+		addname(r, name);
+	fresh = bits & ~r->dirty;
+	r->dirty |= bits;
+	statuswant |= fresh != 0;
+	for (i = 0; fresh; i++, fresh >>= 1)
+		if (fresh & 1)
+			owe(&dests[i]);
+}
+
+/* n is going away: nobody owes it any more (its parent is dirty) */
+static void
+undirt(struct node *n)
+{
+	uint32_t bits;
+	int i;
+
+	if (!n->dslot)
+		return;
+	bits = dirt[n->dslot - 1].dirty;
+	for (i = 0; bits; i++, bits >>= 1) {
+		if (bits & 1) {
+			dests[i].pending--;
+			undue(&dests[i]);
+		}
+	}
+	delrec(n->dslot - 1);
+}
+
+/* what of its directory an event with a name makes owed: the name, unless
+ * emask misses changes the names would not tell (then the directory) */
+static const char *
+named(const char *name)
+{
+	return (conf.emask & NAMEMASK) == NAMEMASK ? name : NULL;
+}
+
+/* the sync of d ended: forget what it sent, or owe it again */
+static void
+settle(struct dest *d, int failed)
+{
+	uint32_t bit = d->bit;
+	size_t j;
+
+	for (j = ndirt; j-- > 0;) {
+		if (dirt[j].sent & bit) {
+			dirt[j].sent &= ~bit;
+			if (failed && !(dirt[j].dirty & bit)) {
+				dirt[j].dirty |= bit;
+				d->pending++;
+			}
+		}
+		if (!dirt[j].dirty && !dirt[j].sent)
+			delrec(j);
+	}
+}
+
+/* ===== The watch tree ===== */
+
+/* inotify events the watch tree needs whatever emask says */
+#define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
+                  IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+
+static struct node *root;
+static struct node **htab;      /* wd -> node, two to a bucket on average */
+static size_t hsize, nnodes;
+static int toldother;           /* a watch failure was logged this scan */
 
 static struct node *
 lookup(int wd)
@@ -2161,6 +2548,36 @@ fullpath(const struct node *dir, const char *name, char *buf)
 	return w + 1 + n;
 }
 
+/* append dir's entry name to the list *l (*len bytes of *cap), or with
+ * name NULL dir itself as "dir/" (its entries, deleting what is gone);
+ * each begins with "./", or rsync would skip one beginning with '#' or
+ * ';' as a comment. -1: out of memory, or a path longer than PATH_MAX,
+ * which only a full sync covers */
+static int
+listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
+    const char *name)
+{
+	char path[PATH_MAX + 4], *p;
+	int n = relpath(dir, name, path + 2, PATH_MAX);
+
+	if (n < 0)
+		return -1;
+	memcpy(path, "./", 2);
+	n += 2;
+	if (!name && n > 2)
+		path[n++] = '/';
+	path[n++] = '\0';
+	if (*len + n > *cap) {
+		if (!(p = grow(*l, *cap * 2 + n + 4096)))
+			return -1;
+		*l = p;
+		*cap = *cap * 2 + n + 4096;
+	}
+	memcpy(*l + *len, path, n);
+	*len += n;
+	return 0;
+}
+
 static int
 excludedin(const struct node *dir, const char *name, int isdir)
 {
@@ -2172,56 +2589,6 @@ excludedin(const struct node *dir, const char *name, int isdir)
 		return excluded(name, isdir);
 	/* too long for rsync too: not excluded, so full syncs cover it */
 	return relpath(dir, name, path, sizeof(path)) >= 0 && excluded(path, isdir);
-}
-
-/* The batching policy, each part in one place: whether a destination
- * owes work, when that work is due, when it may start. */
-
-/* d owes work: directories, or a full sync */
-static int
-owes(const struct dest *d)
-{
-	return d->pending || d->needfull;
-}
-
-/* d's owed work is due by t at the latest: edelay after the first change
- * owed, at once for a full sync or after a failure */
-static void
-dueby(struct dest *d, int64_t t)
-{
-	if (!d->due || d->due > t)
-		d->due = t;
-}
-
-/* d may owe nothing now: then it has no deadline, and the next change
- * owed arms one edelay away */
-static void
-undue(struct dest *d)
-{
-	if (!owes(d))
-		d->due = 0;
-}
-
-/* when d's owed work may start: when it is due, and not before the retry
- * after a failure */
-static int64_t
-startat(const struct dest *d)
-{
-	return d->due > d->retry ? d->due : d->retry;
-}
-
-static void
-wantfull(void)
-{
-	int64_t t = now();
-	int i;
-
-	for (i = 0; i < ndests; i++) {
-		dests[i].needfull = 1;
-		dueby(&dests[i], t);
-		if (!dests[i].owedsince)
-			dests[i].owedsince = wall();
-	}
 }
 
 /* a directory left unwatched: say why, and repair it with full syncs */
@@ -2305,9 +2672,6 @@ watch(struct node *dir, const char *name, int at)
 	return n;
 }
 
-static void mark(struct node *n, const char *name, uint32_t bits);
-static void drop(struct node *n, int rm);
-
 /* the node of the directory open as fd: re-adding the watch through
  * /proc/self/fd/N gives the wd of the one its inode has; NULL for one not
  * watched (whose new watch goes again) or without /proc (noproc) */
@@ -2336,6 +2700,36 @@ ours(int fd, const struct node *n)
 	const struct node *m = nodeof(fd);
 
 	return m ? m == n : noproc;
+}
+
+/* The one forward declaration: the watch tree and held writes use each
+ * other. A held file is named by its directory's node and path (Held
+ * writes comes after the tree it uses), and a node that goes takes its
+ * held files with it (drop). */
+static void forgetunclosed(const struct node *n);
+
+static void
+drop(struct node *n, int rm)
+{
+	while (n->child)
+		drop(n->child, rm);
+	if (rm && ifd >= 0)
+		inotify_rm_watch(ifd, n->wd);
+	orphan(n);
+	for (struct node **pp = &htab[(unsigned)n->wd & (hsize - 1)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == n) {
+			*pp = n->hnext;
+			break;
+		}
+	}
+	nnodes--;
+	undirt(n);
+	forgetunclosed(n);
+	if (n->name != (char *)(n + 1))
+		free(n->name);
+	if (n == root)
+		root = NULL;
+	nfree(n);
 }
 
 /* watch the subdirectories of dir; push them on *stack. One that is
@@ -2417,134 +2811,161 @@ addtree(struct node *top, uint32_t bits)
 	free(stack);
 }
 
-/* dirty directories */
-
-static uint32_t
-alldests(void)
+/* a directory name appeared in n (made, moved in, or shown by a mount):
+ * watch it, and sync it whole, since what was made in it before its watch
+ * raised no event */
+static void
+newdir(struct node *n, const char *name)
 {
-	return ndests == 32 ? 0xffffffffu : (1u << ndests) - 1;
+	struct node *c;
+
+	mark(n, named(name), alldests());
+	if ((c = watch(n, name, -1)))
+		addtree(c, alldests());
 }
 
-static void
-delrec(size_t i)
+/* Seen deletions under rdelete = running, whose full syncs delete
+ * nothing: what a destination owes is never folded into a full sync, or
+ * a deletion seen would be lost. spawnsync() runs the incremental sync of
+ * it first, and the full one right after; where the tree is built anew
+ * (a rescan, the source held, a reload) what is owed is kept as paths,
+ * then owed again in the new tree. */
+
+static struct kept {            /* a destination's owed paths, as its list */
+	char *s;
+	size_t len, cap;
+} kept[MAXDESTS];
+
+/* c's incremental syncs delete, its full ones do not */
+static int
+seendel(const struct conf *c)
 {
-	free(dirt[i].names);
-	allnames -= dirt[i].nlen;
-	dirt[i].n->dslot = 0;
-	dirt[i] = dirt[--ndirt];
-	if (i < ndirt)
-		dirt[i].n->dslot = i + 1;
+	return (c->rdelete & (DELSEEN | DELFULL)) == DELSEEN;
 }
 
+/* before the tree goes, if c (the config that syncs next) deletes only
+ * what is seen: keep what each destination owes, and what its running
+ * sync has, which may yet fail (what cannot be kept, for want of memory,
+ * only the full sync covers) */
 static void
-owe(struct dest *d)
+keepowed(const struct conf *c)
 {
-	d->pending++;
-	dueby(d, now() + conf.edelay);
-	if (!d->owedsince)
-		d->owedsince = wall();
-}
-
-/* r's whole directory is owed, not only some of its entries */
-static void
-whole(struct dirt *r)
-{
-	r->whole = 1;
-	free(r->names);
-	r->names = NULL;
-	allnames -= r->nlen;
-	r->nlen = 0;
-}
-
-/* name is owed in r, unless it already is or the whole directory is;
- * past NAMESMAX bytes of names in one directory, or NAMESALL in all, the
- * whole directory is owed instead */
-static void
-addname(struct dirt *r, const char *name)
-{
-	size_t len = strlen(name) + 1, k;
-	char *p;
-
-	if (r->whole)
-		return;
-	for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
-		if (!strcmp(r->names + k, name))
-			return;
-	if (r->nlen + len > NAMESMAX || allnames + len > NAMESALL ||
-	    !(p = grow(r->names, r->nlen + len))) {
-		whole(r);
-		return;
-	}
-	memcpy(p + r->nlen, name, len);
-	r->names = p;
-	r->nlen += len;
-	allnames += len;
-}
-
-/* the destinations in bits owe n's entry name, or n whole if name is NULL:
- * rsync gets the changed names of a directory while they are few, so one
- * changed file in a huge directory does not make it list the directory */
-static void
-mark(struct node *n, const char *name, uint32_t bits)
-{
-	struct dirt *r;
-	uint32_t fresh;
-	int i;
-
-	if (!bits)
-		return;
-	if (!n->dslot) {
-		if (ndirt == cdirt) {
-			if (!(r = grow(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
-				logmsg(LOG_ERR, "out of memory: falling back to full syncs");
-				wantfull();
-				return;
-			}
-			dirt = r;
-			cdirt = cdirt * 2 + 64;
-		}
-		dirt[ndirt] = (struct dirt){ .n = n };
-		n->dslot = ++ndirt;
-	}
-	r = &dirt[n->dslot - 1];
-	if (!name)
-		whole(r);
-	else
-		addname(r, name);
-	fresh = bits & ~r->dirty;
-	r->dirty |= bits;
-	statuswant |= fresh != 0;
-	for (i = 0; fresh; i++, fresh >>= 1)
-		if (fresh & 1)
-			owe(&dests[i]);
-}
-
-/* n is going away: nobody owes it any more (its parent is dirty) */
-static void
-undirt(struct node *n)
-{
+	const struct dirt *r;
+	struct kept *l;
 	uint32_t bits;
-	int i;
+	size_t j, k;
 
-	if (!n->dslot)
-		return;
-	bits = dirt[n->dslot - 1].dirty;
-	for (i = 0; bits; i++, bits >>= 1) {
-		if (bits & 1) {
-			dests[i].pending--;
-			undue(&dests[i]);
+	for (j = 0; j < ndirt && seendel(c); j++) {
+		r = &dirt[j];
+		for (l = kept, bits = r->dirty | r->sent; bits; l++, bits >>= 1) {
+			if (!(bits & 1))
+				continue;
+			if (r->whole)
+				listadd(&l->s, &l->len, &l->cap, r->n, NULL);
+			for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
+				listadd(&l->s, &l->len, &l->cap, r->n, r->names + k);
 		}
 	}
-	delrec(n->dslot - 1);
 }
 
-/* what of its directory an event with a name makes owed: the name, unless
- * emask misses changes the names would not tell (then the directory) */
-static const char *
-named(const char *name)
+/* owe destination bit again the entry e of a kept list ("./PATH" or
+ * "./DIR/"), in the deepest directory of its way that is still watched */
+static void
+reoweone(const char *e, uint32_t bit)
 {
-	return (conf.emask & NAMEMASK) == NAMEMASK ? name : NULL;
+	char buf[PATH_MAX + 4], *s, *c;
+	struct node *n = root, *k;
+	size_t l = fmt(buf, sizeof(buf), "%s", e + 2);
+	int whole = !l || buf[l - 1] == '/';
+
+	if (l && whole)
+		buf[l - 1] = '\0';
+	for (s = buf; *s; s = c) {
+		c = s + strcspn(s, "/");
+		if (*c)
+			*c++ = '\0';
+		if ((!*c && !whole) || !(k = findchild(n, s))) {
+			mark(n, named(s), bit);
+			return;
+		}
+		n = k;
+	}
+	mark(n, NULL, bit);
 }
+
+/* the tree is built anew: what was kept is owed again */
+static void
+reowe(void)
+{
+	struct kept *l;
+	size_t k;
+
+	for (l = kept; root && l < kept + MAXDESTS; l++) {
+		for (k = 0; k < l->len; k += strlen(l->s + k) + 1)
+			reoweone(l->s + k, 1u << (l - kept));
+		free(l->s);
+		*l = (struct kept){ NULL, 0, 0 };
+	}
+}
+
+/* a reload to c: what the running config owes goes to the destination
+ * of c with the same spec, if c mirrors the same wpath and deletes only
+ * what is seen (whatever the running one did: its deletions seen are
+ * owed); else it is dropped, since c says so */
+static void
+carry(const struct conf *c)
+{
+	struct kept k[MAXDESTS] = { { NULL, 0, 0 } };
+	int i, j;
+
+	keepowed(c);
+	while (ndirt)
+		delrec(ndirt - 1);
+	for (i = 0; i < conf.nrnodes; i++) {
+		for (j = 0; j < c->nrnodes && (k[j].s ||
+		    strcmp(conf.specs[i], c->specs[j])); j++)
+			;
+		if (j < c->nrnodes && seendel(c) && !strcmp(conf.wpath, c->wpath))
+			k[j] = kept[i];
+		else
+			free(kept[i].s);
+	}
+	memcpy(kept, k, sizeof(k));
+}
+
+/* forget the tree and build it again, keeping what is owed where full
+ * syncs do not delete; then every destination syncs fully */
+static void
+rescan(void)
+{
+	int fd, was = degraded;
+
+	rescanning = degraded = toldother = 0;
+	rescanat = 0;
+	statuswant = 1;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		unwatched(conf.src, errno);
+		wantfull();
+		return;
+	}
+	if (ifd >= 0)
+		close(ifd);
+	ifd = fd;
+	keepowed(&conf);
+	if (root)
+		drop(root, 0);
+	if ((root = watch(NULL, NULL, -1))) {
+		addtree(root, 0);
+		reowe();
+	} else {
+		unwatched(conf.src, errno);
+	}
+	wantfull();
+	if (was && !degraded)
+		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
+}
+
+/* ===== Held writes ===== */
 
 /* Files being written. A regular file created or modified is left out of
  * the syncs until it is closed (IN_CLOSE_WRITE) or has been open wsettle
@@ -2553,6 +2974,17 @@ named(const char *name)
  * held: only a new regular file with one link is taken for one being
  * written. One renamed within the tree while open stays held under its
  * new name. Kept in a small array: a handful are open at once. */
+
+struct unclosed {               /* a file being written, held back */
+	struct node *n;         /* its directory */
+	char *name;
+	int64_t since;
+	uint32_t mask;          /* the events held back with it */
+	uid_t uid;              /* its owner, who may hold HELDUSER at most */
+};
+
+static struct unclosed *unclosed;
+static size_t nunclosed;
 
 static struct unclosed *
 findunclosed(const struct node *n, const char *name)
@@ -2696,6 +3128,54 @@ overdue(size_t i)
 	release(&unclosed[i], 0);
 }
 
+/* "--exclude=- /PATH", NUL-separated, of each file held back while it is
+ * written, so that no sync sends it half written, not even one of its
+ * whole directory or a full one (rsync's --delete spares what is
+ * excluded). PATH's wildcards are escaped where it has any, since rsync
+ * then matches with them, and only then. NULL: out of memory. */
+static char *
+unclosedopts(size_t *len)
+{
+	char path[PATH_MAX], *b;
+	size_t i, k, size = 1;
+	int wild, n;
+
+	for (i = 0; i < nunclosed; i++) /* each byte escaped at most */
+		size += 14 + 2 * (strlen(unclosed[i].name) + 1 +
+		    pathof(unclosed[i].n, path, sizeof(path)));
+	if (!(b = malloc(size)))
+		return NULL;
+	for (*len = i = 0; i < nunclosed; i++) {
+		if ((n = relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path))) < 0)
+			continue;
+		*len += fmt(b + *len, 14, "--exclude=- /");
+		wild = strpbrk(path, "*?[") != NULL;
+		for (k = 0; k < (size_t)n; k++) {
+			if (wild && strchr("*?[\\", path[k]))
+				b[(*len)++] = '\\';
+			b[(*len)++] = path[k];
+		}
+		b[(*len)++] = '\0';
+	}
+	return b;
+}
+
+/* a file being written is in dir, whose path is relative to wpath */
+static int
+heldin(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i, l = strlen(dir);
+
+	for (i = 0; i < nunclosed; i++)
+		if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0 ||
+		    (!strncmp(path, dir, l) && path[l] == '/'))
+			return 1;
+	return 0;
+}
+
+/* ===== Moves ===== */
+
 /* Moves. An entry moved within the tree (an IN_MOVED_FROM and the
  * IN_MOVED_TO of its cookie, both outside the excludes) is placed at
  * each destination before that destination's next sync, from the copy
@@ -2714,6 +3194,21 @@ overdue(size_t i)
  * to either path, so that they hold there what the source held at their
  * last sync: real directories, none a symlink that placing would follow
  * out of the mirror. */
+
+struct move {                   /* an entry moved within the tree */
+	char *s;                /* "FROMDIR\0FROM\0TODIR\0TO\0", each
+	                         * directory relative to wpath ("" for it) */
+	size_t len;
+	uint32_t owed;          /* destinations where it is still to place */
+	uint32_t given;         /* destinations whose running mover has it */
+	int isdir;
+	dev_t dev;              /* what moved, as the event showed it: the */
+	ino_t ino;              /* mover places nothing else */
+};
+
+static struct move *moves;
+static size_t nmoves, allmoves; /* allmoves: bytes of every s */
+static unsigned long renames;   /* renames inside wpath seen (metrics) */
 
 /* the destinations that place moves at all */
 static uint32_t
@@ -2921,684 +3416,273 @@ givemoves(uint32_t bit)
 	return n;
 }
 
-/* the sync of d ended: forget what it sent, or owe it again */
-static void
-settle(struct dest *d, int failed)
-{
-	uint32_t bit = d->bit;
-	size_t j;
+/* Placing moves, in a child of the daemon (the mover), so that a
+ * destination slow to answer holds up nothing else: it places at one
+ * destination, in their order, the moves given to it, then exits. */
 
-	for (j = ndirt; j-- > 0;) {
-		if (dirt[j].sent & bit) {
-			dirt[j].sent &= ~bit;
-			if (failed && !(dirt[j].dirty & bit)) {
-				dirt[j].dirty |= bit;
-				d->pending++;
-			}
-		}
-		if (!dirt[j].dirty && !dirt[j].sent)
-			delrec(j);
-	}
+/* the four parts of m: from directory and name, to directory and name */
+static void
+parts(const struct move *m, const char *p[4])
+{
+	int k;
+
+	p[0] = m->s;
+	for (k = 1; k < 4; k++)
+		p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
 }
 
-static void
-drop(struct node *n, int rm)
-{
-	while (n->child)
-		drop(n->child, rm);
-	if (rm && ifd >= 0)
-		inotify_rm_watch(ifd, n->wd);
-	orphan(n);
-	for (struct node **pp = &htab[(unsigned)n->wd & (hsize - 1)]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == n) {
-			*pp = n->hnext;
-			break;
-		}
-	}
-	nnodes--;
-	undirt(n);
-	forgetunclosed(n);
-	if (n->name != (char *)(n + 1))
-		free(n->name);
-	if (n == root)
-		root = NULL;
-	nfree(n);
-}
-
-/* events */
-
-static void
-logevent(const struct node *n, const struct inotify_event *ev)
-{
-	char path[PATH_MAX], names[EVNAMES];
-
-	evnames(ev->mask, names);
-	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
-		strcpy(path, "(too long)");
-	logmsg(LOG_DEBUG, "event%s%s%s%s%s: /%s", names,
-	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
-	    ev->mask & IN_UNMOUNT ? " IN_UNMOUNT" : "",
-	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
-	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
-}
-
-/* a directory name appeared in n (made, moved in, or shown by a mount):
- * watch it, and sync it whole, since what was made in it before its watch
- * raised no event */
-static void
-newdir(struct node *n, const char *name)
-{
-	struct node *c;
-
-	mark(n, named(name), alldests());
-	if ((c = watch(n, name, -1)))
-		addtree(c, alldests());
-}
-
-static void hold(const char *why);
-
-/* the filesystem n is on was unmounted: wpath's holds the source, one
- * inside it shows the directory it was mounted on, watched anew */
-static void
-unmounted(struct node *n)
-{
-	struct node *parent = n->parent;
-	char *name;
-
-	if (n == root) {
-		hold("wpath was unmounted");
-		return;
-	}
-	if (!(name = strdup(n->name))) {
-		unwatched(conf.src, ENOMEM);
-		return;
-	}
-	drop(n, 0);
-	newdir(parent, name);
-	free(name);
-}
-
-static void
-event(const struct inotify_event *ev)
-{
-	const int isdir = ev->mask & IN_ISDIR;
-	struct node *n, *c;
-
-	if (ev->mask & IN_Q_OVERFLOW) {
-		logmsg(LOG_WARNING, "inotify queue overflow: rescanning %s", conf.src);
-		rescanning = 1;
-		return;
-	}
-	if (!(n = lookup(ev->wd)))
-		return;
-	if (verbose)
-		logevent(n, ev);
-	if (ev->mask & IN_UNMOUNT) {
-		unmounted(n);
-		return;
-	}
-	if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
-		if (n == root)
-			hold("wpath was removed or moved");
-		else if (ev->mask & IN_IGNORED || n->moved)
-			drop(n, !(ev->mask & IN_IGNORED)); /* gone, or moved out */
-		return;
-	}
-	if (!ev->len) {
-		if (ev->mask & conf.emask)
-			mark(n, NULL, alldests());
-		return;
-	}
-	if (excludedin(n, ev->name, isdir))
-		return;
-	unmove(n, ev->name);
-	if (ev->mask & IN_MOVE)
-		moved(n, ev, isdir);
-	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-		newdir(n, ev->name);
-		return;
-	}
-	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
-		c->moved = 1;
-	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask, ev->cookie))
-		return;
-	if (ev->mask & conf.emask)
-		mark(n, named(ev->name), alldests());
-}
-
-static void
-readevents(void)
-{
-	static union {
-		struct inotify_event ev;
-		char buf[EVBUF];
-	} u;
-	const struct inotify_event *ev;
-	const char *p;
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < EVREADS && !rescanning; i++) {
-		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
-				rescanning = 1;
-			}
-			return;
-		}
-		for (p = u.buf; p + sizeof(*ev) <= u.buf + n && !rescanning;
-		    p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(const void *)p;
-			if (p + sizeof(*ev) + ev->len > u.buf + n)
-				break;
-			event(ev);
-		}
-	}
-}
-
-static void keepowed(const struct conf *c);
-static void reowe(void);
-
-/* forget the tree and build it again, keeping what is owed where full
- * syncs do not delete; then every destination syncs fully */
-static void
-rescan(void)
-{
-	int fd, was = degraded;
-
-	rescanning = degraded = toldother = 0;
-	rescanat = 0;
-	statuswant = 1;
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		unwatched(conf.src, errno);
-		wantfull();
-		return;
-	}
-	if (ifd >= 0)
-		close(ifd);
-	ifd = fd;
-	keepowed(&conf);
-	if (root)
-		drop(root, 0);
-	if ((root = watch(NULL, NULL, -1))) {
-		addtree(root, 0);
-		reowe();
-	} else {
-		unwatched(conf.src, errno);
-	}
-	wantfull();
-	if (was && !degraded)
-		logmsg(LOG_INFO, "all %zu directories are watched again", nnodes);
-}
-
-/* rsync */
-
-/* append dir's entry name to the list *l (*len bytes of *cap), or with
- * name NULL dir itself as "dir/" (its entries, deleting what is gone);
- * each begins with "./", or rsync would skip one beginning with '#' or
- * ';' as a comment. -1: out of memory, or a path longer than PATH_MAX,
- * which only a full sync covers */
+/* what moved is still at its new path in the source (src): the inode
+ * the event showed, reached without following a symlink; its stat in st */
 static int
-listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
-    const char *name)
+stillthere(int src, const struct move *m, struct stat *st)
 {
-	char path[PATH_MAX + 4], *p;
-	int n = relpath(dir, name, path + 2, PATH_MAX);
+	const char *p[4];
+	int fd, ok;
 
-	if (n < 0)
-		return -1;
-	memcpy(path, "./", 2);
-	n += 2;
-	if (!name && n > 2)
-		path[n++] = '/';
-	path[n++] = '\0';
-	if (*len + n > *cap) {
-		if (!(p = grow(*l, *cap * 2 + n + 4096)))
-			return -1;
-		*l = p;
-		*cap = *cap * 2 + n + 4096;
-	}
-	memcpy(*l + *len, path, n);
-	*len += n;
-	return 0;
+	parts(m, p);
+	if ((fd = openpath(src, p[2])) < 0)
+		return 0;
+	ok = fstatat(fd, p[3], st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st->st_dev == m->dev && st->st_ino == m->ino;
+	close(fd);
+	return ok;
 }
 
-/* move what d owes into its next sync; unless the sync is full (which
- * spawnsync() makes it past FULLDIRS directories), list each directory,
- * or each of its changed names (rsync deletes those that are gone). A
- * name that cannot be listed (out of memory, or a path longer than
- * PATH_MAX, which only a full sync covers) makes the sync full: 1 then */
+/* place m at the local destination root by a rename: only if what moved
+ * is still there in the source (src), its copy at the old path is of its
+ * type and, unless a directory, of its size and mtime, and no directory
+ * on either way is a symlink */
 static int
-collect(struct dest *d, int full)
+localmove(int root, int src, const struct move *m)
 {
-	uint32_t bit = d->bit;
-	size_t j, k, cap = 0;
-	struct dirt *r;
+	const char *p[4];
+	struct stat o, c;
+	int from, to, rc = -1;
 
-	d->len = d->off = 0;
-	d->ndirs = 0;
-	for (j = 0; j < ndirt; j++) {
-		r = &dirt[j];
-		if (!(r->dirty & bit))
-			continue;
-		r->dirty &= ~bit;
-		r->sent |= bit;
-		d->ndirs++;
-		if (r->whole && !full)
-			full = listadd(&d->list, &d->len, &cap, r->n, NULL) < 0;
-		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
-			full = listadd(&d->list, &d->len, &cap, r->n, r->names + k) < 0;
-	}
-	d->pending = 0;
-	if (full) {
-		free(d->list);
-		d->list = NULL;
-		d->len = 0;
-	}
-	return full;
+	parts(m, p);
+	from = openpath(root, p[0]);
+	to = openpath(root, p[2]);
+	if (from >= 0 && to >= 0 && fstatat(from, p[1], &o, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    stillthere(src, m, &c) && (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) &&
+	    (S_ISDIR(c.st_mode) ||
+	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
+	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
+		rc = renameat(from, p[1], to, p[3]);
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	return rc;
 }
 
-/* Seen deletions under rdelete = running, whose full syncs delete
- * nothing: what a destination owes is never folded into a full sync, or
- * a deletion seen would be lost. spawnsync() runs the incremental sync of
- * it first, and the full one right after; where the tree is built anew
- * (a rescan, the source held, a reload) what is owed is kept as paths,
- * then owed again in the new tree. */
-
-static struct kept {            /* a destination's owed paths, as its list */
-	char *s;
-	size_t len, cap;
-} kept[MAXDESTS];
-
-/* c's incremental syncs delete, its full ones do not */
-static int
-seendel(const struct conf *c)
-{
-	return (c->rdelete & (DELSEEN | DELFULL)) == DELSEEN;
-}
-
-/* before the tree goes, if c (the config that syncs next) deletes only
- * what is seen: keep what each destination owes, and what its running
- * sync has, which may yet fail (what cannot be kept, for want of memory,
- * only the full sync covers) */
-static void
-keepowed(const struct conf *c)
-{
-	const struct dirt *r;
-	struct kept *l;
-	uint32_t bits;
-	size_t j, k;
-
-	for (j = 0; j < ndirt && seendel(c); j++) {
-		r = &dirt[j];
-		for (l = kept, bits = r->dirty | r->sent; bits; l++, bits >>= 1) {
-			if (!(bits & 1))
-				continue;
-			if (r->whole)
-				listadd(&l->s, &l->len, &l->cap, r->n, NULL);
-			for (k = 0; k < r->nlen; k += strlen(r->names + k) + 1)
-				listadd(&l->s, &l->len, &l->cap, r->n, r->names + k);
-		}
-	}
-}
-
-/* owe destination bit again the entry e of a kept list ("./PATH" or
- * "./DIR/"), in the deepest directory of its way that is still watched */
-static void
-reoweone(const char *e, uint32_t bit)
-{
-	char buf[PATH_MAX + 4], *s, *c;
-	struct node *n = root, *k;
-	size_t l = fmt(buf, sizeof(buf), "%s", e + 2);
-	int whole = !l || buf[l - 1] == '/';
-
-	if (l && whole)
-		buf[l - 1] = '\0';
-	for (s = buf; *s; s = c) {
-		c = s + strcspn(s, "/");
-		if (*c)
-			*c++ = '\0';
-		if ((!*c && !whole) || !(k = findchild(n, s))) {
-			mark(n, named(s), bit);
-			return;
-		}
-		n = k;
-	}
-	mark(n, NULL, bit);
-}
-
-/* the tree is built anew: what was kept is owed again */
-static void
-reowe(void)
-{
-	struct kept *l;
-	size_t k;
-
-	for (l = kept; root && l < kept + MAXDESTS; l++) {
-		for (k = 0; k < l->len; k += strlen(l->s + k) + 1)
-			reoweone(l->s + k, 1u << (l - kept));
-		free(l->s);
-		*l = (struct kept){ NULL, 0, 0 };
-	}
-}
-
-/* a reload to c: what the running config owes goes to the destination
- * of c with the same spec, if c mirrors the same wpath and deletes only
- * what is seen (whatever the running one did: its deletions seen are
- * owed); else it is dropped, since c says so */
-static void
-carry(const struct conf *c)
-{
-	struct kept k[MAXDESTS] = { { NULL, 0, 0 } };
-	int i, j;
-
-	keepowed(c);
-	while (ndirt)
-		delrec(ndirt - 1);
-	for (i = 0; i < conf.nrnodes; i++) {
-		for (j = 0; j < c->nrnodes && (k[j].s ||
-		    strcmp(conf.specs[i], c->specs[j])); j++)
-			;
-		if (j < c->nrnodes && seendel(c) && !strcmp(conf.wpath, c->wpath))
-			k[j] = kept[i];
-		else
-			free(kept[i].s);
-	}
-	memcpy(kept, k, sizeof(k));
-}
-
-/* "--exclude=- /PATH", NUL-separated, of each file held back while it is
- * written, so that no sync sends it half written, not even one of its
- * whole directory or a full one (rsync's --delete spares what is
- * excluded). PATH's wildcards are escaped where it has any, since rsync
- * then matches with them, and only then. NULL: out of memory. */
+/* base, then "/" unless it ends in '/' or ':', then rel and "/" if rel
+ * is not ""; malloc'd */
 static char *
-unclosedopts(size_t *len)
+under(const char *base, const char *rel)
 {
-	char path[PATH_MAX], *b;
-	size_t i, k, size = 1;
-	int wild, n;
+	size_t l = strlen(base), size = l + strlen(rel) + 3;
+	char *s = malloc(size);
 
-	for (i = 0; i < nunclosed; i++) /* each byte escaped at most */
-		size += 14 + 2 * (strlen(unclosed[i].name) + 1 +
-		    pathof(unclosed[i].n, path, sizeof(path)));
-	if (!(b = malloc(size)))
+	if (s)
+		fmt(s, size, "%s%s%s%s", base, l && !strchr("/:", base[l - 1]) ?
+		    "/" : "", rel, *rel ? "/" : "");
+	return s;
+}
+
+/* "--link-dest=", or "--copy-dest=" where a hard link would share its
+ * inode with an old path that stays (rdelete) or may come back (NOLINK),
+ * with olddir as seen from newdir (both relative to the destination's
+ * top), as rsync takes it; malloc'd */
+static char *
+altdest(const char *newdir, const char *olddir)
+{
+	size_t up = *newdir != '\0', size, n;
+	const char *p;
+	char *s;
+
+	for (p = newdir; *p; p++)
+		up += *p == '/';
+	size = 13 + 3 * up + strlen(olddir);
+	if (!(s = malloc(size)))
 		return NULL;
-	for (*len = i = 0; i < nunclosed; i++) {
-		if ((n = relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path))) < 0)
-			continue;
-		*len += fmt(b + *len, 14, "--exclude=- /");
-		wild = strpbrk(path, "*?[") != NULL;
-		for (k = 0; k < (size_t)n; k++) {
-			if (wild && strchr("*?[\\", path[k]))
-				b[(*len)++] = '\\';
-			b[(*len)++] = path[k];
-		}
-		b[(*len)++] = '\0';
-	}
-	return b;
+	n = fmt(s, size, conf.rdelete & DELSEEN && !(conf.noplace & NOLINK) ?
+	    "--link-dest=" : "--copy-dest=");
+	while (up--)
+		n += fmt(s + n, size - n, "../");
+	fmt(s + n, size - n, "%s", olddir);
+	return s;
 }
 
-/* room in an argv for the words baseargs() adds besides RSYNC_FLAGS and
- * rargs (7 at most: -s, -e and the shell for ssh), and for the most any
- * caller adds besides patterns and held files (mkargv 8, passargv 10,
- * each with the NULL) */
-#define ARGVMAX 17
-
-static const char *rsyncflags[] = { RSYNC_FLAGS };
-
-/* an argv with room for ARGVMAX words and more */
-static const char **
-newargv(size_t more)
-{
-	return malloc((LEN(rsyncflags) + conf.nrargs + ARGVMAX + more) *
-	    sizeof(char *));
-}
-
-/* the words every rsync for d begins with: the program, RSYNC_FLAGS,
- * rspeed, the log, the timeouts, the remote shell and rargs; how many.
- * Over ssh, -s: the paths go to the other rsync over the protocol, not
- * on a command line that the remote shell reads (rsync before 3.5.0
- * leaves a newline in a path there, which ends the command) */
-static size_t
-baseargs(const struct dest *d, const char **v)
-{
-	static char bw[32];
-	size_t n = 0, i;
-
-	v[n++] = conf.rsync;
-	for (i = 0; i < LEN(rsyncflags); i++)
-		v[n++] = rsyncflags[i];
-	if (conf.rspeed) {
-		fmt(bw, sizeof(bw), "--bwlimit=%ld", conf.rspeed);
-		v[n++] = bw;
-	}
-	if (conf.logopt)
-		v[n++] = conf.logopt;
-	if (conf.rtimeout)
-		v[n++] = conf.topt;
-	if (conf.rtimeout && d->kind == DAEMON)
-		v[n++] = conf.ctopt;
-	if (d->kind == SHELL) {
-		v[n++] = "-s";
-		v[n++] = "-e";
-		v[n++] = conf.rshopt + (JAILED(d) ? 0 : sizeof(JAILRSH));
-	}
-	for (i = 0; i < (size_t)conf.nrargs; i++)
-		v[n++] = conf.rargv[i];
-	return n;
-}
-
-/* rsync's arguments for d's sync; each of held (hlen bytes, from
- * unclosedopts) is one, and each pattern's, unless a jail has them in
- * a file: then argv does not grow with them */
+/* rsync's arguments to place at d moved entries under newdir from their
+ * copies under olddir: the names on its stdin if files, else newdir
+ * whole (with the exclude patterns not tied to where a path is: those
+ * are what placeable() let by) */
 static char **
-mkargv(const struct dest *d, int full, char *held, size_t hlen)
+passargv(const struct dest *d, const char *newdir, const char *olddir, int files)
 {
-	const char **v;
-	size_t n, i;
-	int del;
+	const char **v = newargv(conf.npats);
+	const struct pat *p;
+	size_t n;
 
-	if (!(v = newargv(conf.npats + nunclosed)))
+	if (!v)
 		return NULL;
 	n = baseargs(d, v);
-	del = conf.rdelete & (full ? DELFULL : DELSEEN);
-	if (del)
-		v[n++] = "--delete";
-	if (!full) {
-		/* a listed name that is gone: deleted, or passed over */
-		v[n++] = del ? "--delete-missing-args" : "--ignore-missing-args";
+	if (files) {
+		v[n++] = "--fuzzy"; /* twice: in the old directory too */
+		v[n++] = "--fuzzy";
 		v[n++] = "--from0";
 		v[n++] = "--files-from=-";
 	}
-	if (JAILED(d) && full)
-		v[n++] = "--from0"; /* the file's rules end in NUL, as the list's */
-	if (JAILED(d))
-		v[n++] = "--exclude-from=/.x";
-	for (i = 0; !JAILED(d) && i < (size_t)conf.npats; i++)
-		v[n++] = conf.pats[i].opt;
-	for (i = 0; !JAILED(d) && i < hlen; i += strlen(held + i) + 1)
-		v[n++] = held + i;
-	v[n++] = conf.src;
-	v[n++] = d->spec;
+	if (strcmp(newdir, olddir) && !(v[n++] = altdest(newdir, olddir)))
+		return NULL;
+	v[n++] = "--ignore-missing-args";
+	/* symlinks carry no data and are the sync's: rooted below the top, a
+	 * daemon without chroot would cut a target's "../" short */
+	v[n++] = "--no-links";
+	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
+		if (!p->anchored)
+			v[n++] = p->opt;
+	if (!(v[n++] = under(conf.src, newdir)) || !(v[n++] = under(d->spec, newdir)))
+		return NULL;
 	v[n] = NULL;
 	return (char **)v;
 }
 
-/* argv as one line that a shell reads back as the same words */
-static char *
-quote(char **argv)
+/* in the mover: run argv with list (len bytes) on its stdin; its exit
+ * status, or -1 */
+static int
+forkwait(char **argv, const char *list, size_t len)
 {
-	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_@%+=:,./-";
-	size_t len = 1, n = 0;
-	char **a, *s, *p;
-
-	for (a = argv; *a; a++)
-		len += 4 * strlen(*a) + 3;
-	if (!(s = malloc(len)))
-		return NULL;
-	for (a = argv; *a; a++) {
-		if (a != argv)
-			s[n++] = ' ';
-		if (**a && strspn(*a, safe) == strlen(*a)) {
-			n += strlen(strcpy(s + n, *a));
-			continue;
-		}
-		s[n++] = '\'';
-		for (p = *a; *p; p++) {
-			if (*p == '\'')
-				n += strlen(strcpy(s + n, "'\\''"));
-			else
-				s[n++] = *p;
-		}
-		s[n++] = '\'';
-	}
-	s[n] = '\0';
-	return s;
-}
-
-static void
-logcmd(int prio, const char *what, char **argv)
-{
-	char *s = quote(argv);
-
-	logmsg(prio, "%s%s", what, s ? s : "(out of memory)");
-	free(s);
-}
-
-/* Children. Each starts through spawn(): the daemon's in a process
- * group of their own (their children stay in it, so that one kill reaches
- * all), with fds 0-2 set, every other fd closed (a fork that never execs,
- * as the mover, keeps every fd: O_CLOEXEC does nothing for it) and the
- * signals as they were before us. */
-
-static int inchild;             /* this process is a child of the daemon */
-static int relayfd = -1;        /* in a jail: the relay's socket, kept */
-
-/* every fd from lo up closed; before Linux 5.9 (no close_range), those
- * below 1024: the daemon's own are far fewer */
-static void
-closeabove(int lo)
-{
-	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
-		while (lo < 1024)
-			close(lo++);
-}
-
-/* in a child: say on stderr what it cannot do, and exit 127, as rsync
- * does when it cannot be run */
-static void
-childfail(const char *what, const char *arg)
-{
-	char msg[LOGLINE];
-	int n = fmt(msg, sizeof(msg), "cannot %s %s: %s\n", what, arg, strerror(errno));
-
-	if (write(2, msg, MIN((size_t)n, sizeof(msg) - 1)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/* $PATH keeps only its absolute elements, so that neither we nor rsync
- * (which runs the remote shell itself when unjailed) ever run a program
- * from the current directory: an empty element, ".", "bin". With none
- * left it goes, since execvp() reads an empty $PATH as "." too, and an
- * unset one as the system's directories */
-static void
-safepath(void)
-{
-	char *p = getenv("PATH"), *r = p, *w = p, *e;
-
-	for (; r && *r; r = e + !!*e) {
-		e = r + strcspn(r, ":");
-		if (*r != '/')
-			continue;
-		if (w != p)
-			*w++ = ':';
-		memmove(w, r, e - r);
-		w += e - r;
-	}
-	if (w == p)
-		unsetenv("PATH");
-	else
-		*w = '\0';
-}
-
-/* exec argv; a name without a '/' (ssh, say) by $PATH, as rsync runs
- * it, whose elements safepath() left absolute: musl's execvp() takes
- * 0.5 KB of a static binary for this loop */
-static void
-execargv(char **argv)
-{
-	char path[PATH_MAX];
-	const char *p = getenv("PATH"), *e;
-	size_t k, l = strlen(argv[0]) + 1;
-
-	if (strchr(argv[0], '/'))
-		execv(argv[0], argv);
-	else
-		for (p = p ? p : "/usr/local/bin:/bin:/usr/bin";; p = e + 1) {
-			e = p + strcspn(p, ":");
-			if ((k = e - p) + 1 + l <= sizeof(path)) {
-				memcpy(path, p, k);
-				path[k] = '/';
-				memcpy(path + k + 1, argv[0], l);
-				execv(path, argv);
-			}
-			if (!*e)
-				break;
-		}
-	childfail("run", argv[0]);
-}
-
-/* fork(), less what only threads need: we run one thread and install
- * no atfork handler, and musl's fork() takes every lock of libc's for
- * threads we do not have (1.7 KB of a static binary) */
-static pid_t
-newproc(void)
-{
-	return _Fork();
-}
-
-/* fork a child with fds 0-2 from io (-1: as they are) that runs fn(arg),
- * which does not return, or execs argv if fn is NULL; its pid, or -1 */
-static pid_t
-spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
-{
-	sigset_t none;
+	size_t off = 0;
+	ssize_t n = 0;
 	pid_t pid;
-	int k;
+	int p[2], io[3] = { -1, -1, -1 }, st;
 
-	if ((pid = newproc()) != 0) {
-		if (pid > 0 && !inchild)
-			setpgid(pid, pid);
-		return pid;
-	}
-	if (!inchild)
-		setpgid(0, 0);
-	inchild = 1;
-	for (k = 0; k < 3; k++)
-		if (io[k] >= 0 && dup2(io[k], k) != k)
-			_exit(127);
-	closeabove(relayfd >= 0 ? relayfd + 1 : 3);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	if (fn)
-		fn(arg);
-	execargv(argv);
-	return -1;
+	if (!argv || pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	io[0] = p[0];
+	pid = spawn(argv, io, NULL, NULL);
+	close(p[0]);
+	while (pid > 0 && off < len && (n = write(p[1], list + off, len - off)) > 0)
+		off += n;
+	close(p[1]);
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void
-closefd(int *fd)
+/* place at d the moved files from moves[i] on that have its two
+ * directories and are still there in the source (src), with one rsync;
+ * *j: the first move after them */
+static int
+passfiles(const struct dest *d, int src, size_t i, size_t *j)
 {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	const char *p[4], *q[4];
+	char *list = NULL, *l;
+	size_t len = 0, nl;
+	struct stat st;
+	int gone = 0, rc;
+
+	parts(&moves[i], p);
+	for (*j = i; *j < nmoves; ++*j) {
+		parts(&moves[*j], q);
+		if (!(moves[*j].given & d->bit))
+			continue;
+		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
+			break;
+		if (!stillthere(src, &moves[*j], &st) && ++gone)
+			continue;
+		nl = strlen(q[3]) + 3;
+		if (!(l = grow(list, len + nl)))
+			return -1;
+		list = l;
+		len += fmt(list + len, nl, "./%s", q[3]) + 1;
+	}
+	if (!len)
+		return 1;
+	return (rc = forkwait(passargv(d, p[2], p[0], 1), list, len)) ? rc : gone;
 }
+
+/* place at d the moved directory m whole, from what its copy at the old
+ * path holds, if it is still there in the source (src) */
+static int
+passdir(const struct dest *d, int src, const struct move *m)
+{
+	const char *p[4];
+	char *to, *from;
+	struct stat st;
+
+	parts(m, p);
+	if (!(to = cat3(p[2], *p[2] ? "/" : "", p[3])) ||
+	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])) || heldin(to) ||
+	    !stillthere(src, m, &st))
+		return -1;
+	return forkwait(passargv(d, to, from, 0), NULL, 0);
+}
+
+/* rsync's exit codes that say the destination cannot be reached now:
+ * the mover stops at the first, as each rsync after it would wait as long */
+static int
+unreachable(int code)
+{
+	return code == 5 || code == 10 || code == 12 || code == 30 ||
+	    code == 35 || code == 255;
+}
+
+/* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
+ * most), then exit, 0 if every one was placed */
+static void
+mover(const struct dest *d)
+{
+	const struct move *m;
+	int root = -1, src, rc = 0, r, passes = 0;
+	size_t i, j;
+
+	if ((src = open(conf.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (d->kind == LOCAL &&
+	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
+		_exit(1);
+	for (i = 0; i < nmoves; i = j) {
+		m = &moves[i];
+		j = i + 1;
+		if (!(m->given & d->bit))
+			continue;
+		if (root >= 0)
+			r = localmove(root, src, m) != 0;
+		else if (++passes > PASSMAX)
+			r = 1;
+		else if (m->isdir)
+			r = passdir(d, src, m);
+		else
+			r = passfiles(d, src, i, &j);
+		if (unreachable(r))
+			_exit(r);
+		rc |= r != 0;
+	}
+	_exit(rc);
+}
+
+/* d's mover ended with code: its moves are done with, placed or not,
+ * and its sync is next, as it was due */
+static void
+placed(struct dest *d, int code)
+{
+	size_t k;
+
+	for (k = 0; k < nmoves; k++)
+		moves[k].given &= ~d->bit;
+	forgetmoves(0);
+	logmsg(LOG_INFO, code ? "%s: %u move%s tried in %lld ms, not all placed: "
+	    "the sync sends the rest" : "%s: %u move%s placed in %lld ms",
+	    d->spec, d->moving, d->moving == 1 ? "" : "s",
+	    (long long)(now() - d->start));
+	d->nplaced += code ? 0 : d->moving;
+	d->moving = 0;
+	d->placed = 1;
+	statuswant = 1;
+}
+
+/* ===== The jail ===== */
 
 /* The jail. rsync's sender follows a symlink in a path it is given
  * itself (readlinkat, then openat along the target), so a user who can
@@ -3627,29 +3711,6 @@ static const char jailsys[] =
 	"/etc/passwd\0/etc/group\0/etc/nsswitch.conf\0/etc/hosts\0"
 	"/etc/resolv.conf\0/etc/services\0/etc/ld.so.cache\0/etc/localtime\0"
 	"/dev/null\0/dev/zero\0/dev/random\0/dev/urandom\0";
-
-/* directory path under the directory root (the source's or a local
- * destination's), opened without following a symlink: -1 unless each of
- * its components is a real directory */
-static int
-openpath(int root, const char *path)
-{
-	char buf[PATH_MAX], *s, *e;
-	int fd = dup(root), next;
-
-	fmt(buf, sizeof(buf), "%s", path);
-	for (s = buf; fd >= 0 && *s; s = e) {
-		e = s + strcspn(s, "/");
-		if (*e)
-			*e++ = '\0';
-		if (!*s)
-			continue; /* "a//b" */
-		next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
-	return fd;
-}
 
 /* path made in the jail's root, the current directory: its directories,
  * and itself as a directory or an empty file to mount on */
@@ -3912,8 +3973,6 @@ relay(int argc, char **argv)
  * child of this one, which stays outside for the relay */
 struct job { const struct dest *d; char **argv; const char *held; size_t hlen; };
 
-static void mover(const struct dest *);
-
 static void
 childmain(void *arg)
 {
@@ -3941,333 +4000,197 @@ childmain(void *arg)
 	execargv(j->argv);
 }
 
-/* Placing moves, in a child of the daemon (the mover), so that a
- * destination slow to answer holds up nothing else: it places at one
- * destination, in their order, the moves given to it, then exits. */
-
-/* the four parts of m: from directory and name, to directory and name */
+/* in a child: can it make a jail? */
 static void
-parts(const struct move *m, const char *p[4])
+trynamespace(void *arg)
 {
-	int k;
-
-	p[0] = m->s;
-	for (k = 1; k < 4; k++)
-		p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
+	(void)arg;
+	_exit(unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0);
 }
 
-
-/* what moved is still at its new path in the source (src): the inode
- * the event showed, reached without following a symlink; its stat in st */
-static int
-stillthere(int src, const struct move *m, struct stat *st)
+/* at start: may children be jailed? Not without root, /proc (which
+ * names our program, the relay), CTLDIR or mount namespaces, nor for
+ * wpath /, which a jail would show whole; said once. Nor may an ssh
+ * destination's where our program cannot be run as the relay (an
+ * emulator runs it: rsync could not) */
+static void
+probejail(void)
 {
-	const char *p[4];
-	int fd, ok;
-
-	parts(m, p);
-	if ((fd = openpath(src, p[2])) < 0)
-		return 0;
-	ok = fstatat(fd, p[3], st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st->st_dev == m->dev && st->st_ino == m->ino;
-	close(fd);
-	return ok;
-}
-
-/* place m at the local destination root by a rename: only if what moved
- * is still there in the source (src), its copy at the old path is of its
- * type and, unless a directory, of its size and mtime, and no directory
- * on either way is a symlink */
-static int
-localmove(int root, int src, const struct move *m)
-{
-	const char *p[4];
-	struct stat o, c;
-	int from, to, rc = -1;
-
-	parts(m, p);
-	from = openpath(root, p[0]);
-	to = openpath(root, p[2]);
-	if (from >= 0 && to >= 0 && fstatat(from, p[1], &o, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    stillthere(src, m, &c) && (o.st_mode & S_IFMT) == (c.st_mode & S_IFMT) &&
-	    (S_ISDIR(c.st_mode) ||
-	    (o.st_size == c.st_size && o.st_mtim.tv_sec == c.st_mtim.tv_sec &&
-	    o.st_mtim.tv_nsec == c.st_mtim.tv_nsec)))
-		rc = renameat(from, p[1], to, p[3]);
-	if (from >= 0)
-		close(from);
-	if (to >= 0)
-		close(to);
-	return rc;
-}
-
-/* base, then "/" unless it ends in '/' or ':', then rel and "/" if rel
- * is not ""; malloc'd */
-static char *
-under(const char *base, const char *rel)
-{
-	size_t l = strlen(base), size = l + strlen(rel) + 3;
-	char *s = malloc(size);
-
-	if (s)
-		fmt(s, size, "%s%s%s%s", base, l && !strchr("/:", base[l - 1]) ?
-		    "/" : "", rel, *rel ? "/" : "");
-	return s;
-}
-
-/* "--link-dest=", or "--copy-dest=" where a hard link would share its
- * inode with an old path that stays (rdelete) or may come back (NOLINK),
- * with olddir as seen from newdir (both relative to the destination's
- * top), as rsync takes it; malloc'd */
-static char *
-altdest(const char *newdir, const char *olddir)
-{
-	size_t up = *newdir != '\0', size, n;
-	const char *p;
-	char *s;
-
-	for (p = newdir; *p; p++)
-		up += *p == '/';
-	size = 13 + 3 * up + strlen(olddir);
-	if (!(s = malloc(size)))
-		return NULL;
-	n = fmt(s, size, conf.rdelete & DELSEEN && !(conf.noplace & NOLINK) ?
-	    "--link-dest=" : "--copy-dest=");
-	while (up--)
-		n += fmt(s + n, size - n, "../");
-	fmt(s + n, size - n, "%s", olddir);
-	return s;
-}
-
-/* rsync's arguments to place at d moved entries under newdir from their
- * copies under olddir: the names on its stdin if files, else newdir
- * whole (with the exclude patterns not tied to where a path is: those
- * are what placeable() let by) */
-static char **
-passargv(const struct dest *d, const char *newdir, const char *olddir, int files)
-{
-	const char **v = newargv(conf.npats);
-	const struct pat *p;
-	size_t n;
-
-	if (!v)
-		return NULL;
-	n = baseargs(d, v);
-	if (files) {
-		v[n++] = "--fuzzy"; /* twice: in the old directory too */
-		v[n++] = "--fuzzy";
-		v[n++] = "--from0";
-		v[n++] = "--files-from=-";
-	}
-	if (strcmp(newdir, olddir) && !(v[n++] = altdest(newdir, olddir)))
-		return NULL;
-	v[n++] = "--ignore-missing-args";
-	/* symlinks carry no data and are the sync's: rooted below the top, a
-	 * daemon without chroot would cut a target's "../" short */
-	v[n++] = "--no-links";
-	for (p = conf.pats; !files && p < conf.pats + conf.npats; p++)
-		if (!p->anchored)
-			v[n++] = p->opt;
-	if (!(v[n++] = under(conf.src, newdir)) || !(v[n++] = under(d->spec, newdir)))
-		return NULL;
-	v[n] = NULL;
-	return (char **)v;
-}
-
-/* in the mover: run argv with list (len bytes) on its stdin; its exit
- * status, or -1 */
-static int
-forkwait(char **argv, const char *list, size_t len)
-{
-	size_t off = 0;
+	static const int io[3] = { -1, -1, -1 };
+	char *relay[] = { selfexe, "--rsh", NULL };
+	const char *why = NULL;
 	ssize_t n = 0;
 	pid_t pid;
-	int p[2], io[3] = { -1, -1, -1 }, st;
+	int st;
 
-	if (!argv || pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	io[0] = p[0];
-	pid = spawn(argv, io, NULL, NULL);
-	close(p[0]);
-	while (pid > 0 && off < len && (n = write(p[1], list + off, len - off)) > 0)
-		off += n;
-	close(p[1]);
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* place at d the moved files from moves[i] on that have its two
- * directories and are still there in the source (src), with one rsync;
- * *j: the first move after them */
-static int
-passfiles(const struct dest *d, int src, size_t i, size_t *j)
-{
-	const char *p[4], *q[4];
-	char *list = NULL, *l;
-	size_t len = 0, nl;
-	struct stat st;
-	int gone = 0, rc;
-
-	parts(&moves[i], p);
-	for (*j = i; *j < nmoves; ++*j) {
-		parts(&moves[*j], q);
-		if (!(moves[*j].given & d->bit))
-			continue;
-		if (moves[*j].isdir || strcmp(p[0], q[0]) || strcmp(p[2], q[2]))
-			break;
-		if (!stillthere(src, &moves[*j], &st) && ++gone)
-			continue;
-		nl = strlen(q[3]) + 3;
-		if (!(l = grow(list, len + nl)))
-			return -1;
-		list = l;
-		len += fmt(list + len, nl, "./%s", q[3]) + 1;
+	jailok = 0;
+	if (!conf.jail || pretend) /* pretend: commands to paste as they are */
+		return;
+	if (geteuid())
+		why = "it runs as a user other than root";
+	else if (!*conf.wpath)
+		why = "wpath is /";
+	else if ((n = readlink("/proc/self/exe", selfexe, sizeof(selfexe) - 1)) <= 0)
+		why = "no /proc/self/exe";
+	else if (owndir(CTLDIR))
+		why = "no directory " CTLDIR " of its own to make jails on";
+	else if ((pid = spawn(NULL, io, trynamespace, NULL)) < 0 ||
+	    waitpid(pid, &st, 0) != pid || st)
+		why = "no mount namespaces";
+	if (why) {
+		logmsg(LOG_WARNING, "rsync runs unjailed: %s (see rjail in "
+		    "inosync(8))", why);
+		return;
 	}
-	if (!len)
-		return 1;
-	return (rc = forkwait(passargv(d, p[2], p[0], 1), list, len)) ? rc : gone;
+	selfexe[n] = '\0';
+	jailok = 1 << LOCAL | 1 << DAEMON;
+	/* the relay with no arguments exits 255 */
+	if ((pid = spawn(relay, io, NULL, NULL)) > 0 && waitpid(pid, &st, 0) == pid &&
+	    WIFEXITED(st) && WEXITSTATUS(st) == 255)
+		jailok |= 1 << SHELL;
+	else
+		logmsg(LOG_WARNING, "rsync to ssh destinations runs unjailed: "
+		    "%s does not run here as its remote shell", selfexe);
 }
 
-/* a file being written is in dir, whose path is relative to wpath */
-static int
-heldin(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t i, l = strlen(dir);
+/* ===== ssh masters ===== */
 
-	for (i = 0; i < nunclosed; i++)
-		if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0 ||
-		    (!strncmp(path, dir, l) && path[l] == '/'))
-			return 1;
-	return 0;
-}
+/* ssh connection reuse. Each ssh that rsync runs becomes a control
+ * master or goes through one (ControlMaster=auto), so a sync does not
+ * pay a new handshake. The masters detach and outlive their rsync; their
+ * sockets are in CTLDIR/PID-START, a directory of ours, mode 0700, never
+ * in /tmp, named by the daemon's pid and start time, so that a later
+ * daemon with the same pid cannot take a killed one's masters, made
+ * under another config, for its own. On exit and before a reload applies
+ * each is asked to exit (ssh -O exit), since a new config may log in
+ * otherwise; a short ControlPersist instead would cost a new handshake
+ * after every pause. A killed daemon's are asked at the next start. */
 
-/* place at d the moved directory m whole, from what its copy at the old
- * path holds, if it is still there in the source (src) */
-static int
-passdir(const struct dest *d, int src, const struct move *m)
-{
-	const char *p[4];
-	char *to, *from;
-	struct stat st;
-
-	parts(m, p);
-	if (!(to = cat3(p[2], *p[2] ? "/" : "", p[3])) ||
-	    !(from = cat3(p[0], *p[0] ? "/" : "", p[1])) || heldin(to) ||
-	    !stillthere(src, m, &st))
-		return -1;
-	return forkwait(passargv(d, to, from, 0), NULL, 0);
-}
-
-/* rsync's exit codes that say the destination cannot be reached now:
- * the mover stops at the first, as each rsync after it would wait as long */
-static int
-unreachable(int code)
-{
-	return code == 5 || code == 10 || code == 12 || code == 30 ||
-	    code == 35 || code == 255;
-}
-
-/* in the mover: place at d the moves given to it (with PASSMAX rsyncs at
- * most), then exit, 0 if every one was placed */
+/* ssh -S SOCKET -O exit to each master in the directory dir, one after
+ * the other within KILLWAIT_MS, then its socket removed, so that no ssh
+ * finds a master on its way out */
 static void
-mover(const struct dest *d)
+closemasters(const char *dir)
 {
-	const struct move *m;
-	int root = -1, src, rc = 0, r, passes = 0;
-	size_t i, j;
+	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
+	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
+	int64_t until = now() + KILLWAIT_MS;
+	struct timespec ts = { 0, 100000000 };
+	struct dirent *e;
+	sigset_t chld;
+	pid_t pid;
+	int io[3], r;
+	DIR *dp;
 
-	if ((src = open(conf.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (d->kind == LOCAL &&
-	    (root = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
-		_exit(1);
-	for (i = 0; i < nmoves; i = j) {
-		m = &moves[i];
-		j = i + 1;
-		if (!(m->given & d->bit))
+	if (!*dir || !(dp = opendir(dir)))
+		return;
+	io[0] = io[1] = io[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	fmt(prog, sizeof(prog), "%s", RSH(&conf));
+	prog[strcspn(prog, " \t")] = '\0';
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
 			continue;
-		if (root >= 0)
-			r = localmove(root, src, m) != 0;
-		else if (++passes > PASSMAX)
-			r = 1;
-		else if (m->isdir)
-			r = passdir(d, src, m);
-		else
-			r = passfiles(d, src, i, &j);
-		if (unreachable(r))
-			_exit(r);
-		rc |= r != 0;
+		fmt(sock, sizeof(sock), "%s/%s", dir, e->d_name);
+		pid = spawn(argv, io, NULL, NULL);
+		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
+		    now() < until;)
+			sigtimedwait(&chld, NULL, &ts);
+		if (pid > 0 && !r && kill(pid, SIGKILL) == 0)
+			waitpid(pid, NULL, 0);
+		unlink(sock);
 	}
-	_exit(rc);
+	closedir(dp);
+	if (io[0] >= 0)
+		close(io[0]);
 }
 
-/* running rsyncs and movers, and rhooks if hooks */
+/* "PID-START" of process pid ("self" too) in buf[size]: fields 1 and 22
+ * of /proc/PID/stat, its pid and start time since boot, which no other
+ * process has had; -1 if it does not run, or there is no /proc */
 static int
-children(int hooks)
+procname(const char *pid, char *buf, size_t size)
 {
-	int i, n = 0;
+	char st[STATLEN];
+	const char *s = statfield(pid, 22, st);
+	size_t l, k;
 
-	for (i = 0; i < ndests; i++)
-		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
-	return n;
-}
-
-/* start rsync (argv), or the mover (NULL), with pipes for its stdin,
- * stdout and stderr; held: the words of the files held (unclosedopts),
- * which a jailed rsync reads from a file */
-static int
-forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
-{
-	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, io[3], k;
-	struct job j = { d, argv, held, hlen };
-	pid_t pid = -1;
-
-	for (k = 0; k < 3; k++)
-		if (pipe2(p[k], O_CLOEXEC) < 0)
-			break;
-	for (k = 0; k < 3; k++)
-		io[k] = p[k][k == 0 ? 0 : 1];
-	if (io[2] >= 0)
-		pid = spawn(NULL, io, childmain, &j);
-	d->errs = d->stays = d->lines = 0;
-	if (pid < 0)
-		logmsg(LOG_ERR, "%s: cannot start %s: %s", d->spec,
-		    argv ? "rsync" : "the mover", strerror(errno));
-	for (k = 0; k < 3; k++) {
-		closefd(&p[k][k == 0 ? 0 : 1]);
-		d->fd[k] = p[k][k == 0 ? 1 : 0];
-		if (d->fd[k] >= 0)
-			fcntl(d->fd[k], F_SETFL, O_NONBLOCK);
-	}
-	if (pid < 0 || full || !d->len)
-		closefd(&d->fd[0]);
-	if (pid < 0) {
-		closefd(&d->fd[1]);
-		closefd(&d->fd[2]);
+	if (!s || (l = strcspn(st, " ")) + (k = strcspn(s, " ")) + 2 > size)
 		return -1;
-	}
-	if (!children(0))
-		jamat = now() + JAMCHECK_MS;
-	d->pid = pid;
+	memcpy(buf, st, l);
+	buf[l] = '-';
+	memcpy(buf + l + 1, s, k);
+	buf[l + 1 + k] = '\0';
 	return 0;
 }
 
-static const char *
-describe(int code)
+/* the directories in CTLDIR of daemons of ours that no longer run
+ * (killed, so nobody closed their masters): their masters are asked to
+ * exit, then they go */
+static void
+rmstale(void)
 {
-	static char buf[32];
-	const char *s;
+	char d[sizeof(ctldir)], id[48], pid[16];
+	struct dirent *e;
+	struct stat st;
+	size_t n;
+	DIR *dp;
 
-	if (code > 255) {
-		fmt(buf, sizeof(buf), "killed by signal %d", code - 256);
-		return buf;
+	if (!(dp = opendir(CTLDIR)))
+		return;
+	while ((e = readdir(dp))) {
+		n = strspn(e->d_name, "0123456789");
+		if (!n || n >= sizeof(pid) || e->d_name[n] != '-' ||
+		    fmt(d, sizeof(d), "%s/%s", CTLDIR, e->d_name) >= (int)sizeof(d) ||
+		    lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		memcpy(pid, e->d_name, n);
+		pid[n] = '\0';
+		if (procname(pid, id, sizeof(id)) == 0 && !strcmp(id, e->d_name))
+			continue; /* its daemon runs */
+		closemasters(d);
+		rmdir(d);
 	}
-	for (s = exits; *s; s += strlen(s) + 1)
-		if ((unsigned char)*s == code)
-			return s + 1;
-	return "unknown error";
+	closedir(dp);
 }
+
+/* at start and after a reload: the directory, if ssh destinations may
+ * reuse connections and it is not there yet */
+static void
+mkctldir(void)
+{
+	char d[sizeof(ctldir)], id[48], *o;
+	const char *why, *bad = CTLDIR;
+	int i;
+
+	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
+		;
+	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
+		return;
+	if (procname("self", id, sizeof(id)) < 0)
+		why = "no /proc/self/stat to name a directory by";
+	else if (fmt(d, sizeof(d), "%s/%s", CTLDIR, id) >= (int)sizeof(d))
+		why = "too long a path for ssh's control sockets";
+	else if (!(why = owndir(CTLDIR))) {
+		rmstale();
+		why = owndir(bad = d);
+	}
+	if (why) {
+		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
+		    "connection", bad, why);
+		return;
+	}
+	memcpy(ctldir, d, sizeof(d));
+	if ((o = rshopt(&conf))) {
+		free(conf.rshopt);
+		conf.rshopt = o;
+	}
+}
+
+/* ===== rhook ===== */
 
 /* rhook DEST STATUS KIND, after a sync; one at a time for a destination,
  * so a sync that ends while the last one's rhook runs has its own after it */
@@ -4337,24 +4260,215 @@ killhook(struct dest *d, int64_t t)
 	    conf.rhook, (long long)(t - d->hookat + 500) / 1000);
 }
 
-/* d's mover ended with code: its moves are done with, placed or not,
- * and its sync is next, as it was due */
-static void
-placed(struct dest *d, int code)
-{
-	size_t k;
+/* ===== Children ===== */
 
-	for (k = 0; k < nmoves; k++)
-		moves[k].given &= ~d->bit;
-	forgetmoves(0);
-	logmsg(LOG_INFO, code ? "%s: %u move%s tried in %lld ms, not all placed: "
-	    "the sync sends the rest" : "%s: %u move%s placed in %lld ms",
-	    d->spec, d->moving, d->moving == 1 ? "" : "s",
-	    (long long)(now() - d->start));
-	d->nplaced += code ? 0 : d->moving;
-	d->moving = 0;
-	d->placed = 1;
-	statuswant = 1;
+static int64_t jamat;           /* next look for a child's process stuck
+                                 * on a FIFO (see unjam()) */
+
+/* rsync's exit codes and its man page's words for them: each code (its
+ * decimal value in the comment) as the character before its words; a
+ * table of pointers would take 0.3 KB more */
+static const char exits[] =
+	"\001" "syntax or usage error\0" /* 1 */
+	"\002" "protocol incompatibility\0" /* 2 */
+	"\003" "errors selecting input/output files, dirs\0" /* 3 */
+	"\004" "requested action not supported\0" /* 4 */
+	"\005" "error starting client-server protocol\0" /* 5 */
+	"\006" "daemon unable to append to log-file\0" /* 6 */
+	"\012" "error in socket I/O\0" /* 10 */
+	"\013" "error in file I/O\0" /* 11 */
+	"\014" "error in rsync protocol data stream\0" /* 12 */
+	"\015" "errors with program diagnostics\0" /* 13 */
+	"\016" "error in IPC code\0" /* 14 */
+	"\024" "received SIGUSR1 or SIGINT\0" /* 20 */
+	"\025" "some error returned by waitpid()\0" /* 21 */
+	"\026" "error allocating core memory buffers\0" /* 22 */
+	"\027" "partial transfer due to error\0" /* 23 */
+	"\030" "partial transfer due to vanished source files\0" /* 24 */
+	"\031" "the --max-delete limit stopped deletions\0" /* 25 */
+	"\036" "timeout in data send/receive\0" /* 30 */
+	"\043" "timeout waiting for daemon connection\0" /* 35 */
+	"\177" "rsync could not be run\0" /* 127 */
+	"\377" "remote shell failed\0" /* 255 */;
+
+/* rsync's arguments for d's sync; each of held (hlen bytes, from
+ * unclosedopts) is one, and each pattern's, unless a jail has them in
+ * a file: then argv does not grow with them */
+static char **
+mkargv(const struct dest *d, int full, char *held, size_t hlen)
+{
+	const char **v;
+	size_t n, i;
+	int del;
+
+	if (!(v = newargv(conf.npats + nunclosed)))
+		return NULL;
+	n = baseargs(d, v);
+	del = conf.rdelete & (full ? DELFULL : DELSEEN);
+	if (del)
+		v[n++] = "--delete";
+	if (!full) {
+		/* a listed name that is gone: deleted, or passed over */
+		v[n++] = del ? "--delete-missing-args" : "--ignore-missing-args";
+		v[n++] = "--from0";
+		v[n++] = "--files-from=-";
+	}
+	if (JAILED(d) && full)
+		v[n++] = "--from0"; /* the file's rules end in NUL, as the list's */
+	if (JAILED(d))
+		v[n++] = "--exclude-from=/.x";
+	for (i = 0; !JAILED(d) && i < (size_t)conf.npats; i++)
+		v[n++] = conf.pats[i].opt;
+	for (i = 0; !JAILED(d) && i < hlen; i += strlen(held + i) + 1)
+		v[n++] = held + i;
+	v[n++] = conf.src;
+	v[n++] = d->spec;
+	v[n] = NULL;
+	return (char **)v;
+}
+
+/* argv as one line that a shell reads back as the same words */
+static char *
+quote(char **argv)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_@%+=:,./-";
+	size_t len = 1, n = 0;
+	char **a, *s, *p;
+
+	for (a = argv; *a; a++)
+		len += 4 * strlen(*a) + 3;
+	if (!(s = malloc(len)))
+		return NULL;
+	for (a = argv; *a; a++) {
+		if (a != argv)
+			s[n++] = ' ';
+		if (**a && strspn(*a, safe) == strlen(*a)) {
+			n += strlen(strcpy(s + n, *a));
+			continue;
+		}
+		s[n++] = '\'';
+		for (p = *a; *p; p++) {
+			if (*p == '\'')
+				n += strlen(strcpy(s + n, "'\\''"));
+			else
+				s[n++] = *p;
+		}
+		s[n++] = '\'';
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static void
+logcmd(int prio, const char *what, char **argv)
+{
+	char *s = quote(argv);
+
+	logmsg(prio, "%s%s", what, s ? s : "(out of memory)");
+	free(s);
+}
+
+/* move what d owes into its next sync; unless the sync is full (which
+ * spawnsync() makes it past FULLDIRS directories), list each directory,
+ * or each of its changed names (rsync deletes those that are gone). A
+ * name that cannot be listed (out of memory, or a path longer than
+ * PATH_MAX, which only a full sync covers) makes the sync full: 1 then */
+static int
+collect(struct dest *d, int full)
+{
+	uint32_t bit = d->bit;
+	size_t j, k, cap = 0;
+	struct dirt *r;
+
+	d->len = d->off = 0;
+	d->ndirs = 0;
+	for (j = 0; j < ndirt; j++) {
+		r = &dirt[j];
+		if (!(r->dirty & bit))
+			continue;
+		r->dirty &= ~bit;
+		r->sent |= bit;
+		d->ndirs++;
+		if (r->whole && !full)
+			full = listadd(&d->list, &d->len, &cap, r->n, NULL) < 0;
+		for (k = 0; k < r->nlen && !full; k += strlen(r->names + k) + 1)
+			full = listadd(&d->list, &d->len, &cap, r->n, r->names + k) < 0;
+	}
+	d->pending = 0;
+	if (full) {
+		free(d->list);
+		d->list = NULL;
+		d->len = 0;
+	}
+	return full;
+}
+
+/* running rsyncs and movers, and rhooks if hooks */
+static int
+children(int hooks)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ndests; i++)
+		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
+	return n;
+}
+
+/* start rsync (argv), or the mover (NULL), with pipes for its stdin,
+ * stdout and stderr; held: the words of the files held (unclosedopts),
+ * which a jailed rsync reads from a file */
+static int
+forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
+{
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, io[3], k;
+	struct job j = { d, argv, held, hlen };
+	pid_t pid = -1;
+
+	for (k = 0; k < 3; k++)
+		if (pipe2(p[k], O_CLOEXEC) < 0)
+			break;
+	for (k = 0; k < 3; k++)
+		io[k] = p[k][k == 0 ? 0 : 1];
+	if (io[2] >= 0)
+		pid = spawn(NULL, io, childmain, &j);
+	d->errs = d->stays = d->lines = 0;
+	if (pid < 0)
+		logmsg(LOG_ERR, "%s: cannot start %s: %s", d->spec,
+		    argv ? "rsync" : "the mover", strerror(errno));
+	for (k = 0; k < 3; k++) {
+		closefd(&p[k][k == 0 ? 0 : 1]);
+		d->fd[k] = p[k][k == 0 ? 1 : 0];
+		if (d->fd[k] >= 0)
+			fcntl(d->fd[k], F_SETFL, O_NONBLOCK);
+	}
+	if (pid < 0 || full || !d->len)
+		closefd(&d->fd[0]);
+	if (pid < 0) {
+		closefd(&d->fd[1]);
+		closefd(&d->fd[2]);
+		return -1;
+	}
+	if (!children(0))
+		jamat = now() + JAMCHECK_MS;
+	d->pid = pid;
+	return 0;
+}
+
+static const char *
+describe(int code)
+{
+	static char buf[32];
+	const char *s;
+
+	if (code > 255) {
+		fmt(buf, sizeof(buf), "killed by signal %d", code - 256);
+		return buf;
+	}
+	for (s = exits; *s; s += strlen(s) + 1)
+		if ((unsigned char)*s == code)
+			return s + 1;
+	return "unknown error";
 }
 
 /* finish()'s code for a sync that could not be set up for want of memory */
@@ -4629,42 +4743,6 @@ stopall(int sig, int hooks)
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
-/* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
- * its length, or -1. The doubled '/' is the kernel's path all the same,
- * but not the one qemu-user fakes for its own process ("/proc/self/..."
- * and "/proc/ITSPID/..."), whose start time no other reader sees: a
- * daemon run by qemu names its ssh directory as every other does */
-static ssize_t
-procread(const char *pid, const char *name, char *buf, size_t size, off_t off)
-{
-	char path[64];
-	ssize_t n = -1;
-	int fd;
-
-	fmt(path, sizeof(path), "/proc//%s/%s", pid, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = pread(fd, buf, size - 1, off);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
-}
-
-/* field k of /proc/PID/stat (3: state, 5: process group, 22: start
- * time since boot), read into st[STATLEN]; NULL without it. The
- * process's name (field 2, in parentheses) may hold any byte */
-#define STATLEN 1024
-static const char *
-statfield(const char *pid, int k, char *st)
-{
-	const char *s = NULL;
-
-	if (procread(pid, "stat", st, STATLEN, 0) >= 0)
-		for (s = strrchr(st, ')'); s && k-- > 2;)
-			s = strchr(s + 1, ' ');
-	return s ? s + 1 : NULL;
-}
-
 /* the file that process pid waits in open() for, held back for wsettle
  * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
  * one costs that user a race they won): 1 if it is, 0 if it cannot be */
@@ -4770,209 +4848,7 @@ initdests(void)
 	}
 }
 
-/* ssh connection reuse. Each ssh that rsync runs becomes a control
- * master or goes through one (ControlMaster=auto), so a sync does not
- * pay a new handshake. The masters detach and outlive their rsync; their
- * sockets are in CTLDIR/PID-START, a directory of ours, mode 0700, never
- * in /tmp, named by the daemon's pid and start time, so that a later
- * daemon with the same pid cannot take a killed one's masters, made
- * under another config, for its own. On exit and before a reload applies
- * each is asked to exit (ssh -O exit), since a new config may log in
- * otherwise; a short ControlPersist instead would cost a new handshake
- * after every pause. A killed daemon's are asked at the next start. */
-
-/* why d cannot hold the sockets, made if missing; NULL if it can */
-static const char *
-owndir(const char *d)
-{
-	struct stat st;
-
-	if (mkdir(d, 0700) < 0 && errno != EEXIST)
-		return strerror(errno);
-	if (lstat(d, &st) < 0)
-		return strerror(errno);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 07777) != 0700)
-		return "not a directory of ours with mode 0700";
-	return NULL;
-}
-
-/* ssh -S SOCKET -O exit to each master in the directory dir, one after
- * the other within KILLWAIT_MS, then its socket removed, so that no ssh
- * finds a master on its way out */
-static void
-closemasters(const char *dir)
-{
-	char prog[LINEMAX], sock[sizeof(ctldir) + NAME_MAX + 1];
-	char *argv[] = { prog, "-S", sock, "-O", "exit", "inosync", NULL };
-	int64_t until = now() + KILLWAIT_MS;
-	struct timespec ts = { 0, 100000000 };
-	struct dirent *e;
-	sigset_t chld;
-	pid_t pid;
-	int io[3], r;
-	DIR *dp;
-
-	if (!*dir || !(dp = opendir(dir)))
-		return;
-	io[0] = io[1] = io[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
-	fmt(prog, sizeof(prog), "%s", RSH(&conf));
-	prog[strcspn(prog, " \t")] = '\0';
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	while ((e = readdir(dp))) {
-		if (e->d_name[0] == '.')
-			continue;
-		fmt(sock, sizeof(sock), "%s/%s", dir, e->d_name);
-		pid = spawn(argv, io, NULL, NULL);
-		for (r = 0; pid > 0 && !(r = waitpid(pid, NULL, WNOHANG)) &&
-		    now() < until;)
-			sigtimedwait(&chld, NULL, &ts);
-		if (pid > 0 && !r && kill(pid, SIGKILL) == 0)
-			waitpid(pid, NULL, 0);
-		unlink(sock);
-	}
-	closedir(dp);
-	if (io[0] >= 0)
-		close(io[0]);
-}
-
-/* "PID-START" of process pid ("self" too) in buf[size]: fields 1 and 22
- * of /proc/PID/stat, its pid and start time since boot, which no other
- * process has had; -1 if it does not run, or there is no /proc */
-static int
-procname(const char *pid, char *buf, size_t size)
-{
-	char st[STATLEN];
-	const char *s = statfield(pid, 22, st);
-	size_t l, k;
-
-	if (!s || (l = strcspn(st, " ")) + (k = strcspn(s, " ")) + 2 > size)
-		return -1;
-	memcpy(buf, st, l);
-	buf[l] = '-';
-	memcpy(buf + l + 1, s, k);
-	buf[l + 1 + k] = '\0';
-	return 0;
-}
-
-/* the directories in CTLDIR of daemons of ours that no longer run
- * (killed, so nobody closed their masters): their masters are asked to
- * exit, then they go */
-static void
-rmstale(void)
-{
-	char d[sizeof(ctldir)], id[48], pid[16];
-	struct dirent *e;
-	struct stat st;
-	size_t n;
-	DIR *dp;
-
-	if (!(dp = opendir(CTLDIR)))
-		return;
-	while ((e = readdir(dp))) {
-		n = strspn(e->d_name, "0123456789");
-		if (!n || n >= sizeof(pid) || e->d_name[n] != '-' ||
-		    fmt(d, sizeof(d), "%s/%s", CTLDIR, e->d_name) >= (int)sizeof(d) ||
-		    lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			continue;
-		memcpy(pid, e->d_name, n);
-		pid[n] = '\0';
-		if (procname(pid, id, sizeof(id)) == 0 && !strcmp(id, e->d_name))
-			continue; /* its daemon runs */
-		closemasters(d);
-		rmdir(d);
-	}
-	closedir(dp);
-}
-
-/* at start and after a reload: the directory, if ssh destinations may
- * reuse connections and it is not there yet */
-static void
-mkctldir(void)
-{
-	char d[sizeof(ctldir)], id[48], *o;
-	const char *why, *bad = CTLDIR;
-	int i;
-
-	for (i = 0; i < ndests && dests[i].kind != SHELL; i++)
-		;
-	if (*ctldir || pretend || i == ndests || !reusable(RSH(&conf)))
-		return;
-	if (procname("self", id, sizeof(id)) < 0)
-		why = "no /proc/self/stat to name a directory by";
-	else if (fmt(d, sizeof(d), "%s/%s", CTLDIR, id) >= (int)sizeof(d))
-		why = "too long a path for ssh's control sockets";
-	else if (!(why = owndir(CTLDIR))) {
-		rmstale();
-		why = owndir(bad = d);
-	}
-	if (why) {
-		logmsg(LOG_WARNING, "%s: %s: each ssh sync makes a new "
-		    "connection", bad, why);
-		return;
-	}
-	memcpy(ctldir, d, sizeof(d));
-	if ((o = rshopt(&conf))) {
-		free(conf.rshopt);
-		conf.rshopt = o;
-	}
-}
-
-/* in a child: can it make a jail? */
-static void
-trynamespace(void *arg)
-{
-	(void)arg;
-	_exit(unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0);
-}
-
-/* at start: may children be jailed? Not without root, /proc (which
- * names our program, the relay), CTLDIR or mount namespaces, nor for
- * wpath /, which a jail would show whole; said once. Nor may an ssh
- * destination's where our program cannot be run as the relay (an
- * emulator runs it: rsync could not) */
-static void
-probejail(void)
-{
-	static const int io[3] = { -1, -1, -1 };
-	char *relay[] = { selfexe, "--rsh", NULL };
-	const char *why = NULL;
-	ssize_t n = 0;
-	pid_t pid;
-	int st;
-
-	jailok = 0;
-	if (!conf.jail || pretend) /* pretend: commands to paste as they are */
-		return;
-	if (geteuid())
-		why = "it runs as a user other than root";
-	else if (!*conf.wpath)
-		why = "wpath is /";
-	else if ((n = readlink("/proc/self/exe", selfexe, sizeof(selfexe) - 1)) <= 0)
-		why = "no /proc/self/exe";
-	else if (owndir(CTLDIR))
-		why = "no directory " CTLDIR " of its own to make jails on";
-	else if ((pid = spawn(NULL, io, trynamespace, NULL)) < 0 ||
-	    waitpid(pid, &st, 0) != pid || st)
-		why = "no mount namespaces";
-	if (why) {
-		logmsg(LOG_WARNING, "rsync runs unjailed: %s (see rjail in "
-		    "inosync(8))", why);
-		return;
-	}
-	selfexe[n] = '\0';
-	jailok = 1 << LOCAL | 1 << DAEMON;
-	/* the relay with no arguments exits 255 */
-	if ((pid = spawn(relay, io, NULL, NULL)) > 0 && waitpid(pid, &st, 0) == pid &&
-	    WIFEXITED(st) && WEXITSTATUS(st) == 255)
-		jailok |= 1 << SHELL;
-	else
-		logmsg(LOG_WARNING, "rsync to ssh destinations runs unjailed: "
-		    "%s does not run here as its remote shell", selfexe);
-}
+/* ===== Mounts and the source guard ===== */
 
 /* the source guard: a destination never loses what the daemon did not
  * see deleted. An unmounted volume leaves an empty directory where wpath
@@ -4982,6 +4858,20 @@ probejail(void)
  * and wpath is looked at again until it can be accepted: on the
  * filesystem it was on, and not empty unless it is the very directory
  * accepted before. Then it is watched anew and fully synced. */
+
+static char heldwhy[PATH_MAX]; /* why the source is held, "" if it is not */
+static int64_t checkat;         /* next look at wpath, while held or no /proc */
+static struct {                 /* the source as last accepted */
+	dev_t dev;
+	ino_t ino;
+	size_t mnt;             /* wpath's prefix its filesystem is mounted on */
+	int ok;                 /* accepted since start or reload */
+} src;
+
+static int mfd = -1;            /* /proc/self/mountinfo, -1 without /proc */
+static int64_t mountsat;        /* when to read a changed mount table, or 0 */
+static char *mounts;            /* mounts inside wpath: "ID PATH\0"... */
+static size_t mountslen;
 
 /* how much of wpath names where the filesystem dev is mounted */
 static size_t
@@ -5265,7 +5155,128 @@ mountschanged(void)
 	mountslen = len;
 }
 
-/* status */
+/* ===== Events ===== */
+
+static void
+logevent(const struct node *n, const struct inotify_event *ev)
+{
+	char path[PATH_MAX], names[EVNAMES];
+
+	evnames(ev->mask, names);
+	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
+		strcpy(path, "(too long)");
+	logmsg(LOG_DEBUG, "event%s%s%s%s%s: /%s", names,
+	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
+	    ev->mask & IN_UNMOUNT ? " IN_UNMOUNT" : "",
+	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
+	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
+}
+
+/* the filesystem n is on was unmounted: wpath's holds the source, one
+ * inside it shows the directory it was mounted on, watched anew */
+static void
+unmounted(struct node *n)
+{
+	struct node *parent = n->parent;
+	char *name;
+
+	if (n == root) {
+		hold("wpath was unmounted");
+		return;
+	}
+	if (!(name = strdup(n->name))) {
+		unwatched(conf.src, ENOMEM);
+		return;
+	}
+	drop(n, 0);
+	newdir(parent, name);
+	free(name);
+}
+
+static void
+event(const struct inotify_event *ev)
+{
+	const int isdir = ev->mask & IN_ISDIR;
+	struct node *n, *c;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		logmsg(LOG_WARNING, "inotify queue overflow: rescanning %s", conf.src);
+		rescanning = 1;
+		return;
+	}
+	if (!(n = lookup(ev->wd)))
+		return;
+	if (verbose)
+		logevent(n, ev);
+	if (ev->mask & IN_UNMOUNT) {
+		unmounted(n);
+		return;
+	}
+	if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
+		if (n == root)
+			hold("wpath was removed or moved");
+		else if (ev->mask & IN_IGNORED || n->moved)
+			drop(n, !(ev->mask & IN_IGNORED)); /* gone, or moved out */
+		return;
+	}
+	if (!ev->len) {
+		if (ev->mask & conf.emask)
+			mark(n, NULL, alldests());
+		return;
+	}
+	if (excludedin(n, ev->name, isdir))
+		return;
+	unmove(n, ev->name);
+	if (ev->mask & IN_MOVE)
+		moved(n, ev, isdir);
+	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+		newdir(n, ev->name);
+		return;
+	}
+	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
+		c->moved = 1;
+	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask, ev->cookie))
+		return;
+	if (ev->mask & conf.emask)
+		mark(n, named(ev->name), alldests());
+}
+
+static void
+readevents(void)
+{
+	static union {
+		struct inotify_event ev;
+		char buf[EVBUF];
+	} u;
+	const struct inotify_event *ev;
+	const char *p;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < EVREADS && !rescanning; i++) {
+		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
+				rescanning = 1;
+			}
+			return;
+		}
+		for (p = u.buf; p + sizeof(*ev) <= u.buf + n && !rescanning;
+		    p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(const void *)p;
+			if (p + sizeof(*ev) + ev->len > u.buf + n)
+				break;
+			event(ev);
+		}
+	}
+}
+
+/* ===== Status ===== */
+
+static int64_t statusat;        /* when statusfile was last written */
+
+static int pidfd = -1;
+static char *lockfile;          /* the pidfile locked, NULL if none */
 
 static const char *
 state(const struct dest *d)
@@ -5683,7 +5694,10 @@ movefiles(const struct conf *c)
 		writepid(getpid());
 }
 
-/* signals and the loop */
+/* ===== The loop ===== */
+
+static int stopsig;             /* what stopat sends the children next */
+static int startfd = -1;        /* the start directory, after -d went to / */
 
 static void
 quit(void)
@@ -5977,7 +5991,14 @@ loop(void)
 	}
 }
 
-/* start-up */
+/* ===== Start-up and main ===== */
+
+static char *conffile;          /* -c, absolute, for every reload */
+
+/* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
+ * operands from argv[argi] on; libc's getopt would bring in stdio for its
+ * two messages, 4 KB of a static binary */
+static int argi = 1;
 
 static void
 usage(int status)
@@ -6079,11 +6100,6 @@ setup(int detach)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
 		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 }
-
-/* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
- * operands from argv[argi] on; libc's getopt would bring in stdio for its
- * two messages, 4 KB of a static binary */
-static int argi = 1;
 
 static int
 nextopt(int argc, char **argv, const char *opts, char **val)
