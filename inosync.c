@@ -2,69 +2,37 @@
 
 /*
  * inosync mirrors one directory tree (wpath) to one or more destinations
- * (rnodes) in near real time: inotify tells it what changed, rsync copies it.
+ * (rnodes) in near real time: inotify tells it what changed, rsync copies
+ * it. Root runs it, and acts only on what it saw, whatever a user who may
+ * write in wpath swaps in.
  *
- * Every directory of the tree that is not excluded has an inotify watch and
- * a node in a small tree (struct node), found by its watch descriptor through
- * a hash. An event marks the directory it happened in as dirty, with one bit
- * per destination, and a thousand events in one directory are one mark;
- * the changed name is kept with the mark while the directory has few (at
- * most 1 KiB of them), so no event costs more than a short scan. The first
- * mark arms a deadline edelay seconds away. At the deadline each idle
- * destination gets a single rsync for all it owes, its list written,
- * NUL-separated, to rsync's stdin (--files-from=-): a directory with few
- * changed names as those names, which rsync copies or deletes, any other
- * as the directory, whose entries rsync sends while it deletes what is
- * gone. So one new file in a directory of 100,000 does not make rsync list
- * the 100,000. A new directory is scanned and synced whole, since files
- * made in it before its watch existed raise no event.
- * When too much is owed, after a queue overflow, at start and on SIGUSR1,
- * a destination gets one full recursive rsync instead (after the sync of
- * what it owes, where full syncs do not delete: rdelete = running).
- * What moved within the tree is first placed at each destination from
- * the copy it has there, by a child of its own (the mover: a rename, or
- * an rsync with the old path as --link-dest or --copy-dest and --fuzzy's
- * basis), so that a move costs a move, not a transfer. A file still being
- * written (created or modified, not yet closed) is left out of every
- * sync, excluded, until its close or wsettle, so no mirror shows it half
- * written.
+ * An event's way: poll() wakes on the inotify fd, readevents() hands each
+ * record to event(), which passes over what is excluded and marks the
+ * directory it happened in as owed, one bit per destination (mark(): a
+ * thousand events there are one mark, its changed names kept while few).
+ * The first mark arms a deadline edelay away; at it startdue() gives each
+ * idle destination one rsync for all it owes (spawnsync()), the names or
+ * directories NUL-separated on its stdin (--files-from=-); reap() logs its
+ * end. A moved entry is placed first, a file being written is held back,
+ * and no rsync starts while the source is held (an unmounted wpath).
  *
- * A destination never loses what the daemon did not see deleted: no rsync
- * starts unless wpath is still the directory accepted as the source (not
- * an unmounted volume's empty mount point) and holds wguard. Otherwise the
- * source is held until it is back, then watched anew and fully synced.
- * The mount table is followed, so that mounts and unmounts inside wpath
- * are watched and synced as they now are.
+ * Signals come as poll() events too (a signalfd): SIGTERM and SIGINT let
+ * running syncs finish (bounded) and exit; SIGHUP reloads the config
+ * file, keeping the running one if the new one is broken; SIGUSR1 runs a
+ * full sync now; SIGUSR2 logs the status, which the statusfile and, in
+ * Prometheus' format, the metricsfile also hold; SIGCHLD reaps.
  *
- * Exclude patterns follow rsync's rules and are matched here as well as
- * given to rsync, so a change in an excluded path starts no rsync at all.
+ * The sections, each using only those above it (one exception, declared
+ * before drop()): Types and state; Helpers and log; Exclude matcher;
+ * Config; Batching policy; The watch tree; Held writes; Moves; The jail;
+ * ssh masters; rhook; Children; Mounts and the source guard; Events;
+ * Status; The loop; Start-up and main. Start reading at main(), at the
+ * bottom.
  *
- * Whatever a user who may write in wpath swaps in, root acts only on what
- * it saw: every rsync and mover runs in a jail (a mount namespace that
- * shows wpath, the destination and what rsync needs, nothing root alone
- * may read), the remote shell runs outside it through a relay, the
- * daemon reaches directories without following a symlink, and a sync
- * whose rsync waits in open() on a FIFO swapped in or a user's lease
- * starts again without that file, which is held back (see unjam()).
- *
- * One poll() is where the program waits: inotify, signals (a signalfd),
- * the mount table and the pipes of the running rsyncs and movers all come
- * through it, and its timeout is the nearest deadline (every timed
- * concern is in deadlines(), which also fires them); no child's output
- * and no slow log reader can hold it (output is read a pipe's worth at a
- * time, and a log line the log's pipe cannot take at once is dropped and
- * counted). Only work done in one go holds it: a rescan walks the whole
- * tree, and on exit and reload ssh's masters are closed in turn.
- * SIGTERM and SIGINT let running syncs finish (bounded) and exit; SIGHUP
- * reloads the config file, keeping the running one if the new one is
- * broken; SIGUSR1 runs a full sync now; SIGUSR2 logs the status, which
- * the statusfile and, in Prometheus' format, the metricsfile also hold.
- * Under systemd it says when it is ready, what it does and that its loop
- * runs (see sdnotify()).
- * A failing destination is retried with growing back-off and never holds
- * back the others.
- *
- * Start reading at main(), at the bottom.
+ * PLACEMENT RULE: a new feature gets a section of its own with its types,
+ * state and functions, below what it uses and above the core that calls
+ * it, which reaches it through a few named functions. If it would touch
+ * twenty places, the seam is missing: add the seam before the feature.
  */
 
 #include <sys/file.h>
@@ -801,6 +769,9 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 }
 
 /* ===== Exclude matcher ===== */
+
+/* Exclude patterns follow rsync's rules and are matched here as well as
+ * given to rsync, so a change in an excluded path starts no rsync at all. */
 
 /* [...] at p (after the '['): length of the class, and whether c is in
  * it; -1 if it is malformed (unterminated, or an unknown [:name:]), which
@@ -2099,6 +2070,21 @@ printconf(const struct conf *c)
 
 /* ===== Batching policy ===== */
 
+/* An event marks the directory it happened in as dirty, with one bit
+ * per destination, and a thousand events in one directory are one mark;
+ * the changed name is kept with the mark while the directory has few (at
+ * most 1 KiB of them), so no event costs more than a short scan. The first
+ * mark arms a deadline edelay seconds away. At the deadline each idle
+ * destination gets a single rsync for all it owes, its list written,
+ * NUL-separated, to rsync's stdin (--files-from=-): a directory with few
+ * changed names as those names, which rsync copies or deletes, any other
+ * as the directory, whose entries rsync sends while it deletes what is
+ * gone. So one new file in a directory of 100,000 does not make rsync list
+ * the 100,000. When too much is owed, after a queue overflow, at start and
+ * on SIGUSR1, a destination gets one full recursive rsync instead (after
+ * the sync of what it owes, where full syncs do not delete: rdelete =
+ * running). */
+
 /* The batching policy, each part in one place: whether a destination
  * owes work, when that work is due, when it may start. */
 
@@ -2308,6 +2294,11 @@ settle(struct dest *d, int failed)
 }
 
 /* ===== The watch tree ===== */
+
+/* Every directory of the tree that is not excluded has an inotify watch
+ * and a node in a small tree (struct node), found by its watch descriptor
+ * through a hash. A new directory is scanned and synced whole, since files
+ * made in it before its watch existed raise no event. */
 
 /* inotify events the watch tree needs whatever emask says */
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
@@ -3684,6 +3675,14 @@ placed(struct dest *d, int code)
 
 /* ===== The jail ===== */
 
+/* Whatever a user who may write in wpath swaps in, root acts only on what
+ * it saw: every rsync and mover runs in a jail (a mount namespace that
+ * shows wpath, the destination and what rsync needs, nothing root alone
+ * may read), the remote shell runs outside it through a relay, the
+ * daemon reaches directories without following a symlink, and a sync
+ * whose rsync waits in open() on a FIFO swapped in or a user's lease
+ * starts again without that file, which is held back (see unjam()). */
+
 /* The jail. rsync's sender follows a symlink in a path it is given
  * itself (readlinkat, then openat along the target), so a user who can
  * swap a directory of wpath for a symlink between an event and the sync
@@ -4261,6 +4260,10 @@ killhook(struct dest *d, int64_t t)
 }
 
 /* ===== Children ===== */
+
+/* rsync and the mover for each destination, started by spawnsync() and
+ * ended by reap(). A failing destination is retried with growing back-off
+ * and never holds back the others. */
 
 static int64_t jamat;           /* next look for a child's process stuck
                                  * on a FIFO (see unjam()) */
@@ -4849,6 +4852,9 @@ initdests(void)
 }
 
 /* ===== Mounts and the source guard ===== */
+
+/* The mount table is followed, so that mounts and unmounts inside wpath
+ * are watched and synced as they now are. */
 
 /* the source guard: a destination never loses what the daemon did not
  * see deleted. An unmounted volume leaves an empty directory where wpath
@@ -5696,6 +5702,17 @@ movefiles(const struct conf *c)
 
 /* ===== The loop ===== */
 
+/* One poll() is where the program waits: inotify, signals (a signalfd),
+ * the mount table and the pipes of the running rsyncs and movers all come
+ * through it, and its timeout is the nearest deadline (every timed
+ * concern is in deadlines(), which also fires them); no child's output
+ * and no slow log reader can hold it (output is read a pipe's worth at a
+ * time, and a log line the log's pipe cannot take at once is dropped and
+ * counted). Only work done in one go holds it: a rescan walks the whole
+ * tree, and on exit and reload ssh's masters are closed in turn. Under
+ * systemd it says when it is ready, what it does and that its loop runs
+ * (see sdnotify()). */
+
 static int stopsig;             /* what stopat sends the children next */
 static int startfd = -1;        /* the start directory, after -d went to / */
 
@@ -5994,11 +6011,7 @@ loop(void)
 /* ===== Start-up and main ===== */
 
 static char *conffile;          /* -c, absolute, for every reload */
-
-/* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
- * operands from argv[argi] on; libc's getopt would bring in stdio for its
- * two messages, 4 KB of a static binary */
-static int argi = 1;
+static int argi = 1;            /* nextopt()'s next word of argv */
 
 static void
 usage(int status)
@@ -6101,6 +6114,9 @@ setup(int detach)
 		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
 }
 
+/* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
+ * operands from argv[argi] on; libc's getopt would bring in stdio for its
+ * two messages, 4 KB of a static binary */
 static int
 nextopt(int argc, char **argv, const char *opts, char **val)
 {
