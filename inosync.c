@@ -5535,7 +5535,7 @@ writestatus(void)
 	static int told[2];
 
 	statusat = now();
-	statuswant = !rewrite("statusfile", conf.statusfile, status, &told[0]) |
+	statuswant = (int)!rewrite("statusfile", conf.statusfile, status, &told[0]) |
 	    !rewrite("metricsfile", conf.metricsfile, metrics, &told[1]);
 }
 
