@@ -199,6 +199,11 @@
 #define JAMCHECK_MS 1000
 #endif
 
+/* bytes of a directory's entries read at a time when it is scanned */
+#ifndef DIRBUF
+#define DIRBUF 4096
+#endif
+
 /* milliseconds an rhook may run when rtimeout is 0; then it is killed */
 #ifndef HOOKWAIT_MS
 #define HOOKWAIT_MS 600000

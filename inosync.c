@@ -87,6 +87,18 @@
 #define CLOCKCALL 0
 #endif
 
+/* musl's fcntl() (0.4 KB) is for locks and F_GETOWN, which the daemon
+ * does not use: it takes the system call. So does stat() and its kin on
+ * the 64-bit CPUs whose kernel's struct stat is libc's, whose fstatat()
+ * (0.4-0.5 KB) copies one into the other field by field */
+#define fcntl(...) syscall(SYS_fcntl, __VA_ARGS__)
+#if defined(SYS_newfstatat) && (defined(__x86_64__) || defined(__aarch64__))
+#define fstatat(fd, p, st, f) ((int)syscall(SYS_newfstatat, fd, p, st, f))
+#define stat(p, st) fstatat(AT_FDCWD, p, st, 0)
+#define lstat(p, st) fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW)
+#define fstat(fd, st) fstatat(fd, "", st, AT_EMPTY_PATH)
+#endif
+
 struct pat {                    /* one rexcludes pattern */
 	char *opt;              /* "--exclude=- PATTERN", for rsync, which
 	                         * strips the one "- ": PATTERN reaches it
@@ -757,11 +769,8 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 		if (io[k] >= 0 && dup2(io[k], k) != k)
 			_exit(127);
 	closeabove(relayfd >= 0 ? relayfd + 1 : 3);
-	sigemptyset(&none);
+	sigemptyset(&none); /* no signal's disposition is changed: see setup() */
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
 	if (fn)
 		fn(arg);
 	execargv(argv);
@@ -2727,60 +2736,63 @@ drop(struct node *n, int rm)
  * excluded but watched was moved here from a place it was not excluded
  * (mv y x, /x/cache excluded): it loses its watch and subtree, since
  * rsync would copy what changes in it (it does not check the parents of
- * a --files-from name against the excludes) */
+ * a --files-from name against the excludes). Its entries are read with
+ * getdents64: fdopendir() would bring 1 KB of musl (its own fstat and
+ * fcntl) to check what the O_DIRECTORY and O_CLOEXEC of our open did */
 static void
 scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 {
 	char path[PATH_MAX];
+	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
 	struct dirent *e;
 	struct node *c, **s;
 	struct stat st;
-	DIR *dp;
+	long k = 0, off;
 	int fd;
 
 	if (fullpath(dir, NULL, path) < 0) {
 		toolong(dir);
 		return;
 	}
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    !(dp = fdopendir(fd))) {
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
 			unwatched(path, errno);
-		if (fd >= 0)
-			close(fd);
 		return;
 	}
 	if (!ours(fd, dir)) {
-		closedir(dp);
+		close(fd);
 		return;
 	}
-	while ((errno = 0, e = readdir(dp))) {
-		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
-		    fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode)))
-			continue;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (excludedin(dir, e->d_name, 1)) {
-			if ((c = findchild(dir, e->d_name)))
-				drop(c, 1);
-			continue;
-		}
-		if (!(c = watch(dir, e->d_name, fd)))
-			continue;
-		if (*n == *cap) {
-			if (!(s = grow(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
-				unwatched(path, ENOMEM);
-				break;
+	while (k >= 0 && (k = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < k; off += e->d_reclen) {
+			e = (struct dirent *)((char *)buf + off);
+			if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
+			    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISDIR(st.st_mode)))
+				continue;
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			if (excludedin(dir, e->d_name, 1)) {
+				if ((c = findchild(dir, e->d_name)))
+					drop(c, 1);
+				continue;
 			}
-			*stack = s;
-			*cap = *cap * 2 + 64;
+			if (!(c = watch(dir, e->d_name, fd)))
+				continue;
+			if (*n == *cap) {
+				if (!(s = grow(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
+					errno = ENOMEM;
+					k = -1;
+					break;
+				}
+				*stack = s;
+				*cap = *cap * 2 + 64;
+			}
+			(*stack)[(*n)++] = c;
 		}
-		(*stack)[(*n)++] = c;
-	}
-	if (!e && errno)
+	if (k < 0)
 		unwatched(path, errno);
-	closedir(dp);
+	close(fd);
 }
 
 /* watch everything under top; mark each directory for the bits */
@@ -3897,9 +3909,12 @@ serverelay(int s, pid_t g)
 	int io[3], st, w, gw = 0, gone = 0, k;
 	ssize_t n;
 	pid_t pid, p = 0;
+	sigset_t set;
 
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	for (;;) {
 		mh.msg_control = cm.b;
 		mh.msg_controllen = sizeof(cm.b);
@@ -3928,8 +3943,8 @@ serverelay(int s, pid_t g)
 	while (!gone && waitpid(g, &gw, 0) < 0 && errno == EINTR)
 		;
 	if (WIFSIGNALED(gw)) {
-		signal(WTERMSIG(gw), SIG_DFL);
 		raise(WTERMSIG(gw));
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
 	}
 	_exit(WIFEXITED(gw) ? WEXITSTATUS(gw) : 127);
 }
@@ -6080,11 +6095,16 @@ setup(int detach)
 	size_t i;
 	int k;
 
-	signal(SIGPIPE, SIG_IGN);
+	/* SIGPIPE is blocked, not ignored (a write to a closed pipe fails
+	 * with EPIPE all the same), so that no disposition is changed, which
+	 * a child would have to set back, and musl's sigaction (0.4 KB) is
+	 * not linked; the others come through the signalfd */
 	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
 	for (i = 0; i < LEN(sigs); i++)
 		sigaddset(&set, sigs[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGPIPE);
 	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		die(1, "signalfd:");
 	begin();
