@@ -603,6 +603,24 @@ openpath(int root, const char *path)
 	return fd;
 }
 
+/* the directory of the absolute path, reached from / without following
+ * a symlink (a user who may write above it could swap one in), and in
+ * *base its last component; -1 if it cannot be */
+static int
+opendirof(const char *path, const char **base)
+{
+	char dir[PATH_MAX];
+	int root, fd;
+
+	*base = strrchr(path, '/') + 1;
+	fmt(dir, MIN(sizeof(dir), (size_t)(*base - path)), "%s", path);
+	if ((root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = openpath(root, dir);
+	close(root);
+	return fd;
+}
+
 /* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
  * its length, or -1. The doubled '/' is the kernel's path all the same,
  * but not the one qemu-user fakes for its own process ("/proc/self/..."
@@ -4746,10 +4764,11 @@ stopall(int sig, int hooks)
 }
 
 /* A user may swap a file that rsync has listed for a FIFO before rsync's
- * sender opens it, or hold a lease on a file of theirs: the sender then
- * waits in open(), for a writer that never comes or for the kernel to
- * break the lease (fs.lease-break-time, 45 s, a file), and rsync's
- * --timeout, which counts silence in its own I/O loop, does not fire.
+ * sender opens it, or hold a lease on a file of theirs (or on their copy
+ * in a local destination, which the receiver opens): rsync then waits in
+ * open(), for a writer that never comes or for the kernel to break the
+ * lease (fs.lease-break-time, 45 s, a file), and rsync's --timeout,
+ * which counts silence in its own I/O loop, does not fire.
  * So each JAMCHECK_MS that children run, a process of theirs (of their
  * process group) found waiting so (wchan wait_for_partner or
  * __break_lease; rsync opens no FIFO of its own) stops that sync, which
@@ -4757,29 +4776,166 @@ stopall(int sig, int hooks)
  * found from its open call (/proc/PID/syscall, the path read from its
  * memory) as that process reaches it but without following a symlink,
  * is held back as one being written (wsettle), so that a user who does
- * it again at every sync delays nothing but their own file. The look
- * reads the stat of every process, so the next waits at least twenty
- * times what it took. */
+ * it again at every sync delays nothing but their own file; at a lease,
+ * so is every file under one (see holdleases()). The look reads the stat
+ * of every process, so the next waits at least twenty times what it
+ * took. */
 
-/* the file that process pid waits in open() for, held back for wsettle
- * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
- * one costs that user a race they won): 1 if it is, 0 if it cannot be */
+/* the number s begins with in base 10 or 16, s moved past it */
+static uint64_t
+number(const char **s, unsigned base)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *h;
+	uint64_t v = 0;
+
+	for (; (h = memchr(hex, **s | 32, base)); (*s)++)
+		v = v * base + (h - hex);
+	return v;
+}
+
+/* the file name in the directory open as dir held back as one that
+ * stalls rsync, for wsettle (WSETTLE_MS with wsettle = 0), whatever its
+ * owner holds already (each one costs that user a race they won). In a
+ * local destination, where a user may lease their own copy that rsync's
+ * receiver opens as a changed file's basis, the file of that name in
+ * wpath is held back instead: 1 if it is, 0 if it cannot be */
+static int
+holdin(int dir, const char *name)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	const char *base, *s;
+	struct node *n = nodeof(dir);
+	struct dest *d;
+	ssize_t k;
+	size_t len;
+	int fd, held = 0;
+
+	if (n)
+		return findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
+		    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
+	fmt(q, sizeof(q), "/proc/self/fd/%d", dir);
+	if ((k = readlink(q, p, sizeof(p) - 1)) <= 0)
+		return 0;
+	p[k] = '\0';
+	/* a jail's root, seen from outside its namespace, is CTLDIR */
+	s = p + (strncmp(p, CTLDIR "/", sizeof(CTLDIR)) ? 0 : sizeof(CTLDIR) - 1);
+	for (d = dests; d < dests + ndests && !held; d++) {
+		len = strlen(d->spec); /* with no '/' at its end (checkdest()) */
+		if (d->kind != LOCAL || strncmp(s, d->spec, len) ||
+		    (s[len] && s[len] != '/') ||
+		    fmt(q, sizeof(q), "%s%s/%s", conf.wpath, s + len, name) >= (int)sizeof(q) ||
+		    (fd = opendirof(q, &base)) < 0)
+			continue;
+		held = holdin(fd, base); /* wpath is in no local destination */
+		close(fd);
+	}
+	return held;
+}
+
+/* Leases. A lease's holder keeps every other opener of its file waiting
+ * for lease-break-time; found one at a time, as syncs stop at them, a
+ * user's thousand leases would stop a thousand syncs. So at the first,
+ * every file under a lease is held back (holdin()): its holder is in
+ * /proc/locks, and among that holder's open files (/proc/PID/fd/N: its
+ * fdinfo shows the lease; stat() and readlink() open nothing, so break
+ * none) it is the one reached again from / without following a symlink
+ * as the same inode. LEASESCAN lines of /proc/locks and fds of their
+ * holders are looked at in one go; a lease past them is found as a sync
+ * stops at it */
+
+/* the holder's pid of the lease that line l of /proc/locks shows ("1:
+ * LEASE  ACTIVE    WRITE PID MAJ:MIN:INO 0 EOF"), 0 for a line that is
+ * no lease or one that waits for one ("1: -> LEASE ...") */
+static long
+leaseline(const char *l)
+{
+	int k;
+
+	l += strcspn(l, " \n");
+	if (strncmp(l, " LEASE ", 7))
+		return 0;
+	for (k = 0; k < 3; k++) /* past LEASE, its state and its type */
+		l += strspn(l, " "), l += strcspn(l, " \n");
+	return digits(l + strspn(l, " "));
+}
+
+/* the file that holder pid holds a lease on as its fd (a name in
+ * /proc/PID/fd), held back */
+static void
+holdleased(long pid, const char *fd)
+{
+	char p[64], path[PATH_MAX];
+	const char *base;
+	struct stat st, t;
+	ssize_t k;
+	char *l;
+	int dir;
+
+
+	fmt(p, sizeof(p), "%ld", pid);
+	fmt(path, sizeof(path), "fdinfo/%s", fd);
+	procread(p, path, path, sizeof(path), 0);
+	for (l = path; l && (strncmp(l, "\nlock:\t", 7) || leaseline(l + 7) != pid);)
+		l = strchr(l + 1, '\n'); /* "...\nlock:\t1: LEASE ...\n" */
+	if (!l)
+		return;
+	fmt(p, sizeof(p), "/proc/%ld/fd/%s", pid, fd);
+	if (stat(p, &st) || (k = readlink(p, path, sizeof(path) - 1)) <= 0)
+		return;
+	path[k] = '\0';
+	if (*path != '/' || (dir = opendirof(path, &base)) < 0)
+		return;
+	if (!fstatat(dir, base, &t, AT_SYMLINK_NOFOLLOW) &&
+	    t.st_dev == st.st_dev && t.st_ino == st.st_ino)
+		holdin(dir, base);
+	close(dir);
+}
+
+/* every file under a lease held back, as far as LEASESCAN goes */
+static void
+holdleases(void)
+{
+	char b[4096], *l, *e, p[32];
+	int fd, scan = LEASESCAN;
+	long pid, last = 0;
+	struct dirent *x;
+	size_t n = 0;
+	ssize_t k;
+	DIR *dp;
+
+	if ((fd = open("/proc/locks", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((k = read(fd, b + n, sizeof(b) - 1 - n)) > 0) {
+		b[n += k] = '\0';
+		for (l = b; scan-- > 0 && (e = strchr(l, '\n')); l = e + 1) {
+			fmt(p, sizeof(p), "/proc/%ld/fd", pid = leaseline(l));
+			if (!pid || pid == last || !(dp = opendir(p)))
+				continue; /* its fds are looked at already */
+			while (scan-- > 0 && (x = readdir(dp)))
+				holdleased(last = pid, x->d_name);
+			closedir(dp);
+		}
+		memmove(b, l, n -= l - b);
+	}
+	close(fd);
+}
+
+/* the file that process pid waits in open() for, held back (holdin()):
+ * 1 if it is, 0 if it cannot be */
 static int
 holdstuck(const char *pid)
 {
-	static const char hex[] = "0123456789abcdef";
 	char b[PATH_MAX], p[64], *name;
-	const char *s = b, *dir = "", *h;
+	const char *s = b, *dir = "";
 	uint64_t a[3] = { 0, 0, 0 }; /* 64 bits: a 32-bit daemon may watch a 64-bit rsync */
-	struct node *n;
-	int k, at, fd, held = 0;
+	int k, at, fd, held;
 
 	if (procread(pid, "syscall", b, sizeof(b), 0) < 0)
 		return 0;
 	a[0] = digits(b); /* "NR 0xARG1 0xARG2 ..." */
 	for (k = 1; k < 3 && (s = strchr(s, 'x')); k++)
-		for (s++; (h = memchr(hex, *s | 32, 16)); s++)
-			a[k] = a[k] * 16 + (h - hex);
+		s++, a[k] = number(&s, 16);
 	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
 		a[2] = a[1];
 		a[1] = (unsigned)AT_FDCWD;
@@ -4798,9 +4954,7 @@ holdstuck(const char *pid)
 	}
 	at = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fd = at < 0 ? -1 : openpath(at, dir);
-	if (fd >= 0 && (n = nodeof(fd)))
-		held = findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
-		    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
+	held = fd >= 0 && holdin(fd, name);
 	closefd(&at);
 	closefd(&fd);
 	return held;
@@ -4818,7 +4972,7 @@ unjam(void)
 	struct dest *d;
 	pid_t g;
 	DIR *dp;
-	int k;
+	int k, leases = 0;
 
 	if (!(dp = opendir("/proc")))
 		return;
@@ -4834,6 +4988,8 @@ unjam(void)
 			    procread(e->d_name, "wchan", w, sizeof(w), 0) < 0 ||
 			    (strcmp(w, "wait_for_partner") && strcmp(w, "__break_lease")))
 				continue;
+			if (*w == '_' && !leases++)
+				holdleases();
 			/* a lease is broken in lease-break-time: sooner than
 			 * starting again and again at a file not held back */
 			if (!(k = holdstuck(e->d_name)) && *w == '_')
@@ -5482,24 +5638,6 @@ logstatus(void)
 		logmsg(LOG_INFO, "status: %s", l);
 	}
 	free(s);
-}
-
-/* the directory of the absolute path, reached from / without following
- * a symlink (a user who may write above it could swap one in), and in
- * *base its last component; -1 if it cannot be */
-static int
-opendirof(const char *path, const char **base)
-{
-	char dir[PATH_MAX];
-	int root, fd;
-
-	*base = strrchr(path, '/') + 1;
-	fmt(dir, MIN(sizeof(dir), (size_t)(*base - path)), "%s", path);
-	if ((root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	fd = openpath(root, dir);
-	close(root);
-	return fd;
 }
 
 /* the statusfile or metricsfile (key) at path, made by what, anew:

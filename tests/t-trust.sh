@@ -854,6 +854,69 @@ t_a_lease_is_held_back_with_wsettle_0() {
 	leases_stall_nothing 0 "wsettle = 0"
 }
 
+# many files of a user's, each under a lease: were each found only when
+# a sync stops at it (a second each), 60 of them would hold root's file
+# back a minute; the first one found brings every lease to light
+t_a_users_many_leases_are_held_back_at_once() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	_ml_n=0 _ml_f=
+	while [ $_ml_n -lt 60 ]; do
+		_ml_n=$((_ml_n + 1))
+		_ml_f="$_ml_f l$_ml_n"
+	done
+	# shellcheck disable=SC2086 # one word a name
+	lease_user "$T/src/u" 0 $_ml_f
+	wait_for 10 busy || fail "no sync of the user's files"
+	echo other > src/v/other
+	wait_for 15 test -f dst/v/other ||
+		fail "root's file waits behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs"
+	stop
+}
+
+# lease_in_dest [LINE...]: boot with LINEs; a user's lease on their own
+# copy in the local destination, which rsync's receiver opens as the
+# basis of a changed file: the sync would wait there for lease-break-time
+# (45 s), and again at each change; the source file of that name is held
+# back instead
+lease_in_dest() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot "$@"
+	as_nobody sh -c 'echo one > "$1"' sh "$T/src/u/l1"
+	wait_for 10 test -f dst/u/l1 || fail "the user's file never arrived"
+	wait_for 10 idle || fail "no end to its sync"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE";
+		sysopen(my $r, $ARGV[0], O_RDONLY) or die "$ARGV[0]: $!\n";
+		fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' "$T/dst/u/l1" > lease.log 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
+	as_nobody sh -c 'echo two, longer > "$1"' sh "$T/src/u/l1"
+	wait_for 10 busy || fail "no sync of the user's change"
+	echo other > src/v/other
+	wait_for 20 test -f dst/v/other ||
+		fail "root's file waits behind the lease in the destination: $(rsync_wchans)"
+	stop
+}
+
+# in a jail, whose paths the daemon sees below CTLDIR
+t_a_lease_in_a_local_destination_is_held_back() {
+	lease_in_dest
+}
+
+t_a_lease_in_a_local_destination_is_held_back_unjailed() {
+	lease_in_dest "rjail = no"
+}
+
 # the remote shell by PATH, whose empty element would be the current
 # directory: an "ssh" there (the daemon's start directory, here $T) is
 # not run
