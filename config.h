@@ -204,13 +204,6 @@
 #define DIRBUF 4096
 #endif
 
-/* lines of /proc/locks and open files of lease holders looked at in one
- * look when a sync waits at a user's lease (see holdleases()), each a
- * few microseconds of the loop */
-#ifndef LEASESCAN
-#define LEASESCAN 4096
-#endif
-
 /* milliseconds an rhook may run when rtimeout is 0; then it is killed */
 #ifndef HOOKWAIT_MS
 #define HOOKWAIT_MS 600000

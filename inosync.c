@@ -4776,10 +4776,9 @@ stopall(int sig, int hooks)
  * found from its open call (/proc/PID/syscall, the path read from its
  * memory) as that process reaches it but without following a symlink,
  * is held back as one being written (wsettle), so that a user who does
- * it again at every sync delays nothing but their own file; at a lease,
- * so is every file under one (see holdleases()). The look reads the stat
- * of every process, so the next waits at least twenty times what it
- * took. */
+ * it again at every sync delays nothing but their own file. The look
+ * reads the stat of every process, so the next waits at least twenty
+ * times what it took. */
 
 /* the number s begins with in base 10 or 16, s moved past it */
 static uint64_t
@@ -4799,13 +4798,16 @@ number(const char **s, unsigned base)
  * owner holds already (each one costs that user a race they won). In a
  * local destination, where a user may lease their own copy that rsync's
  * receiver opens as a changed file's basis, the file of that name in
- * wpath is held back instead: 1 if it is, 0 if it cannot be */
+ * wpath is held back instead, if it is theirs too (a name a user made
+ * first in a destination's sticky directory holds back no other's file):
+ * 1 if it is, 0 if it cannot be */
 static int
 holdin(int dir, const char *name)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 	const char *base, *s;
 	struct node *n = nodeof(dir);
+	struct stat a, b;
 	struct dest *d;
 	ssize_t k;
 	size_t len;
@@ -4827,98 +4829,12 @@ holdin(int dir, const char *name)
 		    fmt(q, sizeof(q), "%s%s/%s", conf.wpath, s + len, name) >= (int)sizeof(q) ||
 		    (fd = opendirof(q, &base)) < 0)
 			continue;
-		held = holdin(fd, base); /* wpath is in no local destination */
+		held = !fstatat(dir, name, &a, AT_SYMLINK_NOFOLLOW) &&
+		    !fstatat(fd, base, &b, AT_SYMLINK_NOFOLLOW) &&
+		    a.st_uid == b.st_uid && holdin(fd, base); /* wpath is in no local destination */
 		close(fd);
 	}
 	return held;
-}
-
-/* Leases. A lease's holder keeps every other opener of its file waiting
- * for lease-break-time; found one at a time, as syncs stop at them, a
- * user's thousand leases would stop a thousand syncs. So at the first,
- * every file under a lease is held back (holdin()): its holder is in
- * /proc/locks, and among that holder's open files (/proc/PID/fd/N: its
- * fdinfo shows the lease; stat() and readlink() open nothing, so break
- * none) it is the one reached again from / without following a symlink
- * as the same inode. LEASESCAN lines of /proc/locks and fds of their
- * holders are looked at in one go; a lease past them is found as a sync
- * stops at it */
-
-/* the holder's pid of the lease that line l of /proc/locks shows ("1:
- * LEASE  ACTIVE    WRITE PID MAJ:MIN:INO 0 EOF"), 0 for a line that is
- * no lease or one that waits for one ("1: -> LEASE ...") */
-static long
-leaseline(const char *l)
-{
-	int k;
-
-	l += strcspn(l, " \n");
-	if (strncmp(l, " LEASE ", 7))
-		return 0;
-	for (k = 0; k < 3; k++) /* past LEASE, its state and its type */
-		l += strspn(l, " "), l += strcspn(l, " \n");
-	return digits(l + strspn(l, " "));
-}
-
-/* the file that holder pid holds a lease on as its fd (a name in
- * /proc/PID/fd), held back */
-static void
-holdleased(long pid, const char *fd)
-{
-	char p[64], path[PATH_MAX];
-	const char *base;
-	struct stat st, t;
-	ssize_t k;
-	char *l;
-	int dir;
-
-
-	fmt(p, sizeof(p), "%ld", pid);
-	fmt(path, sizeof(path), "fdinfo/%s", fd);
-	procread(p, path, path, sizeof(path), 0);
-	for (l = path; l && (strncmp(l, "\nlock:\t", 7) || leaseline(l + 7) != pid);)
-		l = strchr(l + 1, '\n'); /* "...\nlock:\t1: LEASE ...\n" */
-	if (!l)
-		return;
-	fmt(p, sizeof(p), "/proc/%ld/fd/%s", pid, fd);
-	if (stat(p, &st) || (k = readlink(p, path, sizeof(path) - 1)) <= 0)
-		return;
-	path[k] = '\0';
-	if (*path != '/' || (dir = opendirof(path, &base)) < 0)
-		return;
-	if (!fstatat(dir, base, &t, AT_SYMLINK_NOFOLLOW) &&
-	    t.st_dev == st.st_dev && t.st_ino == st.st_ino)
-		holdin(dir, base);
-	close(dir);
-}
-
-/* every file under a lease held back, as far as LEASESCAN goes */
-static void
-holdleases(void)
-{
-	char b[4096], *l, *e, p[32];
-	int fd, scan = LEASESCAN;
-	long pid, last = 0;
-	struct dirent *x;
-	size_t n = 0;
-	ssize_t k;
-	DIR *dp;
-
-	if ((fd = open("/proc/locks", O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	while ((k = read(fd, b + n, sizeof(b) - 1 - n)) > 0) {
-		b[n += k] = '\0';
-		for (l = b; scan-- > 0 && (e = strchr(l, '\n')); l = e + 1) {
-			fmt(p, sizeof(p), "/proc/%ld/fd", pid = leaseline(l));
-			if (!pid || pid == last || !(dp = opendir(p)))
-				continue; /* its fds are looked at already */
-			while (scan-- > 0 && (x = readdir(dp)))
-				holdleased(last = pid, x->d_name);
-			closedir(dp);
-		}
-		memmove(b, l, n -= l - b);
-	}
-	close(fd);
 }
 
 /* the file that process pid waits in open() for, held back (holdin()):
@@ -4972,7 +4888,7 @@ unjam(void)
 	struct dest *d;
 	pid_t g;
 	DIR *dp;
-	int k, leases = 0;
+	int k;
 
 	if (!(dp = opendir("/proc")))
 		return;
@@ -4988,8 +4904,6 @@ unjam(void)
 			    procread(e->d_name, "wchan", w, sizeof(w), 0) < 0 ||
 			    (strcmp(w, "wait_for_partner") && strcmp(w, "__break_lease")))
 				continue;
-			if (*w == '_' && !leases++)
-				holdleases();
 			/* a lease is broken in lease-break-time: sooner than
 			 * starting again and again at a file not held back */
 			if (!(k = holdstuck(e->d_name)) && *w == '_')

@@ -854,29 +854,6 @@ t_a_lease_is_held_back_with_wsettle_0() {
 	leases_stall_nothing 0 "wsettle = 0"
 }
 
-# many files of a user's, each under a lease: were each found only when
-# a sync stops at it (a second each), 60 of them would hold root's file
-# back a minute; the first one found brings every lease to light
-t_a_users_many_leases_are_held_back_at_once() {
-	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
-	command -v perl > /dev/null || skip "no perl"
-	mkdir -p src/v
-	user_dir src/u
-	boot
-	_ml_n=0 _ml_f=
-	while [ $_ml_n -lt 60 ]; do
-		_ml_n=$((_ml_n + 1))
-		_ml_f="$_ml_f l$_ml_n"
-	done
-	# shellcheck disable=SC2086 # one word a name
-	lease_user "$T/src/u" 0 $_ml_f
-	wait_for 10 busy || fail "no sync of the user's files"
-	echo other > src/v/other
-	wait_for 15 test -f dst/v/other ||
-		fail "root's file waits behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs"
-	stop
-}
-
 # lease_in_dest [LINE...]: boot with LINEs; a user's lease on their own
 # copy in the local destination, which rsync's receiver opens as the
 # basis of a changed file: the sync would wait there for lease-break-time
@@ -915,6 +892,42 @@ t_a_lease_in_a_local_destination_is_held_back() {
 
 t_a_lease_in_a_local_destination_is_held_back_unjailed() {
 	lease_in_dest "rjail = no"
+}
+
+# in a sticky world-writable directory (src/tmp, 1777, mirrored as such)
+# a user may make in the destination a name root has not made yet, lease
+# it, and take the lease again each time it is broken: root's file of
+# that name in wpath must not be held back for it (it was, at every try,
+# for good); the sync waits for the break once and replaces the copy
+t_a_lease_in_the_destination_holds_back_no_file_of_another() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	user_dir src/u
+	mkdir -m 1777 src/tmp
+	boot
+	[ -d dst/tmp ] || fail "no dst/tmp"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl; use Time::HiRes "time"; $SIG{IO} = "IGNORE"; my $f = $ARGV[0];
+		open(my $w, ">", $f) or die "$f: $!\n"; print $w "mine\n"; close $w;
+		sysopen(my $r, $f, O_RDONLY) or die;
+		fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n";
+		$| = 1; print "leased\n";
+		my $b = 0; # 3 s into a break (the stopped rsync gone): a new lease
+		for (1 .. 3000) {
+			select(undef, undef, undef, 0.05);
+			next if fcntl($r, 1025, 0) == 1; # F_GETLEASE: still F_WRLCK
+			$b ||= time; next if time - $b < 3;
+			fcntl($r, 1024, 2); close $r; # F_UNLCK
+			sysopen($r, $f, O_RDONLY) or die;
+			$b = 0 if fcntl($r, 1024, 1);
+		}' "$T/dst/tmp/report" > lease.log 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
+	echo "root's report" > src/tmp/report
+	wait_for 100 grep -q "root's" dst/tmp/report ||
+		fail "root's file is held back by a user's lease on their copy of its name: $(grep -c "swapped in or a user's lease" d.log) syncs stopped"
+	stop
 }
 
 # the remote shell by PATH, whose empty element would be the current
