@@ -4780,19 +4780,6 @@ stopall(int sig, int hooks)
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
-/* the number s begins with in base 10 or 16, s moved past it */
-static uint64_t
-number(const char **s, unsigned base)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *h;
-	uint64_t v = 0;
-
-	for (; (h = memchr(hex, **s | 32, base)); (*s)++)
-		v = v * base + (h - hex);
-	return v;
-}
-
 /* the file name in the directory open as dir held back as one that
  * stalls rsync, for wsettle (WSETTLE_MS with wsettle = 0), whatever its
  * owner holds already (each one costs that user a race they won). In a
@@ -4842,8 +4829,9 @@ holdin(int dir, const char *name)
 static int
 holdstuck(const char *pid)
 {
+	static const char hex[] = "0123456789abcdef";
 	char b[PATH_MAX], p[64], *name;
-	const char *s = b, *dir = "";
+	const char *s = b, *dir = "", *h;
 	uint64_t a[3] = { 0, 0, 0 }; /* 64 bits: a 32-bit daemon may watch a 64-bit rsync */
 	int k, at, fd, held;
 
@@ -4851,7 +4839,8 @@ holdstuck(const char *pid)
 		return 0;
 	a[0] = digits(b); /* "NR 0xARG1 0xARG2 ..." */
 	for (k = 1; k < 3 && (s = strchr(s, 'x')); k++)
-		s++, a[k] = number(&s, 16);
+		for (s++; (h = memchr(hex, *s | 32, 16)); s++)
+			a[k] = a[k] * 16 + (h - hex);
 	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
 		a[2] = a[1];
 		a[1] = (unsigned)AT_FDCWD;
