@@ -181,11 +181,17 @@ struct dirt {                   /* a directory some destination still owes */
 	int whole;              /* the whole directory is owed (no names) */
 };
 
+struct child {                  /* a process a destination started */
+	pid_t pid;              /* it, and its process group; 0 if none */
+	int64_t start;          /* when it started */
+	int killed;             /* we stopped it: its end is no news */
+};
+
 struct dest {
 	const char *spec;       /* as rsync takes it */
 	uint32_t bit;           /* its bit in the masks (struct dirt, move) */
 	int kind;               /* LOCAL, SHELL or DAEMON */
-	pid_t pid;              /* running rsync (or mover), 0 if none */
+	struct child run;       /* its rsync, or its mover (moving) */
 	unsigned moving;        /* moves the running mover places, 0: rsync */
 	int placed;             /* its mover ran: its sync is next, whatever
 	                         * moved since, so that moves cannot starve it */
@@ -198,7 +204,6 @@ struct dest {
 	unsigned pending;       /* directories owed */
 	unsigned ndirs;         /* directories in the running sync */
 	int needfull, full;     /* owes a full sync; the running one is */
-	int killed;             /* we stopped it: its failure is no news */
 	unsigned errs, stays;   /* its rsync's error lines; those of them that
 	                         * say a directory stays where the source has
 	                         * a file or symlink now (see staying()) */
@@ -207,15 +212,12 @@ struct dest {
 	int64_t due;            /* when its owed work is due, 0 = none owed */
 	int64_t retry;          /* not before this, after a failure */
 	int64_t backoff;        /* current back-off, ms */
-	int64_t start;          /* start of the running sync */
 	unsigned long nsyncs;   /* syncs started (status: runs) */
 	unsigned long nfails;   /* of them, those that failed */
 	unsigned long nplaced;  /* moves its movers placed */
 	time_t lastok;          /* wall clock of the last successful sync */
 	time_t owedsince;       /* wall clock of the oldest change owed, or 0 */
-	pid_t hook;             /* running rhook, 0 if none */
-	int64_t hookat;         /* when it started */
-	int hookkilled;         /* we stopped it: its end is no news */
+	struct child hook;      /* its running rhook */
 	int hookwait;           /* a sync ended while it ran: its rhook is next */
 	int hookcode, hookfull; /* that sync's status and kind */
 	time_t lasterrat;
@@ -793,6 +795,16 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 		fn(arg);
 	execargv(argv);
 	return -1;
+}
+
+/* sig to c's process group, if it runs, whose end is then no news */
+static void
+stopchild(struct child *c, int sig)
+{
+	if (c->pid) {
+		c->killed = 1;
+		kill(-c->pid, sig);
+	}
 }
 
 /* ===== Exclude matcher ===== */
@@ -3696,7 +3708,7 @@ placed(struct dest *d, int code)
 	logmsg(LOG_INFO, code ? "%s: %u move%s tried in %lld ms, not all placed: "
 	    "the sync sends the rest" : "%s: %u move%s placed in %lld ms",
 	    d->spec, d->moving, d->moving == 1 ? "" : "s",
-	    (long long)(now() - d->start));
+	    (long long)(now() - d->run.start));
 	d->nplaced += code ? 0 : d->moving;
 	d->moving = 0;
 	d->placed = 1;
@@ -4235,10 +4247,10 @@ starthook(struct dest *d, int code, int full)
 
 	if (!conf.rhook || pretend)
 		return;
-	d->hookwait = d->hook != 0;
+	d->hookwait = d->hook.pid != 0;
 	d->hookcode = code;
 	d->hookfull = full;
-	if (d->hook)
+	if (d->hook.pid)
 		return;
 	fmt(st, sizeof(st), "%d", code);
 	argv[0] = conf.rhook;
@@ -4250,9 +4262,9 @@ starthook(struct dest *d, int code, int full)
 		logmsg(LOG_ERR, "%s: cannot run rhook: %s", d->spec, strerror(errno));
 		return;
 	}
-	d->hook = pid;
-	d->hookat = now();
-	d->hookkilled = 0;
+	d->hook.pid = pid;
+	d->hook.start = now();
+	d->hook.killed = 0;
 }
 
 /* a reaped child that was no rsync: log a failed rhook, run the next */
@@ -4262,13 +4274,13 @@ reaphook(pid_t pid, int st)
 	struct dest *d;
 	int i;
 
-	for (i = 0; i < ndests && dests[i].hook != pid; i++)
+	for (i = 0; i < ndests && dests[i].hook.pid != pid; i++)
 		;
 	if (i == ndests)
 		return;
 	d = &dests[i];
-	d->hook = 0;
-	if (st && !d->hookkilled)
+	d->hook.pid = 0;
+	if (st && !d->hook.killed)
 		logmsg(LOG_WARNING, "%s: rhook %s failed (%s %d)", d->spec,
 		    conf.rhook ? conf.rhook : "", WIFEXITED(st) ? "exit" : "signal",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
@@ -4280,16 +4292,15 @@ reaphook(pid_t pid, int st)
 static int64_t
 hookend(const struct dest *d)
 {
-	return d->hookat + (conf.rtimeout ? conf.rtimeout * 1000 : HOOKWAIT_MS);
+	return d->hook.start + (conf.rtimeout ? conf.rtimeout * 1000 : HOOKWAIT_MS);
 }
 
 static void
 killhook(struct dest *d, int64_t t)
 {
-	kill(-d->hook, SIGKILL);
-	d->hookkilled = 1;
+	stopchild(&d->hook, SIGKILL);
 	logmsg(LOG_WARNING, "%s: rhook %s killed after %lld s", d->spec,
-	    conf.rhook, (long long)(t - d->hookat + 500) / 1000);
+	    conf.rhook, (long long)(t - d->hook.start + 500) / 1000);
 }
 
 /* ===== Children ===== */
@@ -4447,7 +4458,7 @@ children(int hooks)
 	int i, n = 0;
 
 	for (i = 0; i < ndests; i++)
-		n += (dests[i].pid != 0) + (hooks && dests[i].hook);
+		n += (dests[i].run.pid != 0) + (hooks && dests[i].hook.pid);
 	return n;
 }
 
@@ -4487,7 +4498,7 @@ forkchild(struct dest *d, char **argv, int full, const char *held, size_t hlen)
 	}
 	if (!children(0))
 		jamat = now() + JAMCHECK_MS;
-	d->pid = pid;
+	d->run.pid = pid;
 	return 0;
 }
 
@@ -4520,10 +4531,10 @@ reschedule(struct dest *d, int ok, int64_t t)
 		d->backoff = 0;
 		d->lastok = wall();
 		/* what it still owes came after the sync started */
-		d->owedsince = owes(d) ? d->lastok - (t - d->start) / 1000 : 0;
+		d->owedsince = owes(d) ? d->lastok - (t - d->run.start) / 1000 : 0;
 		return;
 	}
-	if (!d->killed) {
+	if (!d->run.killed) {
 		d->backoff = d->backoff ? MIN(d->backoff * 2, RETRYMAX_MS) : RETRY_MS;
 		d->retry = t + d->backoff;
 	}
@@ -4548,7 +4559,7 @@ logsync(struct dest *d, int code, int ok, long long ms)
 		    d->spec, what, ms, code);
 		return;
 	}
-	if (d->killed) {
+	if (d->run.killed) {
 		logmsg(LOG_INFO, "%s: %s stopped after %lld ms", d->spec, what, ms);
 		return;
 	}
@@ -4596,8 +4607,8 @@ finish(struct dest *d, int code)
 	statuswant = 1;
 	settle(d, !ok);
 	reschedule(d, ok, t);
-	logsync(d, code, ok, t - d->start);
-	if (!d->killed)
+	logsync(d, code, ok, t - d->run.start);
+	if (!d->run.killed)
 		starthook(d, code == NOMEM ? 22 : code, d->full);
 }
 
@@ -4609,8 +4620,8 @@ place(struct dest *d, int64_t t)
 	if (d->placed || d->needfull || pretend ||
 	    !(d->moving = givemoves(d->bit)))
 		return 0;
-	d->start = t;
-	d->killed = 0;
+	d->run.start = t;
+	d->run.killed = 0;
 	d->len = 0;
 	statuswant = 1;
 	if (forkchild(d, NULL, 1, NULL, 0) < 0)
@@ -4641,8 +4652,8 @@ spawnsync(struct dest *d, int64_t t)
 	d->full = full;
 	d->needfull &= !full;
 	undue(d);
-	d->start = t;
-	d->killed = 0;
+	d->run.start = t;
+	d->run.killed = 0;
 	d->nsyncs++;
 	statuswant = 1;
 	if (!(held = unclosedopts(&hlen)) || !(argv = mkargv(d, full, held, hlen))) {
@@ -4724,13 +4735,13 @@ reap(void)
 	int st, k;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (d = dests; d < dests + ndests && d->pid != pid; d++)
+		for (d = dests; d < dests + ndests && d->run.pid != pid; d++)
 			;
 		if (d == dests + ndests) {
 			reaphook(pid, st);
 			continue;
 		}
-		d->pid = 0;
+		d->run.pid = 0;
 		closefd(&d->fd[0]);
 		for (k = 1; k < 3; k++)
 			if (d->fd[k] >= 0)
@@ -4752,14 +4763,9 @@ stopall(int sig, int hooks)
 	struct dest *d;
 
 	for (d = dests; d < dests + ndests; d++) {
-		if (d->pid) {
-			d->killed = 1;
-			kill(-d->pid, sig);
-		}
-		if (d->hook && hooks) {
-			d->hookkilled = 1;
-			kill(-d->hook, sig);
-		}
+		stopchild(&d->run, sig);
+		if (hooks)
+			stopchild(&d->hook, sig);
 	}
 }
 
@@ -4889,7 +4895,7 @@ unjam(void)
 			continue;
 		g = digits(s + 1);
 		for (d = dests; d < dests + ndests; d++) {
-			if (d->pid != g || d->killed || /* no pid is 0 */
+			if (d->run.pid != g || d->run.killed || /* no pid is 0 */
 			    procread(e->d_name, "wchan", w, sizeof(w), 0) < 0 ||
 			    (strcmp(w, "wait_for_partner") && strcmp(w, "__break_lease")))
 				continue;
@@ -4900,8 +4906,7 @@ unjam(void)
 			logmsg(LOG_WARNING, "%s: rsync waited in open() on a FIFO "
 			    "swapped in or a user's lease: it starts again%s",
 			    d->spec, k ? ", without that file" : "");
-			d->killed = 1;
-			kill(-d->pid, SIGKILL);
+			stopchild(&d->run, SIGKILL);
 		}
 	}
 	closedir(dp);
@@ -5361,7 +5366,7 @@ static char *lockfile;          /* the pidfile locked, NULL if none */
 static const char *
 state(const struct dest *d)
 {
-	if (d->pid)
+	if (d->run.pid)
 		return "syncing";
 	if (*heldwhy)
 		return "held";
@@ -5644,7 +5649,7 @@ sdstart(void)
 	if (sdready || newconf)
 		return;
 	for (i = 0; i < ndests && conf.rinit && !*heldwhy; i++)
-		if (!dests[i].nsyncs || dests[i].pid)
+		if (!dests[i].nsyncs || dests[i].run.pid)
 			return;
 	sdnotify("READY=1");
 	sdready = 1;
@@ -5660,7 +5665,7 @@ sdstatus(void)
 	int ok = 0;
 
 	for (d = dests; d < dests + ndests; d++) {
-		ok += !d->pid && !owes(d);
+		ok += !d->run.pid && !owes(d);
 		if (d->lasterrat > e->lasterrat)
 			e = d;
 	}
@@ -5915,7 +5920,7 @@ startdue(void)
 		return;
 	for (k = 0; k < ndests; k++) {
 		d = &dests[i = (from + k) % ndests];
-		if (d->pid || !owes(d) || startat(d) > t) {
+		if (d->run.pid || !owes(d) || startat(d) > t) {
 			d->queued = 0; /* its work went, or is not due yet */
 			continue;
 		}
@@ -5960,7 +5965,7 @@ deadlines(int fire)
 	size_t k;
 
 	for (d = dests; d < dests + ndests && on && !newconf && !*heldwhy; d++)
-		if (!d->pid && owes(d) && !(cap && d->queued))
+		if (!d->run.pid && owes(d) && !(cap && d->queued))
 			due(startat(d), 0, t, &next);
 	if ((quitting || newconf) && children(1) && due(stopat, fire, t, &next)) {
 		stopall(stopsig, 1);
@@ -5968,7 +5973,7 @@ deadlines(int fire)
 		stopat = t + KILLWAIT_MS;
 	}
 	for (d = dests; d < dests + ndests; d++)
-		if (d->hook && !d->hookkilled && due(hookend(d), fire, t, &next))
+		if (d->hook.pid && !d->hook.killed && due(hookend(d), fire, t, &next))
 			killhook(d, t);
 	for (k = nunclosed; k-- > 0;)
 		if (due(unclosed[k].since + conf.wsettle, fire, t, &next))
