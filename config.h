@@ -199,6 +199,12 @@
 #define JAMCHECK_MS 1000
 #endif
 
+/* renames whose IN_MOVED_FROM waits for its IN_MOVED_TO at once: other
+ * renames' events may come between the two (see pairing()) */
+#ifndef PENDMOVES
+#define PENDMOVES 4
+#endif
+
 /* bytes of a directory's entries read at a time when it is scanned */
 #ifndef DIRBUF
 #define DIRBUF 4096

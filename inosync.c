@@ -3016,6 +3016,21 @@ struct unclosed {               /* a file being written, held back */
 	uid_t uid;              /* its owner, who may hold HELDUSER at most */
 };
 
+/* The rename pairing. A rename within the tree is an IN_MOVED_FROM and
+ * an IN_MOVED_TO of one cookie; the first is kept here until the second
+ * comes, in one of PENDMOVES records, since other renames' events may
+ * come between the two. A file being written that moved is held where
+ * it lands (unclosedevent()); a move that may be placed is recorded from
+ * it (moved()). A directory keeps a mark of its own (struct node's
+ * moved), since a rename out of the tree has no second. */
+static struct pending {
+	uint32_t cookie;        /* the IN_MOVED_FROM's; 0: paired, or none */
+	uint32_t bits;          /* the destinations that may place it */
+	size_t len;             /* of s */
+	char s[PATH_MAX];       /* "FROMDIR\0FROM\0" (see struct move) */
+	struct unclosed held;   /* it was being written; name NULL if not */
+} pend[PENDMOVES];
+
 static struct unclosed *unclosed;
 static size_t nunclosed;
 
@@ -3113,10 +3128,8 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 /* an event on file name of n while wsettle holds files being written:
  * 1 if it is held back, 0 if it is owed now */
 static int
-unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
+unclosedevent(struct node *n, const char *name, uint32_t mask, struct pending *p)
 {
-	static struct unclosed away; /* moved away: held where it lands */
-	static uint32_t awaycookie;
 	struct unclosed *u = findunclosed(n, name);
 	int64_t since = now();
 
@@ -3127,9 +3140,7 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 	if (u && mask & IN_MOVED_FROM) { /* its old name is owed, as gone */
 		if (mask & conf.emask)
 			mark(n, named(name), alldests());
-		free(away.name);
-		away = *u;
-		awaycookie = cookie;
+		p->held = *u; /* held where it lands */
 		*u = unclosed[--nunclosed];
 		return 1;
 	}
@@ -3137,11 +3148,11 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, uint32_t cookie)
 		release(u, mask);
 		return 1;
 	}
-	if (mask & IN_MOVED_TO && away.name && cookie == awaycookie) {
-		mask = away.mask; /* still being written, under its new name */
-		since = away.since;
-		free(away.name);
-		away.name = NULL;
+	if (mask & IN_MOVED_TO && p && p->held.name) {
+		mask = p->held.mask; /* still being written, under its new name */
+		since = p->held.since;
+		free(p->held.name);
+		p->held.name = NULL;
 	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
 	}
@@ -3238,6 +3249,7 @@ struct move {                   /* an entry moved within the tree */
 	dev_t dev;              /* what moved, as the event showed it: the */
 	ino_t ino;              /* mover places nothing else */
 };
+
 
 static struct move *moves;
 static size_t nmoves, allmoves; /* allmoves: bytes of every s */
@@ -3346,44 +3358,40 @@ plainpath(const char *s)
 	return !*s;
 }
 
-/* an IN_MOVED_FROM or IN_MOVED_TO in n, before it marks anything: the
- * first is kept for the second of its cookie, which comes next; the
+/* an IN_MOVED_FROM or IN_MOVED_TO in n, p its record in the pairing,
+ * before it marks anything: the first keeps its old path there; the
  * second records what is at the new path now, which alone is placed. A
  * move whose old or new path is not plain is not kept, and goes as any
  * new entry */
 static void
-moved(const struct node *n, const struct inotify_event *ev, int isdir)
+moved(const struct node *n, const struct inotify_event *ev, int isdir,
+    struct pending *p)
 {
-	static struct { uint32_t cookie, bits; size_t len; char s[PATH_MAX]; } from;
-	static uint32_t cookie; /* the last IN_MOVED_FROM's, kept or not */
 	char path[PATH_MAX];
-	uint32_t bits = from.bits;
+	uint32_t bits;
 	struct stat st;
 	int l;
 
-	if (ev->mask & IN_MOVED_TO && ev->cookie == cookie)
+	if (ev->mask & IN_MOVED_TO && p)
 		renames++, statuswant = 1;
-	cookie = ev->mask & IN_MOVED_FROM ? ev->cookie : 0;
-	from.bits = 0;
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
 	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
 	    (isdir && !placeable(path)) ||
 	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
 		return;
 	if (ev->mask & IN_MOVED_TO) {
-		if (ev->cookie == from.cookie && (bits &= wayto(n, ev->name, isdir)) &&
+		if (p && (bits = p->bits & wayto(n, ev->name, isdir)) &&
 		    fullpath(n, ev->name, path) >= 0 && lstat(path, &st) == 0 &&
 		    !S_ISDIR(st.st_mode) == !isdir)
-			addmove(from.s, from.len, n, ev->name, &st, bits);
+			addmove(p->s, p->len, n, ev->name, &st, bits);
 		return;
 	}
-	l = pathof(n, from.s, sizeof(from.s));
-	if (l < 0 || l + 2 + strlen(ev->name) > sizeof(from.s))
+	l = pathof(n, p->s, sizeof(p->s));
+	if (l < 0 || l + 2 + strlen(ev->name) > sizeof(p->s))
 		return;
-	memcpy(from.s + l + 1, ev->name, strlen(ev->name) + 1);
-	from.len = l + 2 + strlen(ev->name);
-	from.cookie = ev->cookie;
-	from.bits = wayto(n, ev->name, isdir) & placers();
+	memcpy(p->s + l + 1, ev->name, strlen(ev->name) + 1);
+	p->len = l + 2 + strlen(ev->name);
+	p->bits = wayto(n, ev->name, isdir) & placers();
 }
 
 /* the destinations in bits will not have the moves placed; a move none
@@ -5278,11 +5286,39 @@ unmounted(struct node *n)
 	free(name);
 }
 
+/* ev's record in the rename pairing: an IN_MOVED_FROM's own, in place
+ * of the oldest; an IN_MOVED_TO's, that of its IN_MOVED_FROM, which then
+ * pairs with nothing more (what held writes does not take of it goes as
+ * its place is taken); NULL for any other event, or an IN_MOVED_TO whose
+ * first was not kept */
+static struct pending *
+pairing(const struct inotify_event *ev)
+{
+	static unsigned next;
+	struct pending *p;
+
+	if (ev->mask & IN_MOVED_FROM) {
+		p = &pend[next++ % PENDMOVES];
+		free(p->held.name);
+		p->held.name = NULL;
+		p->bits = 0;
+		p->cookie = ev->cookie;
+		return p;
+	}
+	for (p = pend; ev->mask & IN_MOVED_TO && p < pend + PENDMOVES; p++)
+		if (p->cookie && p->cookie == ev->cookie) {
+			p->cookie = 0;
+			return p;
+		}
+	return NULL;
+}
+
 static void
 event(const struct inotify_event *ev)
 {
 	const int isdir = ev->mask & IN_ISDIR;
 	struct node *n, *c;
+	struct pending *p;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		logmsg(LOG_WARNING, "inotify queue overflow: rescanning %s", conf.src);
@@ -5312,15 +5348,16 @@ event(const struct inotify_event *ev)
 	if (excludedin(n, ev->name, isdir))
 		return;
 	unmove(n, ev->name);
+	p = pairing(ev);
 	if (ev->mask & IN_MOVE)
-		moved(n, ev, isdir);
+		moved(n, ev, isdir, p);
 	if (isdir && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
 		newdir(n, ev->name);
 		return;
 	}
 	if (isdir && ev->mask & IN_MOVED_FROM && (c = findchild(n, ev->name)))
 		c->moved = 1;
-	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask, ev->cookie))
+	if (!isdir && conf.wsettle && unclosedevent(n, ev->name, ev->mask, p))
 		return;
 	if (ev->mask & conf.emask)
 		mark(n, named(ev->name), alldests());
