@@ -5400,18 +5400,35 @@ static int64_t statusat;        /* when statusfile was last written */
 static int pidfd = -1;
 static char *lockfile;          /* the pidfile locked, NULL if none */
 
-static const char *
+/* a destination's state, as the statusfile, SIGUSR2 and the metricsfile
+ * name it (states[]) */
+enum { IDLE, WAITING, QUEUED, RETRYING, SYNCING, PLACING, HELD };
+static const char states[] = "idle\0waiting\0queued\0retrying\0syncing\0"
+    "placing\0held\0";
+
+static int
 state(const struct dest *d)
 {
 	if (d->run.pid)
-		return "syncing";
+		return d->moving ? PLACING : SYNCING;
 	if (*heldwhy)
-		return "held";
+		return HELD;
 	if (!owes(d))
-		return "idle";
+		return IDLE;
 	if (d->queued)
-		return "queued";
-	return d->retry > now() ? "retrying" : "waiting";
+		return QUEUED;
+	return d->retry > now() ? RETRYING : WAITING;
+}
+
+/* the name of state k */
+static const char *
+statename(int k)
+{
+	const char *s = states;
+
+	while (k--)
+		s += strlen(s) + 1;
+	return s;
 }
 
 /* the status as key=value lines; malloc'd */
@@ -5435,7 +5452,7 @@ status(size_t *len)
 		n += fmt(s + n, size - n, "dest%zu=%s\ndest%zu_state=%s\n"
 		    "dest%zu_pending=%u\ndest%zu_full_pending=%s\ndest%zu_runs=%lu\n"
 		    "dest%zu_last_ok=%lld\ndest%zu_owed_since=%lld\ndest%zu_last_error=%s\n"
-		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, state(d),
+		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, statename(state(d)),
 		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
 		    d->nsyncs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
 		    i + 1, d->lasterr, i + 1, (long long)d->lasterrat);
@@ -5517,13 +5534,11 @@ utf8len(const unsigned char *v)
 static size_t
 series(char *s, size_t size, const char *m, int k, const struct dest *d)
 {
-	static const char states[] = "idle\0waiting\0queued\0retrying\0"
-	    "syncing\0held\0";
 	char dest[2 * PATH_MAX], *to = dest;
 	const unsigned char *v = (const unsigned char *)d->spec;
-	const char *st = states, *now = state(d);
+	const char *st = states;
 	size_t n = 0;
-	int c;
+	int c, now = state(d);
 
 	for (; *v; v += c) {
 		if (*v == '\\' || *v == '"')
@@ -5539,7 +5554,7 @@ series(char *s, size_t size, const char *m, int k, const struct dest *d)
 		    metric(k, d));
 	for (; *st; st += strlen(st) + 1)
 		n += fmt(s + n, size - n, "inosync_state{dest=\"%s\",state=\"%s\"} "
-		    "%d\n", dest, st, !strcmp(st, now));
+		    "%d\n", dest, st, !now--);
 	return n;
 }
 

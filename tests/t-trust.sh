@@ -250,6 +250,30 @@ t_a_mover_holds_no_other_destinations_pipes() {
 	stop
 }
 
+# while its mover places moves, a destination says so: placing, not
+# syncing, in the statusfile and the metricsfile
+t_a_destination_whose_mover_runs_is_placing() {
+	mkdir -p src/a src/b r
+	echo x > src/a/f
+	gated_rsync --fuzzy
+	rsyncd_start
+	mkconf c.conf "rnodes = rsync://127.0.0.1:$RSYNCD_PORT/m/" "edelay = 0.3" \
+		"statusfile = $T/status" "metricsfile = $T/m.prom"
+	: > g/go
+	start d -c c.conf
+	wait_for 10 synced_with src r || fail "no first sync"
+	rm g/go
+	mv src/a/f src/b/g
+	wait_for 10 test -f g/at || fail "no mover ran"
+	wait_for 5 dest_is placing || fail "state $(statusval status dest1_state) while the mover runs"
+	grep -q '^inosync_state{.*state="placing"} 1$' m.prom ||
+		fail "the metricsfile does not say placing: $(grep inosync_state m.prom)"
+	: > g/go
+	wait_for 10 synced_with src r || fail "the move did not arrive"
+	wait_for 5 dest_is idle || fail "state $(statusval status dest1_state) after it"
+	stop
+}
+
 # dest_is STATE: the statusfile $T/status says the destination is in STATE
 dest_is() {
 	[ "$(statusval "$T/status" dest1_state)" = "$1" ]
