@@ -3020,9 +3020,11 @@ struct unclosed {               /* a file being written, held back */
  * an IN_MOVED_TO of one cookie; the first is kept here until the second
  * comes, in one of PENDMOVES records, since other renames' events may
  * come between the two. A file being written that moved is held where
- * it lands (unclosedevent()); a move that may be placed is recorded from
- * it (moved()). A directory keeps a mark of its own (struct node's
- * moved), since a rename out of the tree has no second. */
+ * it lands (unclosedevent()), and not placed; a move that may be placed
+ * is recorded from it (moved()); each reads what the other wrote there,
+ * in whichever order event() calls them. A directory keeps a mark of its
+ * own (struct node's moved), since a rename out of the tree has no
+ * second. */
 static struct pending {
 	uint32_t cookie;        /* the IN_MOVED_FROM's; 0: paired, or none */
 	uint32_t bits;          /* the destinations that may place it */
@@ -3151,8 +3153,6 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, struct pending *p
 	if (mask & IN_MOVED_TO && p && p->held.name) {
 		mask = p->held.mask; /* still being written, under its new name */
 		since = p->held.since;
-		free(p->held.name);
-		p->held.name = NULL;
 	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
 		return 0;
 	}
@@ -3377,8 +3377,8 @@ moved(const struct node *n, const struct inotify_event *ev, int isdir,
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
 	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
 	    (isdir && !placeable(path)) ||
-	    (!isdir && findunclosed(n, ev->name))) /* it stays held */
-		return;
+	    (!isdir && (findunclosed(n, ev->name) || (p && p->held.name))))
+		return; /* being written: it stays held */
 	if (ev->mask & IN_MOVED_TO) {
 		if (p && (bits = p->bits & wayto(n, ev->name, isdir)) &&
 		    fullpath(n, ev->name, path) >= 0 && lstat(path, &st) == 0 &&
@@ -5287,10 +5287,9 @@ unmounted(struct node *n)
 }
 
 /* ev's record in the rename pairing: an IN_MOVED_FROM's own, in place
- * of the oldest; an IN_MOVED_TO's, that of its IN_MOVED_FROM, which then
- * pairs with nothing more (what held writes does not take of it goes as
- * its place is taken); NULL for any other event, or an IN_MOVED_TO whose
- * first was not kept */
+ * of the oldest (what it held goes); an IN_MOVED_TO's, that of its
+ * IN_MOVED_FROM, which then pairs with nothing more; NULL for any other
+ * event, or an IN_MOVED_TO whose first was not kept */
 static struct pending *
 pairing(const struct inotify_event *ev)
 {
