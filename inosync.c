@@ -5402,8 +5402,8 @@ static char *lockfile;          /* the pidfile locked, NULL if none */
 /* a destination's state, as the statusfile, SIGUSR2 and the metricsfile
  * name it (states[]) */
 enum { IDLE, WAITING, QUEUED, RETRYING, SYNCING, PLACING, HELD };
-static const char states[] = "idle\0waiting\0queued\0retrying\0syncing\0"
-    "placing\0held\0";
+static const char *const states[] = { "idle", "waiting", "queued",
+    "retrying", "syncing", "placing", "held" };
 
 static int
 state(const struct dest *d)
@@ -5417,17 +5417,6 @@ state(const struct dest *d)
 	if (d->queued)
 		return QUEUED;
 	return d->retry > now() ? RETRYING : WAITING;
-}
-
-/* the name of state k */
-static const char *
-statename(int k)
-{
-	const char *s = states;
-
-	while (k--)
-		s += strlen(s) + 1;
-	return s;
 }
 
 /* the status as key=value lines; malloc'd */
@@ -5451,7 +5440,7 @@ status(size_t *len)
 		n += fmt(s + n, size - n, "dest%zu=%s\ndest%zu_state=%s\n"
 		    "dest%zu_pending=%u\ndest%zu_full_pending=%s\ndest%zu_runs=%lu\n"
 		    "dest%zu_last_ok=%lld\ndest%zu_owed_since=%lld\ndest%zu_last_error=%s\n"
-		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, statename(state(d)),
+		    "dest%zu_last_error_at=%lld\n", i + 1, d->spec, i + 1, states[state(d)],
 		    i + 1, d->pending, i + 1, d->needfull ? "yes" : "no", i + 1,
 		    d->nsyncs, i + 1, (long long)d->lastok, i + 1, (long long)d->owedsince,
 		    i + 1, d->lasterr, i + 1, (long long)d->lasterrat);
@@ -5535,9 +5524,8 @@ series(char *s, size_t size, const char *m, int k, const struct dest *d)
 {
 	char dest[2 * PATH_MAX], *to = dest;
 	const unsigned char *v = (const unsigned char *)d->spec;
-	const char *st = states;
 	size_t n = 0;
-	int c, now = state(d);
+	int c;
 
 	for (; *v; v += c) {
 		if (*v == '\\' || *v == '"')
@@ -5551,9 +5539,9 @@ series(char *s, size_t size, const char *m, int k, const struct dest *d)
 	if (strcmp(m, "state"))
 		return fmt(s, size, "inosync_%s{dest=\"%s\"} %lld\n", m, dest,
 		    metric(k, d));
-	for (; *st; st += strlen(st) + 1)
+	for (k = 0; k < (int)LEN(states); k++)
 		n += fmt(s + n, size - n, "inosync_state{dest=\"%s\",state=\"%s\"} "
-		    "%d\n", dest, st, !now--);
+		    "%d\n", dest, states[k], k == state(d));
 	return n;
 }
 
