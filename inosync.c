@@ -3250,7 +3250,6 @@ struct move {                   /* an entry moved within the tree */
 	ino_t ino;              /* mover places nothing else */
 };
 
-
 static struct move *moves;
 static size_t nmoves, allmoves; /* allmoves: bytes of every s */
 static unsigned long renames;   /* renames inside wpath seen (metrics) */
