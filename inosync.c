@@ -20,7 +20,8 @@
  * running syncs finish (bounded) and exit; SIGHUP reloads the config
  * file, keeping the running one if the new one is broken; SIGUSR1 runs a
  * full sync now; SIGUSR2 logs the status, which the statusfile and, in
- * Prometheus' format, the metricsfile also hold; SIGCHLD reaps.
+ * Prometheus' format, the metricsfile also hold; SIGCHLD reaps. SIGPIPE
+ * is blocked: a write to a closed pipe fails with EPIPE.
  *
  * The sections, each using only those above it (one exception, declared
  * before drop()): Types and state; Helpers and log; Exclude matcher;
