@@ -21,7 +21,7 @@
  * file, keeping the running one if the new one is broken; SIGUSR1 runs a
  * full sync now; SIGUSR2 logs the status, which the statusfile and, in
  * Prometheus' format, the metricsfile also hold; SIGCHLD reaps. SIGPIPE
- * is blocked: a write to a closed pipe fails with EPIPE.
+ * is ignored: a write to a closed pipe fails with EPIPE.
  *
  * The sections, each using only those above it (one exception, declared
  * before drop()): Types and state; Helpers and log; Exclude matcher;
@@ -790,8 +790,11 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 		if (io[k] >= 0 && dup2(io[k], k) != k)
 			_exit(127);
 	closeabove(relayfd >= 0 ? relayfd + 1 : 3);
-	sigemptyset(&none); /* no signal's disposition is changed: see setup() */
+	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	if (fn)
 		fn(arg);
 	execargv(argv);
@@ -3947,12 +3950,9 @@ serverelay(int s, pid_t g)
 	int io[3], st, w, gw = 0, gone = 0, k;
 	ssize_t n;
 	pid_t pid, p = 0;
-	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	for (;;) {
 		mh.msg_control = cm.b;
 		mh.msg_controllen = sizeof(cm.b);
@@ -3981,8 +3981,8 @@ serverelay(int s, pid_t g)
 	while (!gone && waitpid(g, &gw, 0) < 0 && errno == EINTR)
 		;
 	if (WIFSIGNALED(gw)) {
+		signal(WTERMSIG(gw), SIG_DFL);
 		raise(WTERMSIG(gw));
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
 	}
 	_exit(WIFEXITED(gw) ? WEXITSTATUS(gw) : 127);
 }
@@ -6180,16 +6180,11 @@ setup(int detach)
 	size_t i;
 	int k;
 
-	/* SIGPIPE is blocked, not ignored (a write to a closed pipe fails
-	 * with EPIPE all the same), so that no disposition is changed, which
-	 * a child would have to set back, and musl's sigaction (0.4 KB) is
-	 * not linked; the others come through the signalfd */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
 	for (i = 0; i < LEN(sigs); i++)
 		sigaddset(&set, sigs[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	sigdelset(&set, SIGPIPE);
 	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		die(1, "signalfd:");
 	begin();
