@@ -4818,8 +4818,8 @@ holdin(int dir, const char *name)
 		return findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
 		    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
 	fmt(q, sizeof(q), "/proc/self/fd/%d", dir);
-	if ((k = readlink(q, p, sizeof(p) - 1)) <= 0)
-		return 0;
+	if ((k = readlink(q, p, sizeof(p) - 1)) <= 0 || k == sizeof(p) - 1)
+		return 0; /* none, or cut short: another directory's name */
 	p[k] = '\0';
 	/* a jail's root, seen from outside its namespace, is CTLDIR */
 	s = p + (strncmp(p, CTLDIR "/", sizeof(CTLDIR)) ? 0 : sizeof(CTLDIR) - 1);
@@ -5525,7 +5525,7 @@ series(char *s, size_t size, const char *m, int k, const struct dest *d)
 	char dest[2 * PATH_MAX], *to = dest;
 	const unsigned char *v = (const unsigned char *)d->spec;
 	size_t n = 0;
-	int c;
+	int c, now = state(d);
 
 	for (; *v; v += c) {
 		if (*v == '\\' || *v == '"')
@@ -5541,7 +5541,7 @@ series(char *s, size_t size, const char *m, int k, const struct dest *d)
 		    metric(k, d));
 	for (k = 0; k < (int)LEN(states); k++)
 		n += fmt(s + n, size - n, "inosync_state{dest=\"%s\",state=\"%s\"} "
-		    "%d\n", dest, states[k], k == state(d));
+		    "%d\n", dest, states[k], k == now);
 	return n;
 }
 
