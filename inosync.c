@@ -24,11 +24,11 @@
  * is ignored: a write to a closed pipe fails with EPIPE.
  *
  * The sections, each using only those above it (one exception, declared
- * before drop()): Types and state; Helpers and log; Exclude matcher;
- * Config; Batching policy; The watch tree; Held writes; Moves; The jail;
- * ssh masters; rhook; Children; Mounts and the source guard; Events;
- * Status; The loop; Start-up and main. Start reading at main(), at the
- * bottom.
+ * before drop()): Types and state; Memory; Helpers and log; Exclude
+ * matcher; Config; Batching policy; The watch tree; Held writes; Moves;
+ * The jail; ssh masters; rhook; Children; Mounts and the source guard;
+ * Events; Status; The loop; Start-up and main. Start reading at main(),
+ * at the bottom.
  *
  * PLACEMENT RULE: a new feature gets a section of its own with its types,
  * state and functions, below what it uses and above the core that calls
@@ -256,6 +256,150 @@ static const uint32_t shorthands[] = { IN_CLOSE, IN_MOVE, IN_ALL_EVENTS };
 #define NSINGLE 12           /* the single events */
 CHECK(nsingle_is_each_event, IN_ALL_EVENTS == (1u << NSINGLE) - 1);
 #define EVNAMES 256             /* room for every single event's name */
+
+/* ===== Memory ===== */
+
+/* musl's malloc (mallocng, 6 KB: a twelfth of the binary) is built for
+ * programs that free much and run threads; the daemon cuts its tree from
+ * blocks of its own (nalloc()) and mallocs little else, single-threaded.
+ * So where OWNMALLOC (config.h: on musl) it has this allocator instead,
+ * for itself and for libc. A small block (CHUNKMAX bytes at most) comes
+ * from a 4 KiB chunk of blocks of one size, a multiple of 16, which the
+ * chunk's first 16 bytes hold: a block's address rounded down to 4 KiB
+ * finds it, so no block has a header. Freed blocks wait on a list of
+ * their size; chunks are never given back, since what the daemon frees
+ * it soon needs again. A larger block is a mapping of its own, its size
+ * in the 16 bytes before it (the mapping's start, also found by rounding
+ * down), and is unmapped when freed. */
+#if OWNMALLOC
+#include <sys/mman.h>
+
+#define CHUNK 4096
+#define CHUNKMAX ((CHUNK - 16) / 2 & ~15) /* two blocks of the largest size */
+#define AREA (64 * CHUNK)            /* mapped at a time for chunks */
+
+static void *freeblocks[CHUNKMAX / 16 + 1];
+static char *area, *areaend;
+
+/* the size of the block at p, as its chunk or mapping says */
+static size_t *
+blocksize(void *p)
+{
+	return (size_t *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+}
+
+static void *
+mapped(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* a new chunk of blocks of size, each on the free list: its head, or
+ * NULL if no memory is left */
+static void *
+carve(size_t size)
+{
+	char *c, *b;
+
+	if (area == areaend) {
+		if (!(c = mapped(AREA)))
+			return NULL;
+		area = c;
+		areaend = c + AREA;
+	}
+	c = area;
+	area += CHUNK;
+	*(size_t *)c = size;
+	for (b = c + CHUNK - size; b >= c + 16; b -= size) {
+		*(void **)b = freeblocks[size / 16];
+		freeblocks[size / 16] = b;
+	}
+	return freeblocks[size / 16];
+}
+
+/* a block of more than CHUNKMAX bytes: a mapping of its own */
+static void *
+bigblock(size_t n)
+{
+	size_t len = (n + 16 + CHUNK - 1) & ~(size_t)(CHUNK - 1);
+	char *p;
+
+	if (n > SIZE_MAX - 2 * CHUNK || !(p = mapped(len)))
+		return NULL;
+	*(size_t *)p = len - 16;
+	return p + 16;
+}
+
+void *
+malloc(size_t n)
+{
+	size_t size = n ? (n + 15) & ~(size_t)15 : 16;
+	void **b;
+
+	if (n > CHUNKMAX)
+		b = bigblock(n);
+	else if ((b = freeblocks[size / 16] ? freeblocks[size / 16] : carve(size)))
+		freeblocks[size / 16] = *b;
+	if (!b)
+		errno = ENOMEM;
+	return b;
+}
+
+void
+free(void *p)
+{
+	size_t *h = blocksize(p), size;
+
+	if (!p)
+		return;
+	size = *h;
+	if (size > CHUNKMAX) {
+		munmap(h, size + 16);
+		return;
+	}
+	*(void **)p = freeblocks[size / 16];
+	freeblocks[size / 16] = p;
+}
+
+size_t
+malloc_usable_size(void *p)
+{
+	return p ? *blocksize(p) : 0;
+}
+
+void *
+calloc(size_t n, size_t m)
+{
+	void *p;
+
+	if (m && n > SIZE_MAX / m) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* a mapping is zeros already: no page of it is touched */
+	if ((p = malloc(n * m)) && n * m <= CHUNKMAX)
+		memset(p, 0, n * m);
+	return p;
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	size_t had = malloc_usable_size(p);
+	void *q;
+
+	if (p && n <= had)
+		return p;
+	if ((q = malloc(n)) && p) {
+		memcpy(q, p, had);
+		free(p);
+	}
+	return q;
+}
+#endif
 
 /* ===== Helpers and log ===== */
 
@@ -540,25 +684,6 @@ digits(const char *s)
 	for (; s && isdigit((unsigned char)*s); s++)
 		v = v * 10 + *s - '0';
 	return v;
-}
-
-/* realloc() for what only grows: p with room for n bytes. Sizes grow
- * geometrically in malloc's classes, so an array grown by one is copied
- * seldom; musl's realloc() would cost a static binary 1.1 KB more */
-static void *
-grow(void *p, size_t n)
-{
-	size_t had = p ? malloc_usable_size(p) : 0;
-	void *q;
-
-	if (had >= n)
-		return p;
-	if (!(q = malloc(n)))
-		return NULL;
-	if (p)
-		memcpy(q, p, had);
-	free(p);
-	return q;
 }
 
 static char *
@@ -1317,7 +1442,7 @@ setrjail(struct conf *c, const char *v, const char *where)
 	if (!geteuid() && (p = othersmay(v)))
 		return cerr(where, "rjail %s: every jail shows it as it is, but "
 		    "a user other than root may change %s: refused", v, p);
-	if (!(j = grow(c->jails, (c->njails + 1) * sizeof(*j))) ||
+	if (!(j = realloc(c->jails, (c->njails + 1) * sizeof(*j))) ||
 	    !(j[c->njails] = strdup(v)))
 		return cerr(where, "out of memory");
 	c->jails = j;
@@ -1389,7 +1514,7 @@ setrexcludes(struct conf *c, const char *v, const char *where)
 		return cerr(where, "empty exclude pattern");
 	if (c->npats == PATSMAX)
 		return cerr(where, "more than %d exclude patterns (PATSMAX)", PATSMAX);
-	if (!(p = grow(c->pats, (c->npats + 1) * sizeof(*p))))
+	if (!(p = realloc(c->pats, (c->npats + 1) * sizeof(*p))))
 		return cerr(where, "out of memory");
 	c->pats = p;
 	x = &p[c->npats];
@@ -1435,7 +1560,7 @@ slurp(const char *file, int flags, char **buf, struct stat *st)
 			if (cap >= CONFMAX)
 				errno = EFBIG;
 			if (cap >= CONFMAX ||
-			    !(b = grow(*buf, cap = MIN(cap * 2 + 4096, CONFMAX))))
+			    !(b = realloc(*buf, cap = MIN(cap * 2 + 4096, CONFMAX))))
 				break;
 			*buf = b;
 		}
@@ -1505,7 +1630,7 @@ setrexcludefrom(struct conf *c, const char *v, const char *where)
 {
 	char **x;
 
-	if (!(x = grow(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
+	if (!(x = realloc(c->xfiles, (c->nxfiles + 1) * sizeof(*x))) ||
 	    !(x[c->nxfiles] = strdup(v)))
 		return cerr(where, "out of memory");
 	c->xfiles = x;
@@ -2241,7 +2366,7 @@ addname(struct dirt *r, const char *name)
 		if (!strcmp(r->names + k, name))
 			return;
 	if (r->nlen + len > NAMESMAX || allnames + len > NAMESALL ||
-	    !(p = grow(r->names, r->nlen + len))) {
+	    !(p = realloc(r->names, r->nlen + len))) {
 		whole(r);
 		return;
 	}
@@ -2265,7 +2390,7 @@ mark(struct node *n, const char *name, uint32_t bits)
 		return;
 	if (!n->dslot) {
 		if (ndirt == cdirt) {
-			if (!(r = grow(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
+			if (!(r = realloc(dirt, (cdirt * 2 + 64) * sizeof(*r)))) {
 				logmsg(LOG_ERR, "out of memory: falling back to full syncs");
 				wantfull();
 				return;
@@ -2602,7 +2727,7 @@ listadd(char **l, size_t *len, size_t *cap, const struct node *dir,
 		path[n++] = '/';
 	path[n++] = '\0';
 	if (*len + n > *cap) {
-		if (!(p = grow(*l, *cap * 2 + n + 4096)))
+		if (!(p = realloc(*l, *cap * 2 + n + 4096)))
 			return -1;
 		*l = p;
 		*cap = *cap * 2 + n + 4096;
@@ -2814,7 +2939,7 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 			if (!(c = watch(dir, e->d_name, fd)))
 				continue;
 			if (*n == *cap) {
-				if (!(s = grow(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
+				if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
 					errno = ENOMEM;
 					k = -1;
 					break;
@@ -3118,7 +3243,7 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	uid_t uid;
 
 	if (nunclosed == HELDMAX || (!mayhold(n, name, &uid) && !anyway) ||
-	    !(p = grow(unclosed, (nunclosed + 1) * sizeof(*p))))
+	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
 	unclosed = p;
 	if (!(p[nunclosed].name = strdup(name)))
@@ -3325,7 +3450,7 @@ addmove(const char *from, size_t flen, const struct node *n,
 	char *s;
 
 	if (tl < 0 || nmoves == MOVESMAX || allmoves + len > MOVESALL ||
-	    !(m = grow(moves, (nmoves + 1) * sizeof(*m))))
+	    !(m = realloc(moves, (nmoves + 1) * sizeof(*m))))
 		return;
 	moves = m;
 	if (!(s = malloc(len)))
@@ -3637,7 +3762,7 @@ passfiles(const struct dest *d, int src, size_t i, size_t *j)
 		if (!stillthere(src, &moves[*j], &st) && ++gone)
 			continue;
 		nl = strlen(q[3]) + 3;
-		if (!(l = grow(list, len + nl)))
+		if (!(l = realloc(list, len + nl)))
 			return -1;
 		list = l;
 		len += fmt(list + len, nl, "./%s", q[3]) + 1;
@@ -5122,7 +5247,7 @@ readmountinfo(size_t *n)
 	while (r > 0) {
 		if (*n + 1 >= cap) {
 			errno = EFBIG;
-			if (cap >= MOUNTMAX || !(b = grow(buf, cap + 16384)))
+			if (cap >= MOUNTMAX || !(b = realloc(buf, cap + 16384)))
 				return NULL;
 			buf = b;
 			cap += 16384;
@@ -6254,7 +6379,7 @@ addarg(const char *x)
 {
 	char **v;
 
-	if (!(v = grow(argexcl, (nargexcl + 1) * sizeof(*v))))
+	if (!(v = realloc(argexcl, (nargexcl + 1) * sizeof(*v))))
 		die(1, "out of memory");
 	argexcl = v;
 	argexcl[nargexcl++] = (char *)x;

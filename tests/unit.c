@@ -483,6 +483,51 @@ testsafepath(void)
 	check(!getenv("PATH"), "safepath", "unset");
 }
 
+/* the allocator (OWNMALLOC, or libc's): blocks of every size, small and
+ * mapped, kept, grown and freed at random, each holding what was written
+ * to it, aligned for any type, and never overlapping another */
+static void
+testalloc(void)
+{
+	static unsigned char *b[256];
+	static size_t len[256];
+	unsigned seed = 1, ok = 1, i, j, k;
+	volatile size_t huge = SIZE_MAX / 2;
+	unsigned char *p;
+	size_t n;
+
+	for (i = 0; i < 20000; i++) {
+		seed = seed * 1103515245 + 12345;
+		j = (seed >> 8) % LEN(b);
+		for (k = 0; k < len[j]; k++)
+			ok &= b[j][k] == (unsigned char)(j + k);
+		n = (seed >> 16) % (seed & 1 ? 64 : 9000);
+		if (b[j] && (seed & 6) == 6) { /* grown or shrunk */
+			p = realloc(b[j], n);
+			n = MIN(n, len[j]);
+		} else {
+			free(b[j]);
+			p = seed & 8 ? calloc(n, 1) : malloc(n);
+			for (k = 0; p && seed & 8 && k < n; k++)
+				ok &= !p[k];
+			len[j] = 0;
+		}
+		ok &= p && (uintptr_t)p % 8 == 0 && malloc_usable_size(p) >= n;
+		b[j] = p;
+		for (len[j] = n, k = 0; p && k < n; k++)
+			p[k] = j + k;
+	}
+	for (j = 0; j < LEN(b); j++) {
+		for (k = 0; k < len[j]; k++)
+			ok &= b[j][k] == (unsigned char)(j + k);
+		free(b[j]);
+	}
+	check(ok, "alloc", "random blocks");
+	errno = 0;
+	check(!calloc(huge, 3) && errno == ENOMEM, "alloc", "calloc overflow");
+	check(!malloc(huge * 2 - 7) && errno == ENOMEM, "alloc", "malloc too big");
+}
+
 int
 main(void)
 {
@@ -504,6 +549,7 @@ main(void)
 	testdescribe();
 	testevents();
 	testsafepath();
+	testalloc();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
