@@ -5004,6 +5004,76 @@ holdstuck(const char *pid)
 	return held;
 }
 
+/* A lease found on one file of a sync is looked for on every file that
+ * sync may open, in wpath and in a local destination, and each found is
+ * held back with it (holdin()): leases a user placed beforehand cost one
+ * restart, not one each (a thousand, minutes of every sync). A file is
+ * leased if open(O_NONBLOCK) fails with EWOULDBLOCK, where rsync's open
+ * would wait; that open starts the lease's break, as rsync's would have.
+ * What is looked at is what the sync owes, a directory's changed names
+ * or all its entries; changes a full sync finds that no event told, and
+ * a lease taken while the sync runs, cost a restart each, as before. */
+
+/* name in dir held back if it is a regular file under a lease */
+static void
+leased(int dir, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		return;
+	fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == EWOULDBLOCK)
+		holdin(dir, name);
+	closefd(&fd);
+}
+
+/* the files of r's directory, open as dir, that a sync of r may open */
+static void
+leasedin(int dir, const struct dirt *r)
+{
+	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
+	struct dirent *e;
+	long k, off;
+	size_t j;
+
+	for (j = 0; j < r->nlen; j += strlen(r->names + j) + 1)
+		leased(dir, r->names + j);
+	while (r->whole && (k = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		for (off = 0; off < k; off += e->d_reclen) {
+			e = (struct dirent *)((char *)buf + off);
+			if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)
+				leased(dir, e->d_name);
+		}
+}
+
+/* every file d's sync may open, in wpath and in d if it is local */
+static void
+leasedfor(const struct dest *d)
+{
+	char p[PATH_MAX];
+	int src, dst = -1, fd;
+	size_t j;
+
+	if ((src = open(conf.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if (d->kind == LOCAL)
+		dst = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (j = 0; j < ndirt; j++) {
+		if (!(dirt[j].sent & d->bit) || pathof(dirt[j].n, p, sizeof(p)) < 0)
+			continue;
+		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n))
+			leasedin(fd, &dirt[j]);
+		closefd(&fd);
+		if (dst >= 0 && (fd = openpath(dst, p)) >= 0)
+			leasedin(fd, &dirt[j]);
+		closefd(&fd);
+	}
+	close(src);
+	closefd(&dst);
+}
+
 /* every sync one of whose processes waits in open() for a FIFO's writer
  * or a lease's break starts again, without that file */
 static void
@@ -5036,6 +5106,8 @@ unjam(void)
 			 * starting again and again at a file not held back */
 			if (!(k = holdstuck(e->d_name)) && *w == '_')
 				continue;
+			if (k && *w == '_')
+				leasedfor(d);
 			logmsg(LOG_WARNING, "%s: rsync waited in open() on a FIFO "
 			    "swapped in or a user's lease: it starts again%s",
 			    d->spec, k ? ", without that file" : "");

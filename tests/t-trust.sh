@@ -878,6 +878,62 @@ t_a_lease_is_held_back_with_wsettle_0() {
 	leases_stall_nothing 0 "wsettle = 0"
 }
 
+# leases a user placed beforehand on forty files of theirs: the first
+# one a sync meets stops it, and the others are found then too, so the
+# sync starts again once, not forty times, a second or more each (a
+# thousand such files were minutes of every sync of every destination)
+t_leases_placed_beforehand_cost_one_restart() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2046 # the names, split
+	lease_user "$T/src/u" 0 $(seq -f l%g 40)
+	wait_for 10 busy || fail "no sync of the user's files"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file stalls behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
+	_lp_k=$(grep -c "swapped in or a user's lease" d.log)
+	[ "$_lp_k" -le 2 ] || fail "$_lp_k syncs stopped at the user's leases"
+	stop
+}
+
+# the same in a local destination, whose copies rsync's receiver opens as
+# the basis of each changed file: forty leased copies, one restart
+t_leases_on_copies_in_a_local_destination_cost_one_restart() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'for i in $(seq 40); do echo one > "$1/l$i"; done' sh "$T/src/u"
+	wait_for 10 test -f dst/u/l40 || fail "the user's files never arrived"
+	wait_for 10 idle || fail "no end to their sync"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE"; my @h;
+		for my $f (@ARGV) {
+			sysopen(my $r, $f, O_RDONLY) or die "$f: $!\n";
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' $(seq -f "$T/dst/u/l%g" 40) > lease.log 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'for i in $(seq 40); do echo two, longer > "$1/l$i"; done' sh "$T/src/u"
+	wait_for 10 busy || fail "no sync of the user's change"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file waits behind the leases in the destination: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
+	_lp_k=$(grep -c "swapped in or a user's lease" d.log)
+	[ "$_lp_k" -le 2 ] || fail "$_lp_k syncs stopped at the user's leases"
+	stop
+}
+
 # lease_in_dest [LINE...]: boot with LINEs; a user's lease on their own
 # copy in the local destination, which rsync's receiver opens as the
 # basis of a changed file: the sync would wait there for lease-break-time
