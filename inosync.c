@@ -1866,38 +1866,80 @@ rshopt(const struct conf *c)
 	return s;
 }
 
-/* a local destination inside wpath, and not excluded (or under an
- * excluded directory), would be mirrored into itself forever; one that
- * holds wpath would lose it to --delete, since wpath's own name is not in
- * what is mirrored there. It may not exist yet, so the longest prefix of
- * it that does is resolved */
+/* the absolute path d as it is now, in buf of PATH_MAX bytes, whether it
+ * exists yet or not: its longest prefix that does resolved, the rest as
+ * given, no '/' at its end; a symlink on its way that a user swaps in
+ * later is not followed (see jailown()). -1 if it is too long */
 static int
-checkdest(const struct conf *c, char **spec, const char *where)
+canon(const char *d, char *buf)
 {
-	char buf[PATH_MAX], real[PATH_MAX], *p, *rel, save;
-	const char *d = *spec;
-	size_t w = strlen(c->wpath), n;
+	char real[PATH_MAX], *p;
 	const char *t;
-	int i;
+	size_t n;
 
-	fmt(buf, sizeof(buf), "%s", d); /* shorter than PATH_MAX (setdests) */
+	fmt(buf, PATH_MAX, "%s", d); /* shorter than PATH_MAX (setdests) */
 	while (resolve(buf, real) < 0) {
-		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1]))
-			return 0;
+		if (!(p = strrchr(buf, '/')) || (p == buf && !p[1])) {
+			*buf = '\0'; /* nothing resolves: the path as given */
+			fmt(real, sizeof(real), "/");
+			break;
+		}
 		if (p == buf)
 			p++; /* keep the root */
 		*p = '\0';
 	}
 	for (t = d + strlen(buf); *t == '/'; t++)
 		;
-	if ((size_t)fmt(buf, sizeof(buf), "%s/%s", strcmp(real, "/") ? real : "",
-	    t) >= sizeof(buf))
-		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
-	/* the destination as it is now, whether it exists yet or not: a
-	 * symlink on its way that a user swaps in later is not followed (see
-	 * jailown()) */
+	if ((size_t)fmt(buf, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
+	    t) >= PATH_MAX)
+		return -1;
 	for (n = strlen(buf); n > 1 && buf[n - 1] == '/';)
 		buf[--n] = '\0';
+	return 0;
+}
+
+/* the canonical path buf relative to c's wpath, if it is inside wpath
+ * and neither it nor a directory above it is excluded, so that rsync
+ * would mirror what changes there: "" for wpath itself; else NULL */
+static char *
+unexcluded(const struct conf *c, char *buf)
+{
+	size_t w = strlen(c->wpath);
+	char *rel, *p, save;
+	int i;
+
+	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
+		return NULL;
+	for (rel = buf + w; *rel == '/'; rel++)
+		;
+	/* rel and each of its ancestors, as a directory */
+	for (p = rel; *rel; p++) {
+		if (*p && *p != '/')
+			continue;
+		save = *p;
+		*p = '\0';
+		for (i = 0; i < c->npats; i++)
+			if (match(&c->pats[i], rel, 1))
+				return NULL;
+		if (!(*p = save))
+			break;
+	}
+	return rel;
+}
+
+/* a local destination inside wpath, and not excluded (or under an
+ * excluded directory), would be mirrored into itself forever; one that
+ * holds wpath would lose it to --delete, since wpath's own name is not in
+ * what is mirrored there */
+static int
+checkdest(const struct conf *c, char **spec, const char *where)
+{
+	char buf[PATH_MAX], *p, *rel;
+	const char *d = *spec;
+	size_t w = strlen(c->wpath), n;
+
+	if (canon(d, buf) < 0)
+		return cerr(where, "destination %s: %s", d, strerror(ENAMETOOLONG));
 	if (!(p = strdup(buf)))
 		return cerr(where, "out of memory");
 	free(*spec);
@@ -1907,28 +1949,30 @@ checkdest(const struct conf *c, char **spec, const char *where)
 	if (n < w && !strncmp(buf, c->wpath, n) && c->wpath[n] == '/')
 		return cerr(where, "destination %s holds wpath %s: rsync's "
 		    "--delete would empty wpath", d, c->wpath);
-	if (w && (strncmp(buf, c->wpath, w) || (buf[w] && buf[w] != '/')))
+	if (!(rel = unexcluded(c, buf)))
 		return 0;
-	for (rel = buf + w; *rel == '/'; rel++)
-		;
-	for (p = rel + strlen(rel); p > rel && p[-1] == '/';)
-		*--p = '\0';
 	if (!*rel)
 		return cerr(where, "destination %s is wpath itself", d);
-	/* rel and each of its ancestors, as a directory */
-	for (p = rel;; p++) {
-		if (*p && *p != '/')
-			continue;
-		save = *p;
-		*p = '\0';
-		for (i = 0; i < c->npats; i++)
-			if (match(&c->pats[i], rel, 1))
-				return 0;
-		if (!(*p = save))
-			break;
-	}
 	return cerr(where, "destination %s is inside wpath %s and not excluded: "
 	    "it would be mirrored into itself", d, *c->wpath ? c->wpath : "/");
+}
+
+/* the statusfile or metricsfile (key) at path, rewritten beside itself
+ * (rewrite()) at each change of state, would start a sync each time, for
+ * ever, in a directory of wpath that is not excluded */
+static int
+checkown(const struct conf *c, const char *key, const char *path, const char *where)
+{
+	char buf[PATH_MAX];
+
+	if (!path || canon(path, buf) < 0)
+		return 0;
+	buf[MAX(strrchr(buf, '/') - buf, 1)] = '\0'; /* its directory */
+	if (!unexcluded(c, buf))
+		return 0;
+	return cerr(where, "%s %s is in a directory of wpath %s that is not "
+	    "excluded: each rewrite of it would start a sync", key, path,
+	    *c->wpath ? c->wpath : "/");
 }
 
 /* a and b name one destination, but for trailing slashes (not the one
@@ -2005,6 +2049,9 @@ checkconf(struct conf *c, const char *where)
 	    same(c->statusfile, c->metricsfile))
 		return cerr(where, "pidfile, statusfile and metricsfile must "
 		    "be three files");
+	if (checkown(c, "statusfile", c->statusfile, where) < 0 ||
+	    checkown(c, "metricsfile", c->metricsfile, where) < 0)
+		return -1;
 	if (!c->rsync && setprog(&c->rsync, "rsync", RSYNC, where, 1) < 0)
 		return -1;
 	fmt(e, sizeof(e), "%s/", c->wpath);

@@ -368,6 +368,25 @@ t_rnodes_beginning_with_a_dash_is_refused() {
 	grep -qF -- "'-x'" err || fail "the error does not name -x: $(cat err)"
 }
 
+# a statusfile or metricsfile in a directory of wpath that is not excluded
+# is rewritten (beside itself, then renamed) at each change of state, and
+# each rewrite would start a sync, for ever: refused, whether the file is
+# excluded by name or not (the new one beside it is not); one in an
+# excluded directory or outside wpath is allowed
+t_a_statusfile_or_metricsfile_in_wpath_is_refused() {
+	mkdir -p src/sub
+	for k in statusfile metricsfile; do
+		for f in "$T/src/$k" "$T/src/sub/$k" "$T/src/new/$k"; do
+			mkconf c.conf "$k = $f" "rexcludes = /$k"
+			conf_error "$T/c.conf" "$(wc -l < c.conf)" "$k $f is in a directory of wpath"
+		done
+		mkconf c.conf "$k = $T/src/sub/$k" "rexcludes = /sub/"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "$k in an excluded directory refused: $(cat err)"
+		mkconf c.conf "$k = $T/$k"
+		"$INOSYNC" -t -c c.conf > out 2> err || fail "$k beside wpath refused: $(cat err)"
+	done
+}
+
 # a local destination inside wpath and not excluded would be mirrored into
 # itself (mirror/mirror/...): refused at its own rnodes line, whether it
 # exists yet or not, through a symlink, relative, with rpath; wpath itself
