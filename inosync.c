@@ -264,28 +264,48 @@ CHECK(nsingle_is_each_event, IN_ALL_EVENTS == (1u << NSINGLE) - 1);
  * blocks of its own (nalloc()) and mallocs little else, single-threaded.
  * So where OWNMALLOC (config.h: on musl) it has this allocator instead,
  * for itself and for libc. A small block (CHUNKMAX bytes at most) comes
- * from a 4 KiB chunk of blocks of one size, a multiple of 16, which the
- * chunk's first 16 bytes hold: a block's address rounded down to 4 KiB
- * finds it, so no block has a header. Freed blocks wait on a list of
- * their size; chunks are never given back, since what the daemon frees
- * it soon needs again. A larger block is a mapping of its own, its size
- * in the 16 bytes before it (the mapping's start, also found by rounding
- * down), and is unmapped when freed. */
+ * from a 4 KiB chunk of blocks of one size, a multiple of 16, whose
+ * header (struct chunk) says that size and which of its blocks are in
+ * use: a block's address rounded down to 4 KiB finds it, so no block has
+ * a header of its own. Freed blocks wait on a list of their size; chunks
+ * are never given back, since what the daemon frees it soon needs again.
+ * A larger block is a mapping of its own, with a header of the same
+ * size before it (found the same way), unmapped when freed. As with
+ * mallocng, a pointer freed twice, or one no malloc() gave, aborts the
+ * daemon rather than let two owners share a block. */
 #if OWNMALLOC
 #include <sys/mman.h>
 
 #define CHUNK 4096
-#define CHUNKMAX ((CHUNK - 16) / 2 & ~15) /* two blocks of the largest size */
+struct chunk {
+	size_t size;                            /* of each block */
+	unsigned char used[CHUNK / 16 / 8];     /* a bit a block */
+};
+#define HEAD ((sizeof(struct chunk) + 15) & ~(size_t)15)
+#define CHUNKMAX ((CHUNK - HEAD) / 2 & ~(size_t)15) /* two blocks a chunk */
 #define AREA (64 * CHUNK)            /* mapped at a time for chunks */
 
 static void *freeblocks[CHUNKMAX / 16 + 1];
 static char *area, *areaend;
 
-/* the size of the block at p, as its chunk or mapping says */
-static size_t *
-blocksize(void *p)
+/* the chunk or mapping of the block at p */
+static struct chunk *
+chunkof(void *p)
 {
-	return (size_t *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+	return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+}
+
+/* p's bit in its chunk (set while it is in use), at *bit; NULL and the
+ * daemon aborted if p is no block of that chunk */
+static unsigned char *
+inuse(struct chunk *c, void *p, unsigned char *bit)
+{
+	size_t off = (char *)p - (char *)c - HEAD;
+
+	if (!c->size || off % c->size || off >= CHUNK - HEAD)
+		abort(); /* no block of ours: memory is corrupt already */
+	*bit = 1u << (off / c->size % 8);
+	return &c->used[off / c->size / 8];
 }
 
 static void *
@@ -312,8 +332,8 @@ carve(size_t size)
 	}
 	c = area;
 	area += CHUNK;
-	*(size_t *)c = size;
-	for (b = c + CHUNK - size; b >= c + 16; b -= size) {
+	((struct chunk *)c)->size = size;
+	for (b = c + HEAD; b + size <= c + CHUNK; b += size) {
 		*(void **)b = freeblocks[size / 16];
 		freeblocks[size / 16] = b;
 	}
@@ -324,25 +344,29 @@ carve(size_t size)
 static void *
 bigblock(size_t n)
 {
-	size_t len = (n + 16 + CHUNK - 1) & ~(size_t)(CHUNK - 1);
+	size_t len = (n + HEAD + CHUNK - 1) & ~(size_t)(CHUNK - 1);
 	char *p;
 
 	if (n > SIZE_MAX - 2 * CHUNK || !(p = mapped(len)))
 		return NULL;
-	*(size_t *)p = len - 16;
-	return p + 16;
+	((struct chunk *)p)->size = len - HEAD;
+	return p + HEAD;
 }
 
 void *
 malloc(size_t n)
 {
 	size_t size = n ? (n + 15) & ~(size_t)15 : 16;
+	unsigned char bit, *u;
 	void **b;
 
 	if (n > CHUNKMAX)
 		b = bigblock(n);
-	else if ((b = freeblocks[size / 16] ? freeblocks[size / 16] : carve(size)))
+	else if ((b = freeblocks[size / 16] ? freeblocks[size / 16] : carve(size))) {
 		freeblocks[size / 16] = *b;
+		u = inuse(chunkof(b), b, &bit);
+		*u |= bit;
+	}
 	if (!b)
 		errno = ENOMEM;
 	return b;
@@ -351,23 +375,28 @@ malloc(size_t n)
 void
 free(void *p)
 {
-	size_t *h = blocksize(p), size;
+	struct chunk *c = chunkof(p);
+	unsigned char bit, *u;
 
 	if (!p)
 		return;
-	size = *h;
-	if (size > CHUNKMAX) {
-		munmap(h, size + 16);
+	if (c->size > CHUNKMAX) {
+		if ((char *)p != (char *)c + HEAD)
+			abort();
+		munmap(c, c->size + HEAD);
 		return;
 	}
-	*(void **)p = freeblocks[size / 16];
-	freeblocks[size / 16] = p;
+	if (!(*(u = inuse(c, p, &bit)) & bit))
+		abort(); /* freed twice */
+	*u &= ~bit;
+	*(void **)p = freeblocks[c->size / 16];
+	freeblocks[c->size / 16] = p;
 }
 
 size_t
 malloc_usable_size(void *p)
 {
-	return p ? *blocksize(p) : 0;
+	return p ? chunkof(p)->size : 0;
 }
 
 void *

@@ -483,6 +483,28 @@ testsafepath(void)
 	check(!getenv("PATH"), "safepath", "unset");
 }
 
+#if OWNMALLOC
+/* in a child: a block of 32 bytes (or 9000 if off is 4096, a mapping of
+ * its own) freed, then freed again at off bytes into it; 1 if the child
+ * aborted, as a heap that two owners would share must */
+static int
+aborts(size_t off)
+{
+	char *p;
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		p = malloc(off == 4096 ? 9000 : 32);
+		free(off ? NULL : p);
+		free(p + off);
+		_exit(0);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
+	    WTERMSIG(st) == SIGABRT;
+}
+#endif
+
 /* the allocator (OWNMALLOC, or libc's): blocks of every size, small and
  * mapped, kept, grown and freed at random, each holding what was written
  * to it, aligned for any type, and never overlapping another */
@@ -501,7 +523,7 @@ testalloc(void)
 		j = (seed >> 8) % LEN(b);
 		for (k = 0; k < len[j]; k++)
 			ok &= b[j][k] == (unsigned char)(j + k);
-		n = (seed >> 16) % (seed & 1 ? 64 : 9000);
+		n = 1 + (seed >> 16) % (seed & 1 ? 64 : 9000); /* realloc(p, 0) may free p */
 		if (b[j] && (seed & 6) == 6) { /* grown or shrunk */
 			p = realloc(b[j], n);
 			n = MIN(n, len[j]);
@@ -526,6 +548,11 @@ testalloc(void)
 	errno = 0;
 	check(!calloc(huge, 3) && errno == ENOMEM, "alloc", "calloc overflow");
 	check(!malloc(huge * 2 - 7) && errno == ENOMEM, "alloc", "malloc too big");
+#if OWNMALLOC /* what libc's malloc does is its own */
+	check(aborts(0), "alloc", "a block freed twice aborts");
+	check(aborts(8), "alloc", "a pointer into a block freed aborts");
+	check(aborts(4096), "alloc", "a pointer into a mapping freed aborts");
+#endif
 }
 
 int
