@@ -1751,29 +1751,48 @@ setplain(struct conf *c, const struct key *k, const char *v, const char *where)
 	return (*(char **)p = strdup(v)) ? 0 : cerr(where, "out of memory");
 }
 
-static int
-setconf(struct conf *c, const char *k, const char *v, const char *where)
+/* the index in keys[] of the key named by the n bytes at k; LEN(keys)
+ * if none is */
+static size_t
+findkey(const char *k, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < LEN(keys); i++) {
-		if (strcmp(keys[i].name, k))
-			continue;
-		if (!keys[i].list && c->seen & 1u << i)
-			return cerr(where, "'%s' given twice", k);
-		c->seen |= 1u << i;
-		if (!*v)
-			return cerr(where, "'%s' needs a value", k);
-		return keys[i].set ? keys[i].set(c, v, where) :
-		    setplain(c, &keys[i], v, where);
-	}
-	return cerr(where, "unknown key '%s'", k);
+	for (i = 0; i < LEN(keys) && (strncmp(keys[i].name, k, n) ||
+	    keys[i].name[n]); i++)
+		;
+	return i;
+}
+
+/* the index in keys[] of key k, given now (once: even a list key), or -1 */
+static int
+keyof(struct conf *c, const char *k, int once, const char *where)
+{
+	size_t i = findkey(k, strlen(k));
+
+	if (i == LEN(keys))
+		return cerr(where, "unknown key '%s'", k);
+	if ((once || !keys[i].list) && c->seen & 1u << i)
+		return cerr(where, "'%s' given twice", k);
+	c->seen |= 1u << i;
+	return i;
+}
+
+/* keys[i] to v */
+static int
+setval(struct conf *c, size_t i, const char *v, const char *where)
+{
+	if (!*v)
+		return cerr(where, "'%s' needs a value", keys[i].name);
+	return keys[i].set ? keys[i].set(c, v, where) :
+	    setplain(c, &keys[i], v, where);
 }
 
 static int
 parseline(struct conf *c, char *s, const char *where)
 {
 	char *v;
+	int k;
 
 	s = trim(s);
 	if (!*s || *s == '#')
@@ -1781,7 +1800,9 @@ parseline(struct conf *c, char *s, const char *where)
 	if (!(v = strchr(s, '=')))
 		return cerr(where, "expected 'key = value'");
 	*v++ = '\0';
-	return setconf(c, trim(s), trim(v), where);
+	if ((k = keyof(c, trim(s), 0, where)) < 0)
+		return -1;
+	return setval(c, k, trim(v), where);
 }
 
 static void
