@@ -1788,26 +1788,182 @@ setval(struct conf *c, size_t i, const char *v, const char *where)
 	    setplain(c, &keys[i], v, where);
 }
 
+/* The original's dialect: its config files were Python that only
+ * assigned variables, so a file of it is read as it is. A file is in it
+ * when the first assignment of more than a bare number has a string or
+ * a list there (pyish()); then every assignment is, else none may be.
+ * A value becomes the string that a key = value line would give the
+ * key, and goes to setval() as that line's would; one that no such line
+ * could give is refused, so that -t prints either dialect as lines that
+ * read back the same. rpath is only a name there: the original's files
+ * append it themselves. */
+enum { UNDECIDED, NATIVE, PYTHON };
+
+static struct py {
+	int dialect;            /* UNDECIDED, NATIVE, PYTHON */
+	int line;               /* the line being read */
+	int open;               /* the line the assignment under way began */
+	size_t key;             /* 1 + its key, or 0 */
+	int state;              /* a row of pygrammar */
+	char *var[LEN(keys)];   /* the value of each key of one value given
+	                         * so far, for a later '+' */
+	char *val;              /* the value being read: vals[its key] */
+	size_t len;             /* its length */
+	char vals[LEN(keys)][LINEMAX]; /* for a key of one value, a list's
+	                         * items blank-separated */
+} py;
+
+/* The grammar: for the state of an assignment (a row) and what comes
+ * next (a column: a string, a number, a key given before, '+', '[', ',',
+ * ']', the line's end), the next state in the low 4 bits, PYEND at the
+ * assignment's end, or '.' if it may not come; with PYEMIT when a list
+ * key's value ends there. Rows 0 to 4, outside a list: after '=', '+',
+ * a string or key, a number, ']'; 5 to 8 in one: after '[' or ',', '+',
+ * a string or key, a number. After a number only its end may come, so
+ * that 1 + 2 is not read as "12". */
+#define PYEMIT 0x40
+#define PYEND 15
+static const char pygrammar[][9] = {
+	"232.5...", "232.....", "...1...O", ".......O", ".......?",
+	"787...45", "787....6", "...6.ED7", ".....ED8",
+};
+
+static int
+pyish(const char *v)
+{
+	return *v == '"' || *v == '\'' ||
+	    (*v == '[' && strchr("\"']#", v[1 + strspn(v + 1, " \t")]));
+}
+
+/* n bytes at s after the value, which leaves room on a line for the
+ * longest key and " = " */
+static int
+pyput(const char *s, size_t n, const char *where)
+{
+	if (py.len + n >= LINEMAX - 16)
+		return cerr(where, "value longer than %d bytes", LINEMAX - 17);
+	memcpy(py.val + py.len, s, n);
+	py.val[py.len += n] = '\0';
+	return 0;
+}
+
+/* the string literal at *p, its quote first, put after the value; *p
+ * past it. Python's escapes \\ \' \" \n \t are read; its others, and
+ * those Python keeps as a backslash and a letter, are refused */
+static int
+pystr(char **p, const char *where)
+{
+	static const char in[] = "\\'\"nt", out[] = "\\'\"\n\t";
+	char *s = *p, *e, ch;
+
+	while (*++s != **p) {
+		if (!*s)
+			return cerr(where, "string not closed");
+		ch = *s;
+		if (ch == '\\' && (!s[1] || !(e = strchr(in, *++s))))
+			return cerr(where, "unknown escape \\%c", *s);
+		if (ch == '\\')
+			ch = out[e - in];
+		if (pyput(&ch, 1, where) < 0)
+			return -1;
+	}
+	*p = s + 1;
+	return 0;
+}
+
+/* v to key k, if a key = value line could give it: no newline in it,
+ * and not begun as the original's dialect */
+static int
+pyvalue(struct conf *c, size_t k, const char *v, const char *where)
+{
+	py.len = 0;
+	if (strchr(v, '\n') || pyish(v))
+		return cerr(where, "a value no key = value line can hold");
+	return setval(c, k, v, where);
+}
+
+/* what a line holds of the assignment under way, by pygrammar: a list
+ * key takes each value of a list as a line of its own would; a key of
+ * one value takes the whole at the end, and keeps it for a later '+' */
+static int
+pyvalues(struct conf *c, char *s, const char *where)
+{
+	static const char tokens[] = "\"'+[,]#",
+	    column[] = { 0, 0, 3, 4, 5, 6, 7, 7 }; /* ... and the NUL */
+	size_t k = py.key - 1, n;
+	char *e, *x, next;
+	int t;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		for (e = s; isalnum((unsigned char)*e) || *e == '_' || *e == '.'; e++)
+			;
+		n = findkey(s, e - s);
+		x = strchr(tokens, *s);
+		t = x ? column[x - tokens] : isdigit((unsigned char)*s) ? 1 :
+		    n < LEN(keys) && py.var[n] ? 2 : 8;
+		if (t == 8 || (next = pygrammar[py.state][t]) == '.')
+			return cerr(where, "unexpected '%s' in the original's "
+			    "dialect", s);
+		if (t == 0 && pystr(&s, where) < 0)
+			return -1;
+		if ((t == 1 || t == 2) && pyput(t == 1 ? s : py.var[n], t == 1 ?
+		    (size_t)(e - s) : strlen(py.var[n]), where) < 0)
+			return -1;
+		if (next & PYEMIT && (keys[k].list ? pyvalue(c, k,
+		    trim(py.val), where) : pyput(" ", 1, where)) < 0)
+			return -1;
+		if ((next & 15) == PYEND)
+			break;
+		if (t == 7)
+			return 0;
+		py.state = next & 15;
+		s = t == 0 ? s : t <= 2 ? e : s + 1;
+	}
+	py.key = 0;
+	if (keys[k].list)
+		return 0;
+	py.var[k] = trim(py.val);
+	return keys[k].off == OFF(rpath) ? 0 : pyvalue(c, k, py.var[k], where);
+}
+
 static int
 parseline(struct conf *c, char *s, const char *where)
 {
 	char *v;
-	int k;
+	int k, p;
 
+	py.line++;
 	s = trim(s);
 	if (!*s || *s == '#')
 		return 0;
+	if (py.key)
+		return pyvalues(c, s, where);
 	if (!(v = strchr(s, '=')))
 		return cerr(where, "expected 'key = value'");
 	*v++ = '\0';
-	if ((k = keyof(c, trim(s), 0, where)) < 0)
+	s = trim(s);
+	p = pyish(v = trim(v));
+	if (!py.dialect && v[strspn(v, "0123456789.")])
+		py.dialect = p ? PYTHON : NATIVE;
+	if (py.dialect == NATIVE && p)
+		return cerr(where, "'%s' is the original's dialect, in a key = "
+		    "value file", v);
+	if ((k = keyof(c, s, py.dialect == PYTHON, where)) < 0)
 		return -1;
-	return setval(c, k, trim(v), where);
+	if (py.dialect != PYTHON)
+		return setval(c, k, v, where);
+	py.key = k + 1;
+	py.open = py.line;
+	py.state = py.len = 0;
+	*(py.val = py.vals[k]) = '\0';
+	return pyvalues(c, v, where);
 }
 
 static void
 initconf(struct conf *c)
 {
+	memset(&py, 0, offsetof(struct py, vals));
 	memset(c, 0, sizeof(*c));
 	c->emask = EMASK;
 	c->edelay = EDELAY_MS;
@@ -2091,6 +2247,8 @@ checkconf(struct conf *c, const char *where)
 	char e[LOGLINE];
 	int i;
 
+	if (py.key)
+		return cerr(where, "the list of line %d is not closed", py.open);
 	if (!c->wpath)
 		return cerr(where, "missing 'wpath'");
 	if (!c->nrnodes)

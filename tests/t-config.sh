@@ -634,3 +634,232 @@ t_reload_with_a_fifo_rexcludefrom_keeps_the_old_config() {
 	[ ! -e dst2 ] || fail "the config with the FIFO was loaded"
 	stop
 }
+
+# The original's dialect: the Python 0.2.3 config files, which only
+# assign variables. Its documented example, as it shipped.
+original_example() {
+	cat <<-'EOF'
+	# directory that should be watched for changes
+	wpath = "/var/www/"
+
+	# exclude list for rsync
+	rexcludes = [
+		"/localhost",
+	]
+
+	# common remote path
+	rpath = "/var/www/"
+
+	# remote locations in rsync syntax
+	rnodes = [
+		"a.mirror.com:" + rpath,
+		"b.mirror.com:" + rpath,
+		"c.mirror.com:" + rpath,
+	]
+
+	# limit remote sync speed (in KB/s, 0 = no limit)
+	#rspeed = 0
+
+	# event mask (only sync on these events)
+	#emask = [
+	#	"IN_CREATE",
+	#	"IN_DELETE",
+	#	"IN_MOVED_FROM",
+	#	"IN_MOVED_TO",
+	#]
+
+	# event delay in seconds (this prevents huge
+	# amounts of syncs, but dicreases the
+	# realtime side of things)
+	#edelay = 10
+
+	# rsync binary path
+	#rsync = "/usr/bin/rsync"
+	EOF
+}
+
+# the example with wpath pointed at $T/src, each node at the local
+# directory $T/a, $T/b, $T/c (made) and rpath at /www/; edelay and rsync
+# set as its comments show; the jail shows $T, where the counting rsync
+# writes, as mkconf has it
+local_example() {
+	mkdir -p "$T/a" "$T/b" "$T/c"
+	original_example | sed -e "s|^wpath = \"/var/www/\"|wpath = \"$T/src/\"|" \
+		-e 's|^rpath = "/var/www/"|rpath = "/www/"|' \
+		-e "s|\"\\(.\\)\\.mirror\\.com:\"|\"$T/\\1\"|" \
+		-e 's|^#edelay = 10|edelay = 0.2|' \
+		-e "s|^#rsync = \"/usr/bin/rsync\"|rsync = \"$T/rsync\"|"
+	printf 'rjail = ["%s", "/proc/uptime"]\n' "$T"
+}
+
+# in the original's dialect rpath is a variable, which the example
+# appends to each node itself: the nodes' /var/www/, not /var/www/var/www/
+t_the_originals_example_file_checks_as_it_is() {
+	mkdir src
+	original_example | sed "s|^wpath = \"/var/www/\"|wpath = \"$T/src/\"|" > c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "wpath = $T/src"
+	has_line out "rexcludes = /localhost"
+	has_line out "# rpath (unset)"
+	i=0
+	for h in a b c; do
+		i=$((i + 1))
+		has_line out "rnodes = $h.mirror.com:/var/www/"
+		has_line out "# destination $i: $T/src/ -> $h.mirror.com:/var/www/"
+	done
+	[ "$(grep -c '^rnodes' out)" = 3 ] || fail "not three rnodes: $(cat out)"
+	! grep -qi error err || fail "stderr: $(cat err)"
+}
+
+t_the_originals_example_file_mirrors_to_each_node() {
+	mkdir -p src/localhost
+	echo a > src/index
+	echo secret > src/localhost/x
+	counting_rsync
+	local_example > c.conf
+	start d -c c.conf
+	for h in a b c; do
+		wait_for 10 cmp src/index $h/www/index || fail "index not mirrored to $h/www"
+	done
+	echo b > src/index
+	for h in a b c; do
+		wait_for 10 cmp src/index $h/www/index || fail "change not mirrored to $h/www"
+		[ ! -e $h/www/localhost ] || fail "the excluded /localhost reached $h/www"
+		[ "$(ls $h)" = www ] || fail "$h holds more than www/: $(ls $h)"
+		[ ! -e $h/www/www ] || fail "rpath was appended twice in $h"
+	done
+	stop
+}
+
+# -t prints an original file as key = value lines: redirected, they are
+# a file of today's dialect that prints the same and runs the same
+t_an_original_file_converted_by_check_reads_back_the_same_and_runs() {
+	mkdir -p src/localhost
+	echo a > src/index
+	counting_rsync
+	local_example > old.conf
+	"$INOSYNC" -t -c old.conf > new.conf 2> err || fail "-t old.conf exited $?: $(cat err)"
+	"$INOSYNC" -t -c new.conf > again 2> err || fail "-t new.conf exited $?: $(cat err)"
+	cmp -s new.conf again || fail "the converted file prints otherwise: $(diff new.conf again)"
+	grep -q '^rpath' new.conf && fail "rpath converted as a suffix: $(cat new.conf)"
+	start d -c new.conf
+	for h in a b c; do
+		wait_for 10 cmp src/index $h/www/index || fail "index not mirrored to $h/www"
+		[ ! -e $h/www/localhost ] || fail "the excluded /localhost reached $h/www"
+		[ ! -e $h/www/www ] || fail "rpath was appended twice in $h"
+	done
+	stop
+}
+
+# strings in either quote with Python's escapes, '+' joining strings and
+# keys set before, lists over lines with or without a last comma,
+# numbers, comments after a value; a number before the first string
+# decides nothing; values are trimmed, as key = value ones are. Each
+# prints as a key = value line that reads back.
+t_original_dialect_values() {
+	mkdir src
+	counting_rsync
+	sed "s|@T|$T|g" > c.conf <<-'EOF'
+	edelay = 0.5
+	wpath = '@T/src' # where
+	rexcludes = [ 'it\'s', "say \"hi\"", 'back\\slash', 'tab\tin', ' trimmed ',
+		# a comment in a list
+
+		"x" + 'y' ,
+		"q#" ]
+	rpath = "/sub"
+	rnodes = ["@T/d1" + rpath, '@T/d2' + rpath
+	]
+	emask = ["IN_CREATE", "IN_DELETE"]
+	rspeed = 100
+	rargs = "--numeric-ids -H"
+	rsync = "@T/rsync"
+	logfile = wpath + "/../log"
+	EOF
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	for p in "it's" 'say "hi"' 'back\slash' "$(printf 'tab\tin')" trimmed xy 'q#'; do
+		has_line out "rexcludes = $p"
+	done
+	has_line out "rnodes = $T/d1/sub"
+	has_line out "rnodes = $T/d2/sub"
+	has_line out "# rpath (unset)"
+	has_line out "emask = IN_CREATE IN_DELETE"
+	has_line out "edelay = 0.5"
+	has_line out "rspeed = 100"
+	has_line out "rargs = --numeric-ids -H"
+	has_line out "logfile = $T/src/../log"
+	"$INOSYNC" -t -c out > again 2> err || fail "-t of the printed file exited $?: $(cat err)"
+	cmp -s out again || fail "the printed file prints otherwise: $(diff out again)"
+}
+
+# py_error LINE WORD LINES...: a file of LINES (@T for $T) fails at LINE
+py_error() {
+	_pe_l=$1 _pe_w=$2
+	shift 2
+	printf '%s\n' "$@" | sed "s|@T|$T|g" > c.conf
+	conf_error "$T/c.conf" "$_pe_l" "$_pe_w"
+}
+
+# an assignment of the original's dialect that is broken, or that
+# inosync does not read, is an error at its line; as is a line of one
+# dialect in a file of the other
+t_original_dialect_errors_name_file_and_line() {
+	mkdir src
+	w='wpath = "@T/src"'
+	long=$(printf '%03000d' 0)
+	py_error 2 'not closed' "$w" 'rnodes = ["@T/dst]'
+	py_error 5 'list of line 3 is not closed' "$w" 'rsync = "/usr/bin/rsync"' 'rnodes = [' \
+		'	"@T/dst",' '# end'
+	py_error 2 "unexpected 'nope]'" "$w" 'rnodes = ["@T/d" + nope]'
+	py_error 2 "unexpected 'rpath +" "$w" 'rpath = rpath + "/x"' 'rnodes = ["@T/d"]'
+	py_error 3 "unexpected 'rnodes'" "$w" 'rnodes = ["@T/d"]' 'rexcludes = rnodes'
+	py_error 2 "unexpected '\[\"a" "$w" 'rexcludes = [["a"]]' 'rnodes = ["@T/d"]'
+	py_error 2 "unexpected '(" "$w" 'rnodes = ("@T/d1", "@T/d2")'
+	py_error 2 "unexpected 'IN_CREATE,IN_DELETE' in the original's dialect" "$w" \
+		'emask = IN_CREATE,IN_DELETE' 'rnodes = ["@T/d"]'
+	py_error 2 "unexpected '/" "$w" 'rnodes = @T/d'
+	py_error 2 "unexpected '\*" "$w" 'rnodes = ["@T/d" + *]'
+	py_error 2 'escape \\x' "$w" 'rnodes = ["@T/d\x41"]'
+	py_error 2 'escape \\d' "$w" 'rnodes = ["@T/d\d"]'
+	py_error 2 "unexpected '+ 2'" "$w" 'edelay = 1 + 2' 'rnodes = ["@T/d"]'
+	py_error 2 "unexpected '\"x\"'" "$w" 'rnodes = "@T/d" "x"'
+	py_error 2 "unexpected '+ \[" "$w" 'rnodes = ["@T/d"] + ["@T/e"]'
+	py_error 2 "unexpected ';" "$w" 'rnodes = "@T/d"; rpath = "x"'
+	py_error 2 "unexpected ''" "$w" 'rnodes = "@T/d" +' '"x"'
+	py_error 2 "unexpected ''" "$w" 'rnodes ='
+	py_error 4 "unexpected '\"$T/d2\"'" "$w" 'rnodes = [' '"@T/d1"' '"@T/d2"' ']'
+	py_error 3 'key = value' "$w" 'rnodes = ["@T/d"]' 'rexcludes = ["\"x\""]'
+	py_error 3 'key = value' "$w" 'rnodes = ["@T/d"]' 'rexcludes = ["[ \"x"]'
+	py_error 3 'key = value' "$w" 'rnodes = ["@T/d"]' 'rexcludes = ["x\ny"]'
+	py_error 3 'longer' "$w" "rpath = \"/$long\"" 'rnodes = ["@T/d" + rpath + rpath]'
+	py_error 2 'not closed' "$w" 'rnodes = ["a\"]'
+	py_error 2 'escape' "$w" 'rnodes = ["a\' 'b"]'
+	py_error 2 'unknown key' "$w" 'fnord = "x"' 'rnodes = ["@T/d"]'
+	py_error 3 twice "$w" 'rnodes = ["@T/d"]' 'rnodes = ["@T/e"]'
+	py_error 3 twice "$w" 'edelay = 1' 'edelay = 2' 'rnodes = ["@T/d"]'
+	py_error 3 twice "$w" 'rpath = "/a"' 'rpath = "/b"' 'rnodes = ["@T/d"]'
+	py_error 3 twice "$w" 'rnodes = []' 'rnodes = ["@T/d"]'
+	py_error 3 twice 'edelay = 1' "$w" 'edelay = "2"' 'rnodes = ["@T/d"]'
+	py_error 3 missing "$w" 'rnodes = []' '# end'
+	py_error 3 dialect "$w" 'rnodes = ["@T/d"]' 'rsh = ssh -p 22'
+	py_error 3 "'\"/x\"' is the original's dialect" 'wpath = @T/src' 'rnodes = @T/d' 'rpath = "/x"'
+	py_error 3 "'\[' is the original's dialect" 'wpath = @T/src' 'rnodes = @T/d' 'rexcludes = [' '"x"' ']'
+	py_error 3 "'\\[ 'x'' is the original" 'wpath = @T/src' 'rnodes = @T/d' "rexcludes = [ 'x'"
+	py_error 2 "unknown key 'wpath2'" "$w" 'wpath2 = "@T/src"'
+	printf 'wpath = "%s/src"\nrnodes = [\n"a\0b"\n]\n' "$T" > c.conf
+	conf_error "$T/c.conf" 3 NUL
+	{ printf 'wpath = "%s/src"\nrnodes = [\n"' "$T"; printf '%05000d' 0; printf '"\n]\n'; } > c.conf
+	conf_error "$T/c.conf" 3 longer
+}
+
+# a key = value file stays as it was: a value may hold quotes and
+# brackets, only not begin as the original's dialect does; one that
+# begins with a bare number decides nothing
+t_key_value_values_may_hold_quotes_and_brackets() {
+	mkdir src
+	shows 'rsh = ssh -o "ProxyCommand none"' 'rsh = ssh -o "ProxyCommand none"'
+	shows 'rexcludes = [ab]*.tmp' 'rexcludes = [ab]*.tmp'
+	shows "rexcludes = it's" "rexcludes = it's"
+	printf 'edelay = 1\nwpath = %s/src\nrnodes = %s/d\nrexcludes = "x\n' "$T" "$T" > c.conf
+	conf_error "$T/c.conf" 4 dialect
+}
