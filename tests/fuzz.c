@@ -1,9 +1,10 @@
 /* Fuzz target for the config parser and the exclude matcher.
  *
  * An input whose first byte is even is a config file: each line goes
- * through parseline(). An odd first byte makes the rest of the first line
- * an exclude pattern and every further line a path to match, as a
- * directory when the line's length is odd.
+ * through parseline(), in either dialect (config-python* are seeds of
+ * the original's, whose lists carry over lines). An odd first byte
+ * makes the rest of the first line an exclude pattern and every further
+ * line a path to match, as a directory when the line's length is odd.
  *
  * Built with -DLIBFUZZER and clang -fsanitize=fuzzer by `make fuzz`;
  * otherwise a replayer: tests/fuzz FILE... runs each file once (make test
