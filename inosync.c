@@ -1828,11 +1828,22 @@ static const char pygrammar[][9] = {
 	"787...45", "787....6", "...6.ED7", ".....ED8",
 };
 
+/* v begins as the original's dialect does: a string that the line's end,
+ * a '+' or a comment follows, or a list of strings. A quoted word that
+ * more words follow is a key = value line's (rsh = "/opt/my ssh" -p 2) */
 static int
 pyish(const char *v)
 {
-	return *v == '"' || *v == '\'' ||
-	    (*v == '[' && strchr("\"']#", v[1 + strspn(v + 1, " \t")]));
+	const char *e = v + 1;
+
+	if (*v == '[')
+		return strchr("\"']#", v[1 + strspn(v + 1, " \t")]) != NULL;
+	if (*v != '"' && *v != '\'')
+		return 0;
+	for (; *e && *e != *v; e += 1 + (*e == '\\' && e[1]))
+		;
+	e += *e ? 1 + strspn(e + 1, " \t") : 0;
+	return !*e || *e == '+' || *e == '#';
 }
 
 /* n bytes at s after the value, which leaves room on a line for the

@@ -860,6 +860,8 @@ t_key_value_values_may_hold_quotes_and_brackets() {
 	shows 'rsh = ssh -o "ProxyCommand none"' 'rsh = ssh -o "ProxyCommand none"'
 	shows 'rexcludes = [ab]*.tmp' 'rexcludes = [ab]*.tmp'
 	shows "rexcludes = it's" "rexcludes = it's"
+	shows 'rsh = "/opt/my ssh/ssh" -p 2' 'rsh = "/opt/my ssh/ssh" -p 2'
+	shows "rargs = '--chmod=D755' --no-perms" "rargs = '--chmod=D755' --no-perms"
 	printf 'edelay = 1\nwpath = %s/src\nrnodes = %s/d\nrexcludes = "x\n' "$T" "$T" > c.conf
 	conf_error "$T/c.conf" 4 dialect
 }
