@@ -1806,10 +1806,9 @@ static struct py {
 	size_t key;             /* 1 + its key, or 0 */
 	int state;              /* a row of pygrammar */
 	char *var[LEN(keys)];   /* the value of each key of one value given
-	                         * so far, for a later '+' */
-	char *val;              /* the value being read: vals[its key] */
-	size_t len;             /* its length */
-	char vals[LEN(keys)][LINEMAX]; /* for a key of one value, a list's
+	                         * so far, for a later '+' (malloc'd) */
+	size_t len;             /* of the value being read */
+	char val[LINEMAX];      /* it: for a key of one value, a list's
 	                         * items blank-separated */
 } py;
 
@@ -1934,7 +1933,8 @@ pyvalues(struct conf *c, char *s, const char *where)
 	py.key = 0;
 	if (keys[k].list)
 		return 0;
-	py.var[k] = trim(py.val);
+	if (!(py.var[k] = strdup(trim(py.val))))
+		return cerr(where, "out of memory");
 	return keys[k].off == OFF(rpath) ? 0 : pyvalue(c, k, py.var[k], where);
 }
 
@@ -1967,14 +1967,18 @@ parseline(struct conf *c, char *s, const char *where)
 	py.key = k + 1;
 	py.open = py.line;
 	py.state = py.len = 0;
-	*(py.val = py.vals[k]) = '\0';
+	*py.val = '\0';
 	return pyvalues(c, v, where);
 }
 
 static void
 initconf(struct conf *c)
 {
-	memset(&py, 0, offsetof(struct py, vals));
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++)
+		free(py.var[i]);
+	memset(&py, 0, offsetof(struct py, val));
 	memset(c, 0, sizeof(*c));
 	c->emask = EMASK;
 	c->edelay = EDELAY_MS;
