@@ -10,6 +10,9 @@
  * otherwise a replayer: tests/fuzz FILE... runs each file once (make test
  * replays tests/fuzz-corpus that way). */
 #include <stdio.h>
+#ifdef LIBFUZZER
+#include <sanitizer/common_interface_defs.h>
+#endif
 #define main inosync_main
 #include "../inosync.c"
 #undef main
@@ -50,6 +53,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (quiet < 0) {
 		saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
 		quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+#ifdef LIBFUZZER /* a sanitizer's report of a crash in there, though */
+		__sanitizer_set_report_fd((void *)(intptr_t)saved);
+#endif
 	}
 	dup2(quiet, 2);
 	initconf(&c);
