@@ -130,7 +130,8 @@
 #endif
 
 /* files held back while being written, at most; past that one goes as it
- * is, as with wsettle 0 */
+ * is, as with wsettle 0. Half of them at most are files that stall rsync
+ * (a user's leases), so that those leave room to the ones being written */
 #ifndef HELDMAX
 #define HELDMAX 1024
 #endif
@@ -195,6 +196,12 @@
 
 /* milliseconds between looks for a child's process that waits in open()
  * for the writer of a FIFO swapped in under it (see unjam()) */
+/* files that one look for leases (see leasedfor()) tries at most: a
+ * few tens of milliseconds of the loop on a PC, tenfold on a router */
+#ifndef LOOKFILES
+#define LOOKFILES 16384
+#endif
+
 #ifndef JAMCHECK_MS
 #define JAMCHECK_MS 1000
 #endif

@@ -3413,6 +3413,7 @@ struct unclosed {               /* a file being written, held back */
 	int64_t since;
 	uint32_t mask;          /* the events held back with it */
 	uid_t uid;              /* its owner, who may hold HELDUSER at most */
+	int stall;              /* held as one that stalls rsync (holdin()) */
 };
 
 /* The rename pairing. A rename within the tree is an IN_MOVED_FROM and
@@ -3485,11 +3486,14 @@ isnewfile(const struct node *n, const char *name)
 }
 
 /* n's entry name may be held: its owner holds fewer than HELDUSER files,
- * so that no user can hold back more, however many files it truncates.
- * One already gone by the time its event is read (renamed on) counts as
- * of an owner of its own, (uid_t)-1. */
+ * so that no user can hold back more, however many files it truncates;
+ * or, for a file that stalls rsync (stall), whoever holds how many, fewer
+ * than HELDMAX / 2 such files are held, so that a user's leases leave
+ * half the room to the files being written. One already gone by the
+ * time its event is read (renamed on) counts as of an owner of its own,
+ * (uid_t)-1. */
 static int
-mayhold(const struct node *n, const char *name, uid_t *uid)
+mayhold(const struct node *n, const char *name, uid_t *uid, int stall)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -3498,21 +3502,21 @@ mayhold(const struct node *n, const char *name, uid_t *uid)
 	*uid = fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 ?
 	    st.st_uid : (uid_t)-1;
 	for (i = 0; i < nunclosed; i++)
-		k += unclosed[i].uid == *uid;
-	return k < HELDUSER;
+		k += stall ? unclosed[i].stall : unclosed[i].uid == *uid;
+	return k < (stall ? HELDMAX / 2 : HELDUSER);
 }
 
 /* name in n left out of every sync from since on, held with the events
- * in mask; 0 if it cannot be (HELDMAX, memory, or HELDUSER unless
- * anyway) */
+ * in mask, as one that stalls rsync if stall; 0 if it cannot be
+ * (HELDMAX, memory, or mayhold()) */
 static int
 holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
-    int anyway)
+    int stall)
 {
 	struct unclosed *p;
 	uid_t uid;
 
-	if (nunclosed == HELDMAX || (!mayhold(n, name, &uid) && !anyway) ||
+	if (nunclosed == HELDMAX || !mayhold(n, name, &uid, stall) ||
 	    !(p = realloc(unclosed, (nunclosed + 1) * sizeof(*p))))
 		return 0;
 	unclosed = p;
@@ -3521,6 +3525,7 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	p[nunclosed].n = n;
 	p[nunclosed].mask = mask;
 	p[nunclosed].uid = uid;
+	p[nunclosed].stall = stall;
 	p[nunclosed++].since = since;
 	statuswant = 1;
 	return 1;
@@ -5189,10 +5194,19 @@ stopall(int sig, int hooks)
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
+/* name in n held back as a file that stalls rsync, for wsettle
+ * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
+ * one costs that user a race they won, or a lease), while such files
+ * take less than half of HELDMAX (mayhold()): 1 if it is */
+static int
+holdstall(struct node *n, const char *name)
+{
+	return findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
+	    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
+}
+
 /* the file name in the directory open as dir held back as one that
- * stalls rsync, for wsettle (WSETTLE_MS with wsettle = 0), whatever its
- * owner holds already (each one costs that user a race they won). In a
- * local destination, where a user may lease their own copy that rsync's
+ * stalls rsync (holdstall()). In a local destination, where a user may lease their own copy that rsync's
  * receiver opens as a changed file's basis, the file of that name in
  * wpath is held back instead, if it is theirs too (a name a user made
  * first in a destination's sticky directory holds back no other's file):
@@ -5210,8 +5224,7 @@ holdin(int dir, const char *name)
 	int fd, held = 0;
 
 	if (n)
-		return findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
-		    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
+		return holdstall(n, name);
 	fmt(q, sizeof(q), "/proc/self/fd/%d", dir);
 	if ((k = readlink(q, p, sizeof(p) - 1)) <= 0 || k == sizeof(p) - 1)
 		return 0; /* none, or cut short: another directory's name */
@@ -5276,32 +5289,52 @@ holdstuck(const char *pid)
 
 /* A lease found on one file of a sync is looked for on every file that
  * sync may open, in wpath and in a local destination, and each found is
- * held back with it (holdin()): leases a user placed beforehand cost one
- * restart, not one each (a thousand, minutes of every sync). A file is
- * leased if open(O_NONBLOCK) fails with EWOULDBLOCK, where rsync's open
- * would wait; that open starts the lease's break, as rsync's would have.
- * What is looked at is what the sync owes, a directory's changed names
- * or all its entries; changes a full sync finds that no event told, and
- * a lease taken while the sync runs, cost a restart each, as before. */
+ * held back with it (holdstall()): leases a user placed beforehand cost
+ * one restart, not one each (a thousand, minutes of every sync). A file
+ * is leased if open(O_NONBLOCK) fails with EWOULDBLOCK, where rsync's
+ * open would wait; that open starts the lease's break, as rsync's would
+ * have. What is looked at is what the sync owes, a directory's changed
+ * names or all its entries, LOOKFILES files a look at most, each look
+ * going on at the next directory after the last one's, and none once no
+ * more can be held; changes a full sync finds that no event told, and a
+ * lease taken while the sync runs, cost a restart each, as before. */
+static size_t lookfrom;         /* the dirt[] record the next look starts at */
 
-/* name in dir held back if it is a regular file under a lease */
-static void
-leased(int dir, const char *name)
+/* 1 if name in dir is a regular file under a lease, 0 if it is another,
+ * -1 if it is no regular file; its stat in st */
+static int
+leased(int dir, const char *name, struct stat *st)
 {
-	struct stat st;
 	int fd;
 
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-		return;
+	if (fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st->st_mode))
+		return -1;
 	fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 && errno == EWOULDBLOCK)
-		holdin(dir, name);
-	closefd(&fd);
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 && errno == EWOULDBLOCK;
 }
 
-/* the files of r's directory, open as dir, that a sync of r may open */
-static void
-leasedin(int dir, const struct dirt *r)
+/* name in n, whose directory is open as src (and as dst in a local
+ * destination, else -1), held back if a sync would wait at its open: it
+ * is under a lease, or its copy in dst is and both are one user's (as
+ * holdin() asks); 0 if it is and no more can be */
+static int
+lookat(struct node *n, int src, int dst, const char *name)
+{
+	struct stat a, b;
+	int k = leased(src, name, &a);
+
+	if (k < 0 || (!k && (dst < 0 || leased(dst, name, &b) <= 0 ||
+	    b.st_uid != a.st_uid)))
+		return 1;
+	return holdstall(n, name);
+}
+
+/* the files of r that a sync may open, *left of them at most; 0 once no
+ * more can be held or looked at */
+static int
+lookin(const struct dirt *r, int src, int dst, size_t *left)
 {
 	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
 	struct dirent *e;
@@ -5309,37 +5342,43 @@ leasedin(int dir, const struct dirt *r)
 	size_t j;
 
 	for (j = 0; j < r->nlen; j += strlen(r->names + j) + 1)
-		leased(dir, r->names + j);
-	while (r->whole && (k = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		if (!(*left)-- || !lookat(r->n, src, dst, r->names + j))
+			return 0;
+	while (r->whole && (k = syscall(SYS_getdents64, src, buf, sizeof(buf))) > 0)
 		for (off = 0; off < k; off += e->d_reclen) {
 			e = (struct dirent *)((char *)buf + off);
-			if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)
-				leased(dir, e->d_name);
+			if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
+			    (!(*left)-- || !lookat(r->n, src, dst, e->d_name)))
+				return 0;
 		}
+	return 1;
 }
 
-/* every file d's sync may open, in wpath and in d if it is local */
+/* the files d's sync may open, in wpath and in d if it is local */
 static void
 leasedfor(const struct dest *d)
 {
 	char p[PATH_MAX];
-	int src, dst = -1, fd;
-	size_t j;
+	int src, dst = -1, fd, to = -1, go = 1;
+	size_t left = LOOKFILES, i, j = 0;
 
 	if ((src = open(conf.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return;
 	if (d->kind == LOCAL)
 		dst = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (j = 0; j < ndirt; j++) {
+	for (i = 0; i < ndirt && go; i++) {
+		j = (lookfrom + i) % ndirt;
 		if (!(dirt[j].sent & d->bit) || pathof(dirt[j].n, p, sizeof(p)) < 0)
 			continue;
-		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n))
-			leasedin(fd, &dirt[j]);
+		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n)) {
+			if (dst >= 0)
+				to = openpath(dst, p);
+			go = lookin(&dirt[j], fd, to, &left);
+		}
 		closefd(&fd);
-		if (dst >= 0 && (fd = openpath(dst, p)) >= 0)
-			leasedin(fd, &dirt[j]);
-		closefd(&fd);
+		closefd(&to);
 	}
+	lookfrom = j + 1;
 	close(src);
 	closefd(&dst);
 }

@@ -934,6 +934,95 @@ t_leases_on_copies_in_a_local_destination_cost_one_restart() {
 	stop
 }
 
+# many_leases DIR N: as nobody, l1..lN made in DIR, each under a write
+# lease; "leased" in $T/lease.log when done. Runs for 150 s.
+many_leases() {
+	# shellcheck disable=SC2016 # perl's variables
+	sh -c 'ulimit -n 8192 && exec "$@"' sh \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE"; chdir $ARGV[0] or die; my @h;
+		for my $i (1 .. $ARGV[1]) {
+			open(my $w, ">", "l$i") or die "l$i: $!\n"; print $w "x\n"; close $w;
+			sysopen(my $r, "l$i", O_RDONLY) or die "$!\n";
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' "$1" "$2" > "$T/lease.log" 2>&1 &
+	remember $!
+	wait_for 30 grep -q leased "$T/lease.log" || fail "the user took no lease: $(cat "$T/lease.log")"
+}
+
+# a user's 1,024 leases, every one in place before the sync that meets
+# them (made outside wpath, moved in at once), are all found by one look;
+# held back as files that stall rsync they took every one of HELDMAX's
+# places, so that no file being written, root's included, could be held
+# back any more, and each went to the mirror half written. They may take
+# half (the rest wait for their break, as the README says)
+t_a_users_leases_leave_room_to_hold_files_being_written() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/a st/d
+	user_dir src/u
+	chown nobody st st/d
+	boot "metricsfile = $T/m.prom"
+	many_leases "$T/st/d" 1024
+	as_nobody mv "$T/st/d" "$T/src/u/d" || fail "the user could not move the files in"
+	wait_for 20 log_has d "swapped in or a user's lease" || fail "no sync met a lease"
+	wait_for 10 grep -qx "inosync_held_files 512" m.prom ||
+		fail "the user's leases hold back $(grep "^inosync_held_files" m.prom)"
+	exec 7> src/a/big
+	echo "half written" >&7
+	wait_for 10 grep -qx "inosync_held_files 513" m.prom ||
+		fail "root's file being written is not held back: $(grep "^inosync_held_files" m.prom)"
+	exec 7>&-
+	stop
+}
+
+# the look at every file a sync owes costs the loop little, however deep
+# the directory: the user's 400 leased copies in a local destination,
+# 600 directories down, were each taken from / to the file in wpath, a
+# walk of 600 directories a file
+t_a_look_at_leases_deep_down_costs_the_loop_little() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src st
+	user_dir src/u
+	chown nobody st
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e 'my ($top, $d, $k) = @ARGV; mkdir $top or die; chdir $top or die;
+		for (1 .. $d) { mkdir "d" or die "$!\n"; chdir "d" or die }
+		for (1 .. $k) { open(my $f, ">", "f$_") or die "$!\n"; print $f "1\n" }' \
+		"$T/st/t" 600 400 || fail "the user could not make the tree"
+	boot
+	as_nobody mv "$T/st/t" "$T/src/u/t" || fail "the user could not move it in"
+	_dl_p=$(perl -e 'print "d/" x 600')
+	wait_for 60 perl -e 'chdir $ARGV[0] or exit 1; exit !-f "f400"' "$T/dst/u/t/$_dl_p" ||
+		fail "the user's files never arrived"
+	wait_for 30 idle || fail "no end to their sync"
+	# shellcheck disable=SC2016 # perl's variables
+	sh -c 'ulimit -n 8192 && exec "$@"' sh \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e '
+		use Fcntl; $SIG{IO} = "IGNORE"; my ($dst, $src, $k) = @ARGV; my @h;
+		chdir $dst or die "$!\n";
+		for my $i (1 .. $k) {
+			sysopen(my $r, "f$i", O_RDONLY) or die "f$i: $!\n";
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
+		chdir $src or die "$!\n";
+		for my $i (1 .. $k) { open(my $w, ">", "f$i") or die; print $w "2, longer\n" }
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' "$T/dst/u/t/$_dl_p" "$T/src/u/t/$_dl_p" 400 > lease.log 2>&1 &
+	remember $!
+	_dl_c=$(cputime "$PID")
+	wait_for 30 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
+	wait_for 60 log_has d "swapped in or a user's lease" || fail "no sync met a lease"
+	_dl_c=$(($(cputime "$PID") - _dl_c)) # the look ends before that line
+	[ "$_dl_c" -le 30 ] || fail "the look at the user's leases took ${_dl_c}0 ms of the daemon's CPU"
+	stop
+}
+
 # lease_in_dest [LINE...]: boot with LINEs; a user's lease on their own
 # copy in the local destination, which rsync's receiver opens as the
 # basis of a changed file: the sync would wait there for lease-break-time
