@@ -143,6 +143,10 @@ leftover_rsync() {
 	done
 }
 
+no_leftover_rsync() {
+	[ -z "$(leftover_rsync)" ]
+}
+
 # stop [PID]: SIGTERM the daemon (default $PID, started by `start`), wait
 # for it; fail unless it exits with 0 and leaves no rsync behind
 stop() {
@@ -157,8 +161,11 @@ stop() {
 		alive "$_so_k" && [ "$(progname "$_so_k")" = rsync ] &&
 			fail "rsync $_so_k (child of the daemon) still running after it exited"
 	done
-	_so_left=$(leftover_rsync)
-	[ -z "$_so_left" ] || fail "rsync still running after the daemon exited: $_so_left"
+	# the members of a sync's group the daemon stopped (on a reload, say)
+	# end on their own once the signal reaches them, which a loaded
+	# machine may take a moment to do
+	wait_for 5 no_leftover_rsync ||
+		fail "rsync still running 5 s after the daemon exited: $(leftover_rsync)"
 	return 0
 }
 
