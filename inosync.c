@@ -271,8 +271,9 @@ CHECK(nsingle_is_each_event, IN_ALL_EVENTS == (1u << NSINGLE) - 1);
  * are never given back, since what the daemon frees it soon needs again.
  * A larger block is a mapping of its own, with a header of the same
  * size before it (found the same way), unmapped when freed. As with
- * mallocng, a pointer freed twice, or one no malloc() gave, aborts the
- * daemon rather than let two owners share a block. */
+ * mallocng, a block freed twice aborts the daemon rather than let two
+ * owners share it, and so does a pointer no malloc() gave, where the
+ * header it rounds down to can tell (inside a larger block it may not). */
 #if OWNMALLOC
 #include <sys/mman.h>
 
@@ -295,8 +296,8 @@ chunkof(void *p)
 	return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
 }
 
-/* p's bit in its chunk (set while it is in use), at *bit; NULL and the
- * daemon aborted if p is no block of that chunk */
+/* p's byte in its chunk's used[], its bit at *bit (set while p is in
+ * use); if p is no block of that chunk, the daemon aborts */
 static unsigned char *
 inuse(struct chunk *c, void *p, unsigned char *bit)
 {
