@@ -2088,16 +2088,42 @@ rshopt(const struct conf *c)
 	return s;
 }
 
+/* the absolute path buf without "." and ".." components or doubled and
+ * trailing '/': each ".." takes the name before it away, as the kernel
+ * does where no symlink is on the way */
+static void
+lexical(char *buf)
+{
+	char *r = buf, *w = buf;
+	size_t n;
+
+	while (*(r += strspn(r, "/"))) {
+		n = strcspn(r, "/");
+		if (n == 2 && r[0] == '.' && r[1] == '.')
+			while (w > buf && *--w != '/')
+				;
+		else if (n != 1 || *r != '.') {
+			*w++ = '/';
+			memmove(w, r, n);
+			w += n;
+		}
+		r += n;
+	}
+	if (w == buf)
+		*w++ = '/';
+	*w = '\0';
+}
+
 /* the absolute path d as it is now, in buf of PATH_MAX bytes, whether it
  * exists yet or not: its longest prefix that does resolved, the rest as
- * given, no '/' at its end; a symlink on its way that a user swaps in
- * later is not followed (see jailown()). -1 if it is too long */
+ * given but for "." and ".." (lexical()); a symlink on its way that a
+ * user swaps in later is not followed (see jailown()). -1 if it is too
+ * long */
 static int
 canon(const char *d, char *buf)
 {
 	char real[PATH_MAX], *p;
 	const char *t;
-	size_t n;
 
 	fmt(buf, PATH_MAX, "%s", d); /* shorter than PATH_MAX (setdests) */
 	while (resolve(buf, real) < 0) {
@@ -2115,16 +2141,16 @@ canon(const char *d, char *buf)
 	if ((size_t)fmt(buf, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
 	    t) >= PATH_MAX)
 		return -1;
-	for (n = strlen(buf); n > 1 && buf[n - 1] == '/';)
-		buf[--n] = '\0';
+	lexical(buf);
 	return 0;
 }
 
 /* the canonical path buf relative to c's wpath, if it is inside wpath
- * and neither it nor a directory above it is excluded, so that rsync
- * would mirror what changes there: "" for wpath itself; else NULL */
+ * and neither it (a directory if isdir) nor a directory above it is
+ * excluded, so that rsync would mirror what changes there: "" for wpath
+ * itself; else NULL */
 static char *
-unexcluded(const struct conf *c, char *buf)
+unexcluded(const struct conf *c, char *buf, int isdir)
 {
 	size_t w = strlen(c->wpath);
 	char *rel, *p, save;
@@ -2140,10 +2166,11 @@ unexcluded(const struct conf *c, char *buf)
 			continue;
 		save = *p;
 		*p = '\0';
-		for (i = 0; i < c->npats; i++)
-			if (match(&c->pats[i], rel, 1))
-				return NULL;
-		if (!(*p = save))
+		for (i = 0; i < c->npats && !match(&c->pats[i], rel, save || isdir); i++)
+			;
+		if ((*p = save), i < c->npats)
+			return NULL; /* buf as it was */
+		if (!save)
 			break;
 	}
 	return rel;
@@ -2171,7 +2198,7 @@ checkdest(const struct conf *c, char **spec, const char *where)
 	if (n < w && !strncmp(buf, c->wpath, n) && c->wpath[n] == '/')
 		return cerr(where, "destination %s holds wpath %s: rsync's "
 		    "--delete would empty wpath", d, c->wpath);
-	if (!(rel = unexcluded(c, buf)))
+	if (!(rel = unexcluded(c, buf, 1)))
 		return 0;
 	if (!*rel)
 		return cerr(where, "destination %s is wpath itself", d);
@@ -2179,22 +2206,22 @@ checkdest(const struct conf *c, char **spec, const char *where)
 	    "it would be mirrored into itself", d, *c->wpath ? c->wpath : "/");
 }
 
-/* the statusfile or metricsfile (key) at path, rewritten beside itself
- * (rewrite()) at each change of state, would start a sync each time, for
- * ever, in a directory of wpath that is not excluded */
+/* the statusfile or metricsfile (key) at path, rewritten at each change
+ * of state as a file of a new name beside it (path.NUMBER, see
+ * rewrite()) renamed over it, would start a sync each time, for ever,
+ * where either name is in wpath and not excluded */
 static int
 checkown(const struct conf *c, const char *key, const char *path, const char *where)
 {
 	char buf[PATH_MAX];
+	size_t n;
 
-	if (!path || canon(path, buf) < 0)
+	if (!path || canon(path, buf) < 0 || (n = strlen(buf)) + 3 > PATH_MAX ||
+	    (!unexcluded(c, buf, 0) && !unexcluded(c, strcat(buf, ".1"), 0)))
 		return 0;
-	buf[MAX(strrchr(buf, '/') - buf, 1)] = '\0'; /* its directory */
-	if (!unexcluded(c, buf))
-		return 0;
-	return cerr(where, "%s %s is in a directory of wpath %s that is not "
-	    "excluded: each rewrite of it would start a sync", key, path,
-	    *c->wpath ? c->wpath : "/");
+	return cerr(where, "%s %s is in wpath %s, and it or the new file "
+	    "written beside it (%s.NUMBER) is not excluded: each rewrite of it "
+	    "would start a sync", key, path, *c->wpath ? c->wpath : "/", path);
 }
 
 /* a and b name one destination, but for trailing slashes (not the one
@@ -2265,6 +2292,11 @@ checkconf(struct conf *c, const char *where)
 
 	if (py.key)
 		return cerr(where, "the list of line %d is not closed", py.open);
+	if (py.dialect == PYTHON) { /* rpath only a name, even one given
+		                     * before the file showed its dialect */
+		free(c->rpath);
+		c->rpath = NULL;
+	}
 	if (!c->wpath)
 		return cerr(where, "missing 'wpath'");
 	if (!c->nrnodes)

@@ -372,19 +372,38 @@ t_rnodes_beginning_with_a_dash_is_refused() {
 # is rewritten (beside itself, then renamed) at each change of state, and
 # each rewrite would start a sync, for ever: refused, whether the file is
 # excluded by name or not (the new one beside it is not); one in an
-# excluded directory or outside wpath is allowed
+# excluded directory or outside wpath is allowed, and one whose new name
+# is excluded too (/run/*); and a ".." after a directory that does not
+# exist yet takes that name away, as the kernel will once it is made
 t_a_statusfile_or_metricsfile_in_wpath_is_refused() {
-	mkdir -p src/sub
+	mkdir -p src/sub src/run
 	for k in statusfile metricsfile; do
 		for f in "$T/src/$k" "$T/src/sub/$k" "$T/src/new/$k"; do
 			mkconf c.conf "$k = $f" "rexcludes = /$k"
-			conf_error "$T/c.conf" "$(wc -l < c.conf)" "$k $f is in a directory of wpath"
+			conf_error "$T/c.conf" "$(wc -l < c.conf)" "$k $f is in wpath"
 		done
 		mkconf c.conf "$k = $T/src/sub/$k" "rexcludes = /sub/"
 		"$INOSYNC" -t -c c.conf > out 2> err || fail "$k in an excluded directory refused: $(cat err)"
 		mkconf c.conf "$k = $T/$k"
 		"$INOSYNC" -t -c c.conf > out 2> err || fail "$k beside wpath refused: $(cat err)"
+		for x in '/run/*' '/run/**' "/run/$k*"; do
+			mkconf c.conf "$k = $T/src/run/$k" "rexcludes = $x"
+			"$INOSYNC" -t -c c.conf > out 2> err ||
+				fail "$k in run/ with rexcludes = $x refused: $(cat err)"
+		done
+		for f in "$T/src/excl/../$k" "$T/src/new/../../src/$k"; do
+			mkconf c.conf "$k = $f" 'rexcludes = /excl' 'rexcludes = /new'
+			conf_error "$T/c.conf" "$(wc -l < c.conf)" "$k $f is in wpath"
+		done
 	done
+	echo a > src/a
+	boot "statusfile = $T/src/run/status" 'rexcludes = /run/*'
+	wait_for 10 test -s src/run/status || fail "no statusfile"
+	echo b > src/b
+	wait_for 10 runs_at_least 2 || fail "no sync of b"
+	observe 3
+	[ "$(runs)" -le 3 ] || fail "the statusfile's rewrites start syncs: $(runs) runs"
+	stop
 }
 
 # a local destination inside wpath and not excluded would be mirrored into
@@ -402,6 +421,10 @@ t_local_destination_inside_wpath_is_refused() {
 	mkconf c.conf "rnodes = $T/dst" "rnodes = $T/" "rpath = src/m" "logfile = $T/log"
 	conf_error "$T/c.conf" "$(grep -nxF "rnodes = $T/" c.conf | cut -d: -f1)" wpath
 	mkconf c.conf "rnodes = $T/src/mirror" "rexcludes = /mirror/x" "logfile = $T/log"
+	conf_error "$T/c.conf" "$(lineof c.conf rnodes)" wpath
+	# a ".." after a directory that does not exist yet (an excluded one)
+	# takes that name away, as the kernel will once it is made
+	mkconf c.conf "rnodes = $T/src/excl/../mirror" "rexcludes = /excl" "logfile = $T/log"
 	conf_error "$T/c.conf" "$(lineof c.conf rnodes)" wpath
 	"$INOSYNC" -t "$T/src" "$T/dst" "$T/src/m" > out 2> err
 	rc=$?
@@ -855,6 +878,23 @@ t_original_dialect_errors_name_file_and_line() {
 # a key = value file stays as it was: a value may hold quotes and
 # brackets, only not begin as the original's dialect does; one that
 # begins with a bare number decides nothing
+# a bare number decides no dialect, so an rpath of one before the first
+# string was read as a key = value line's, a suffix of every rnodes,
+# though the file is of the original's dialect, where rpath is only a
+# name: the daemon mirrored (and --deleted) into $T/d2, not $T/d
+t_a_number_for_rpath_before_the_first_string_is_only_a_name() {
+	mkdir src
+	printf 'rpath = 2\nwpath = "%s/src"\nrnodes = ["%s/d"]\n' "$T" "$T" > c.conf
+	"$INOSYNC" -t -c c.conf > out 2> err || fail "-t exited $?: $(cat err)"
+	has_line out "# destination 1: $T/src/ -> $T/d"
+	printf 'wpath = "%s/src"\nrpath = 2\nrnodes = ["%s/d"]\n' "$T" "$T" > c2.conf
+	"$INOSYNC" -t -c c2.conf > out2 2> err || fail "-t exited $?: $(cat err)"
+	cmp -s out out2 || fail "the order of the assignments changes the file: $(diff out out2)"
+	printf 'rpath = 2\nwpath = %s/src\nrnodes = %s/d\n' "$T" "$T" > c3.conf
+	"$INOSYNC" -t -c c3.conf > out3 2> err || fail "-t exited $?: $(cat err)"
+	has_line out3 "# destination 1: $T/src/ -> $T/d2"
+}
+
 t_key_value_values_may_hold_quotes_and_brackets() {
 	mkdir src
 	shows 'rsh = ssh -o "ProxyCommand none"' 'rsh = ssh -o "ProxyCommand none"'
