@@ -555,6 +555,25 @@ testalloc(void)
 #endif
 }
 
+static void
+testlexical(void)
+{
+	static const char *t[][2] = {
+		{ "/", "/" }, { "//", "/" }, { "/a/./b//c/", "/a/b/c" },
+		{ "/a/b/../c", "/a/c" }, { "/a/../..", "/" }, { "/..", "/" },
+		{ "/a/excl/../status", "/a/status" }, { "/.a/..b/...", "/.a/..b/..." },
+		{ "/a/new/../../b/s", "/b/s" },
+	};
+	char buf[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < LEN(t); i++) {
+		fmt(buf, sizeof(buf), "%s", t[i][0]);
+		lexical(buf);
+		check(!strcmp(buf, t[i][1]), "lexical", t[i][0]);
+	}
+}
+
 int
 main(void)
 {
@@ -577,6 +596,7 @@ main(void)
 	testevents();
 	testsafepath();
 	testalloc();
+	testlexical();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
