@@ -878,6 +878,17 @@ t_a_lease_is_held_back_with_wsettle_0() {
 	leases_stall_nothing 0 "wsettle = 0"
 }
 
+# other_passes_leases WHAT: root's v/other reaches the destination, and
+# two syncs at most stopped at the user's leases on its way; else fail
+# with "root's file WHAT"
+other_passes_leases() {
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file $1: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
+	_op_k=$(grep -c "swapped in or a user's lease" d.log)
+	[ "$_op_k" -le 2 ] || fail "$_op_k syncs stopped at the user's leases"
+}
+
 # leases a user placed beforehand on forty files of theirs: the first
 # one a sync meets stops it, and the others are found then too, so the
 # sync starts again once, not forty times, a second or more each (a
@@ -891,46 +902,7 @@ t_leases_placed_beforehand_cost_one_restart() {
 	# shellcheck disable=SC2046 # the names, split
 	lease_user "$T/src/u" 0 $(seq -f l%g 40)
 	wait_for 10 busy || fail "no sync of the user's files"
-	echo other > src/v/other
-	wait_for 30 test -f dst/v/other ||
-		fail "root's file stalls behind the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
-	_lp_k=$(grep -c "swapped in or a user's lease" d.log)
-	[ "$_lp_k" -le 2 ] || fail "$_lp_k syncs stopped at the user's leases"
-	stop
-}
-
-# the same in a local destination, whose copies rsync's receiver opens as
-# the basis of each changed file: forty leased copies, one restart
-t_leases_on_copies_in_a_local_destination_cost_one_restart() {
-	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
-	command -v perl > /dev/null || skip "no perl"
-	mkdir -p src/v
-	user_dir src/u
-	boot
-	# shellcheck disable=SC2016 # the user's shell expands them
-	as_nobody sh -c 'for i in $(seq 40); do echo one > "$1/l$i"; done' sh "$T/src/u"
-	wait_for 10 test -f dst/u/l40 || fail "the user's files never arrived"
-	wait_for 10 idle || fail "no end to their sync"
-	# shellcheck disable=SC2016 # perl's variables
-	as_nobody perl -e '
-		use Fcntl; $SIG{IO} = "IGNORE"; my @h;
-		for my $f (@ARGV) {
-			sysopen(my $r, $f, O_RDONLY) or die "$f: $!\n";
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
-			push @h, $r;
-		}
-		$| = 1; print "leased\n";
-		sleep 1 for 1 .. 150;' $(seq -f "$T/dst/u/l%g" 40) > lease.log 2>&1 &
-	remember $!
-	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
-	# shellcheck disable=SC2016 # the user's shell expands them
-	as_nobody sh -c 'for i in $(seq 40); do echo two, longer > "$1/l$i"; done' sh "$T/src/u"
-	wait_for 10 busy || fail "no sync of the user's change"
-	echo other > src/v/other
-	wait_for 30 test -f dst/v/other ||
-		fail "root's file waits behind the leases in the destination: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
-	_lp_k=$(grep -c "swapped in or a user's lease" d.log)
-	[ "$_lp_k" -le 2 ] || fail "$_lp_k syncs stopped at the user's leases"
+	other_passes_leases "stalls behind the user's leases"
 	stop
 }
 
@@ -997,6 +969,7 @@ t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	boot
 	as_nobody mv "$T/st/t" "$T/src/u/t" || fail "the user could not move it in"
 	_dl_p=$(perl -e 'print "d/" x 600')
+	# shellcheck disable=SC2016 # perl's variables
 	wait_for 60 perl -e 'chdir $ARGV[0] or exit 1; exit !-f "f400"' "$T/dst/u/t/$_dl_p" ||
 		fail "the user's files never arrived"
 	wait_for 30 idle || fail "no end to their sync"
@@ -1023,44 +996,54 @@ t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	stop
 }
 
-# lease_in_dest [LINE...]: boot with LINEs; a user's lease on their own
-# copy in the local destination, which rsync's receiver opens as the
-# basis of a changed file: the sync would wait there for lease-break-time
-# (45 s), and again at each change; the source file of that name is held
-# back instead
+# lease_in_dest N [LINE...]: boot with LINEs; a user's leases on N
+# copies of their own files in the local destination, which rsync's
+# receiver opens as the basis of each changed file: the sync would wait
+# there for lease-break-time (45 s), and again at each change; the source
+# files of those names are held back instead, all at the first restart
 lease_in_dest() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	command -v perl > /dev/null || skip "no perl"
 	mkdir -p src/v
 	user_dir src/u
+	_ld_n=$1
+	shift
 	boot "$@"
-	as_nobody sh -c 'echo one > "$1"' sh "$T/src/u/l1"
-	wait_for 10 test -f dst/u/l1 || fail "the user's file never arrived"
-	wait_for 10 idle || fail "no end to its sync"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'for i in $(seq "$2"); do echo one > "$1/l$i"; done' sh "$T/src/u" "$_ld_n"
+	wait_for 10 test -f "dst/u/l$_ld_n" || fail "the user's files never arrived"
+	wait_for 10 idle || fail "no end to their sync"
 	# shellcheck disable=SC2016 # perl's variables
 	as_nobody perl -e '
-		use Fcntl; $SIG{IO} = "IGNORE";
-		sysopen(my $r, $ARGV[0], O_RDONLY) or die "$ARGV[0]: $!\n";
-		fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+		use Fcntl; $SIG{IO} = "IGNORE"; my @h;
+		for my $f (@ARGV) {
+			sysopen(my $r, $f, O_RDONLY) or die "$f: $!\n";
+			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			push @h, $r;
+		}
 		$| = 1; print "leased\n";
-		sleep 1 for 1 .. 150;' "$T/dst/u/l1" > lease.log 2>&1 &
+		sleep 1 for 1 .. 150;' $(seq -f "$T/dst/u/l%g" "$_ld_n") > lease.log 2>&1 &
 	remember $!
 	wait_for 10 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
-	as_nobody sh -c 'echo two, longer > "$1"' sh "$T/src/u/l1"
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c 'for i in $(seq "$2"); do echo two, longer > "$1/l$i"; done' sh "$T/src/u" "$_ld_n"
 	wait_for 10 busy || fail "no sync of the user's change"
-	echo other > src/v/other
-	wait_for 20 test -f dst/v/other ||
-		fail "root's file waits behind the lease in the destination: $(rsync_wchans)"
+	other_passes_leases "waits behind the leases in the destination"
 	stop
 }
 
 # in a jail, whose paths the daemon sees below CTLDIR
 t_a_lease_in_a_local_destination_is_held_back() {
-	lease_in_dest
+	lease_in_dest 1
 }
 
 t_a_lease_in_a_local_destination_is_held_back_unjailed() {
-	lease_in_dest "rjail = no"
+	lease_in_dest 1 "rjail = no"
+}
+
+# forty leased copies, one restart
+t_leases_on_copies_in_a_local_destination_cost_one_restart() {
+	lease_in_dest 40
 }
 
 # in a sticky world-writable directory (src/tmp, 1777, mirrored as such)
