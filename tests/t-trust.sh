@@ -907,7 +907,7 @@ t_leases_placed_beforehand_cost_one_restart() {
 }
 
 # many_leases DIR N: as nobody, l1..lN made in DIR, each under a write
-# lease; "leased" in $T/lease.log when done. Runs for 150 s.
+# lease; "leased" in $T/lease.log when done. Runs for 150 s, as $LEASER.
 many_leases() {
 	# shellcheck disable=SC2016 # perl's variables
 	sh -c 'ulimit -n 8192 && exec "$@"' sh \
@@ -921,7 +921,8 @@ many_leases() {
 		}
 		$| = 1; print "leased\n";
 		sleep 1 for 1 .. 150;' "$1" "$2" > "$T/lease.log" 2>&1 &
-	remember $!
+	LEASER=$!
+	remember $LEASER
 	wait_for 30 grep -q leased "$T/lease.log" || fail "the user took no lease: $(cat "$T/lease.log")"
 }
 
@@ -948,13 +949,14 @@ t_a_users_leases_leave_room_to_hold_files_being_written() {
 	wait_for 10 grep -qx "inosync_held_files 513" m.prom ||
 		fail "root's file being written is not held back: $(grep "^inosync_held_files" m.prom)"
 	exec 7>&-
+	kill "$LEASER" # the sync waiting for a lease's break ends at once
 	stop
 }
 
 # the look at every file a sync owes costs the loop little, however deep
 # the directory: the user's 400 leased copies in a local destination,
-# 600 directories down, were each taken from / to the file in wpath, a
-# walk of 600 directories a file
+# 400 directories down, were each taken from / to the file in wpath, a
+# walk of 400 directories a file
 t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	command -v perl > /dev/null || skip "no perl"
@@ -965,10 +967,10 @@ t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	as_nobody perl -e 'my ($top, $d, $k) = @ARGV; mkdir $top or die; chdir $top or die;
 		for (1 .. $d) { mkdir "d" or die "$!\n"; chdir "d" or die }
 		for (1 .. $k) { open(my $f, ">", "f$_") or die "$!\n"; print $f "1\n" }' \
-		"$T/st/t" 600 400 || fail "the user could not make the tree"
+		"$T/st/t" 400 400 || fail "the user could not make the tree"
 	boot
 	as_nobody mv "$T/st/t" "$T/src/u/t" || fail "the user could not move it in"
-	_dl_p=$(perl -e 'print "d/" x 600')
+	_dl_p=$(perl -e 'print "d/" x 400')
 	# shellcheck disable=SC2016 # perl's variables
 	wait_for 60 perl -e 'chdir $ARGV[0] or exit 1; exit !-f "f400"' "$T/dst/u/t/$_dl_p" ||
 		fail "the user's files never arrived"
