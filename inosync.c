@@ -5351,7 +5351,7 @@ leased(int dir, const char *name, struct stat *st)
 /* name in n, whose directory is open as src (and as dst in a local
  * destination, else -1), held back if a sync would wait at its open: it
  * is under a lease, or its copy in dst is and both are one user's (as
- * holdin() asks); 0 if it is and no more can be */
+ * holdin() asks); 0 if it would and cannot be held: no more can be */
 static int
 lookat(struct node *n, int src, int dst, const char *name)
 {
