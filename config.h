@@ -224,7 +224,7 @@
 
 /* syslog facility used after -d */
 /* 1: the daemon's own small allocator in place of libc's (inosync.c,
- * "Memory"), 6 KB less on musl; glibc's malloc stays, for the sanitizer
+ * "Memory"), 5 to 9 KB less on musl; glibc's malloc stays, for the sanitizer
  * and valgrind builds among others */
 #ifndef OWNMALLOC
 #ifdef __GLIBC__
