@@ -779,6 +779,31 @@ opendirof(const char *path, const char **base)
 	return fd;
 }
 
+/* A directory's entries, read with getdents64: fdopendir() would bring
+ * 1 KB of musl (its own fstat and fcntl) to check what the O_DIRECTORY
+ * and O_CLOEXEC of our open did. */
+struct entries {
+	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
+	long k, off;            /* bytes read into buf (-1: an error), taken */
+};
+
+/* the next entry of the directory open as fd, read through r (zeroed
+ * before the first): NULL at its end, or after an error (r->k < 0) */
+static struct dirent *
+nextentry(int fd, struct entries *r)
+{
+	struct dirent *e;
+
+	if (r->off >= r->k) {
+		if ((r->k = syscall(SYS_getdents64, fd, r->buf, sizeof(r->buf))) <= 0)
+			return NULL;
+		r->off = 0;
+	}
+	e = (struct dirent *)((char *)r->buf + r->off);
+	r->off += e->d_reclen;
+	return e;
+}
+
 /* /proc/PID/NAME from offset off in buf of size bytes, NUL-terminated:
  * its length, or -1. The doubled '/' is the kernel's path all the same,
  * but not the one qemu-user fakes for its own process ("/proc/self/..."
@@ -2214,9 +2239,8 @@ static int
 checkown(const struct conf *c, const char *key, const char *path, const char *where)
 {
 	char buf[PATH_MAX];
-	size_t n;
 
-	if (!path || canon(path, buf) < 0 || (n = strlen(buf)) + 3 > PATH_MAX ||
+	if (!path || canon(path, buf) < 0 || strlen(buf) + 3 > PATH_MAX ||
 	    (!unexcluded(c, buf, 0) && !unexcluded(c, strcat(buf, ".1"), 0)))
 		return 0;
 	return cerr(where, "%s %s is in wpath %s, and it or the new file "
@@ -3198,18 +3222,15 @@ drop(struct node *n, int rm)
  * excluded but watched was moved here from a place it was not excluded
  * (mv y x, /x/cache excluded): it loses its watch and subtree, since
  * rsync would copy what changes in it (it does not check the parents of
- * a --files-from name against the excludes). Its entries are read with
- * getdents64: fdopendir() would bring 1 KB of musl (its own fstat and
- * fcntl) to check what the O_DIRECTORY and O_CLOEXEC of our open did */
+ * a --files-from name against the excludes) */
 static void
 scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 {
 	char path[PATH_MAX];
-	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
+	struct entries r = { .k = 0 };
 	struct dirent *e;
 	struct node *c, **s;
 	struct stat st;
-	long k = 0, off;
 	int fd;
 
 	if (fullpath(dir, NULL, path) < 0) {
@@ -3225,34 +3246,32 @@ scan(struct node *dir, struct node ***stack, size_t *n, size_t *cap)
 		close(fd);
 		return;
 	}
-	while (k >= 0 && (k = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
-		for (off = 0; off < k; off += e->d_reclen) {
-			e = (struct dirent *)((char *)buf + off);
-			if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
-			    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISDIR(st.st_mode)))
-				continue;
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			if (excludedin(dir, e->d_name, 1)) {
-				if ((c = findchild(dir, e->d_name)))
-					drop(c, 1);
-				continue;
-			}
-			if (!(c = watch(dir, e->d_name, fd)))
-				continue;
-			if (*n == *cap) {
-				if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
-					errno = ENOMEM;
-					k = -1;
-					break;
-				}
-				*stack = s;
-				*cap = *cap * 2 + 64;
-			}
-			(*stack)[(*n)++] = c;
+	while ((e = nextentry(fd, &r))) {
+		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
+		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode)))
+			continue;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (excludedin(dir, e->d_name, 1)) {
+			if ((c = findchild(dir, e->d_name)))
+				drop(c, 1);
+			continue;
 		}
-	if (k < 0)
+		if (!(c = watch(dir, e->d_name, fd)))
+			continue;
+		if (*n == *cap) {
+			if (!(s = realloc(*stack, (*cap * 2 + 64) * sizeof(*s)))) {
+				errno = ENOMEM;
+				r.k = -1;
+				break;
+			}
+			*stack = s;
+			*cap = *cap * 2 + 64;
+		}
+		(*stack)[(*n)++] = c;
+	}
+	if (r.k < 0)
 		unwatched(path, errno);
 	close(fd);
 }
@@ -5369,21 +5388,17 @@ lookat(struct node *n, int src, int dst, const char *name)
 static int
 lookin(const struct dirt *r, int src, int dst, size_t *left)
 {
-	long buf[DIRBUF / sizeof(long)]; /* aligned for struct dirent */
+	struct entries x = { .k = 0 };
 	struct dirent *e;
-	long k, off;
 	size_t j;
 
 	for (j = 0; j < r->nlen; j += strlen(r->names + j) + 1)
 		if (!(*left)-- || !lookat(r->n, src, dst, r->names + j))
 			return 0;
-	while (r->whole && (k = syscall(SYS_getdents64, src, buf, sizeof(buf))) > 0)
-		for (off = 0; off < k; off += e->d_reclen) {
-			e = (struct dirent *)((char *)buf + off);
-			if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
-			    (!(*left)-- || !lookat(r->n, src, dst, e->d_name)))
-				return 0;
-		}
+	while (r->whole && (e = nextentry(src, &x)))
+		if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
+		    (!(*left)-- || !lookat(r->n, src, dst, e->d_name)))
+			return 0;
 	return 1;
 }
 
