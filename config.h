@@ -86,15 +86,39 @@
 #define DRAINMAX 65536
 #endif
 
-/* bytes read from the inotify fd at once */
+/* bytes read from the inotify or fanotify fd at once */
 #ifndef EVBUF
 #define EVBUF 65536
 #endif
 
-/* reads of EVBUF bytes from the inotify fd in one round of the loop, at
+/* reads of EVBUF bytes from each watcher's fd in one round of the loop, at
  * most: then the signals and the rsyncs' pipes have their turn */
 #ifndef EVREADS
 #define EVREADS 8
+#endif
+
+/* default `watcher`: 0 auto (fanotify where it can be had, else
+ * inotify), 1 inotify, 2 fanotify */
+#ifndef WATCHER
+#define WATCHER 0
+#endif
+
+/* ms after fanotify's event of a file found open for writing that it is
+ * looked at again (a writer that closed it may not have let go yet) */
+#ifndef CLOSECHECK_MS
+#define CLOSECHECK_MS 50
+#endif
+
+/* ms fanotify is not read after events all outside the tree (the rest of
+ * a filesystem), so that a flood there is read in batches */
+#ifndef FANWAIT_MS
+#define FANWAIT_MS 10
+#endif
+
+/* filesystems (mounts) in wpath that fanotify keeps apart at most; a
+ * directory on one more is watched by inotify */
+#ifndef FSMAX
+#define FSMAX 32
 #endif
 
 /* more dirty directories than this for one destination: one full sync */

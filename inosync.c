@@ -36,6 +36,7 @@
  * twenty places, the seam is missing: add the seam before the feature.
  */
 
+#include <sys/fanotify.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
@@ -46,6 +47,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/vfs.h> /* fstatfs */
 #include <sys/wait.h>
 
 #include <ctype.h>
@@ -152,6 +154,7 @@ struct conf {
 	int jail;               /* rsync runs jailed where it can (rjail) */
 	char **jails;           /* rjail's paths, shown in each jail */
 	int njails;
+	int watcher;            /* WAUTO, WINOTIFY or WFANOTIFY */
 	unsigned seen;          /* single-value keys already given */
 	/* made from the above for rsync */
 	char *src;              /* "WPATH/" */
@@ -168,9 +171,17 @@ struct node {                   /* one watched directory */
 	struct node *parent, *child, *sibling;
 	struct node *hnext;     /* next in its hash bucket */
 	char *name;             /* after the node, unless renamed since */
-	int wd;
+	int wd;                 /* its inotify watch; below 0, fanotify's:
+	                         * a hash of its key, which follows the name
+	                         * it was made with (The watch tree) */
 	unsigned dslot : 31;    /* 1 + index in dirt[], 0 when clean */
 	unsigned moved : 1;     /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
+};
+
+struct ev {                     /* an event in a watched directory */
+	uint32_t mask;          /* inotify's bits (fanotify's are the same) */
+	uint32_t cookie;        /* pairs the halves of a rename, 0: none */
+	const char *name;       /* the entry, NULL for the directory itself */
 };
 
 struct dirt {                   /* a directory some destination still owes */
@@ -232,6 +243,7 @@ CHECK(maxdests_fits_the_masks, MAXDESTS >= 1 && MAXDESTS <= 32);
 static int ndests;
 
 static int ifd = -1, sfd = -1;  /* inotify, signalfd */
+static int ffd = -1;            /* fanotify, -1 where inotify watches alone */
 static int jailok;              /* kinds of destination (1 << LOCAL...)
                                  * whose children run jailed (The jail) */
 #define JAILED(d) (jailok >> (d)->kind & 1)
@@ -761,6 +773,17 @@ openpath(int root, const char *path)
 	return fd;
 }
 
+/* name in dir opened to read, if it is a regular file (st: its stat),
+ * without waiting for a FIFO's writer, a lease's break or a device; -1
+ * if it cannot be (errno), -2 if it is no regular file */
+static int
+openreg(int dir, const char *name, struct stat *st)
+{
+	if (fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st->st_mode))
+		return -2;
+	return openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+}
+
 /* the directory of the absolute path, reached from / without following
  * a symlink (a user who may write above it could swap one in), and in
  * *base its last component; -1 if it cannot be */
@@ -973,6 +996,7 @@ spawn(char **argv, const int io[3], void (*fn)(void *), void *arg)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGIO, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	if (fn)
@@ -1507,15 +1531,36 @@ setrjail(struct conf *c, const char *v, const char *where)
 
 /* rdelete's values, each at the index of its DELSEEN | DELFULL bits:
  * startup lets only full syncs delete, running only what is seen deleted */
-static const char *rdeletes[] = { "no", "running", "startup", "yes" };
+static const char *const rdeletes[] = { "no", "running", "startup", "yes" };
+
+/* watcher's values, at the index of theirs (WAUTO...) */
+static const char *const watchers[] = { "auto", "inotify", "fanotify" };
+enum { WAUTO, WINOTIFY, WFANOTIFY };
+
+/* the index of v among the n words of tab, -1 if it is none */
+static int
+choice(const char *const *tab, int n, const char *v)
+{
+	while (n-- > 0)
+		if (!strcmp(v, tab[n]))
+			return n;
+	return -1;
+}
 
 static int
 setrdelete(struct conf *c, const char *v, const char *where)
 {
-	for (c->rdelete = 0; c->rdelete < (int)LEN(rdeletes); c->rdelete++)
-		if (!strcmp(v, rdeletes[c->rdelete]))
-			return 0;
-	return cerr(where, "rdelete %s is none of yes, no, startup, running", v);
+	if ((c->rdelete = choice(rdeletes, LEN(rdeletes), v)) < 0)
+		return cerr(where, "rdelete %s is none of yes, no, startup, running", v);
+	return 0;
+}
+
+static int
+setwatcher(struct conf *c, const char *v, const char *where)
+{
+	if ((c->watcher = choice(watchers, LEN(watchers), v)) < 0)
+		return cerr(where, "watcher %s is none of auto, inotify, fanotify", v);
+	return 0;
 }
 
 static int
@@ -1709,7 +1754,7 @@ enum {
 	PMS,                    /* the long at off, ms as seconds */
 	PYESNO,                 /* the int at off */
 	PWITH,                  /* with the key before it */
-	PWPATH, PNODES, PPATS, PEMASK, PRARGS, PRDELETE, PJAIL /* their own */
+	PWPATH, PNODES, PPATS, PEMASK, PRARGS, PRDELETE, PJAIL, PWATCHER /* their own */
 };
 
 #define OFF(field) offsetof(struct conf, field)
@@ -1756,6 +1801,7 @@ static const struct key {
 	{ "pidfile", NULL, 0, SPATH, PSTR, OFF(pidfile), 0 },
 	{ "statusfile", NULL, 0, SPATH, PSTR, OFF(statusfile), 0 },
 	{ "metricsfile", NULL, 0, SPATH, PSTR, OFF(metricsfile), 0 },
+	{ "watcher", setwatcher, 0, 0, PWATCHER, 0, 0 },
 };
 CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
 
@@ -2014,6 +2060,7 @@ initconf(struct conf *c)
 	c->rprocs = RPROCS;
 	c->rinit = 1;
 	c->jail = 1;
+	c->watcher = WATCHER;
 }
 
 static void
@@ -2539,6 +2586,9 @@ printkey(const struct conf *c, const struct key *k)
 	case PRDELETE:
 		out("rdelete = %s\n", rdeletes[c->rdelete]);
 		break;
+	case PWATCHER:
+		out("watcher = %s\n", watchers[c->watcher]);
+		break;
 	case PJAIL:
 		if (!c->jail)
 			out("rjail = no\n");
@@ -2788,30 +2838,198 @@ settle(struct dest *d, int failed)
 	}
 }
 
-/* ===== The watch tree ===== */
-
-/* Every directory of the tree that is not excluded has an inotify watch
- * and a node in a small tree (struct node), found by its watch descriptor
- * through a hash. A new directory is scanned and synced whole, since files
- * made in it before its watch existed raise no event. */
+/* ===== Watchers ===== */
 
 /* inotify events the watch tree needs whatever emask says */
 #define TREEMASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
                   IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+
+/* the events a watch asks for */
+static uint32_t
+wmask(void)
+{
+	return TREEMASK | (conf.emask & IN_ALL_EVENTS) |
+	    (conf.wsettle ? IN_MODIFY | IN_CLOSE_WRITE : 0);
+}
+
+/* One fanotify mark on a filesystem (FAN_MARK_FILESYSTEM) reports every
+ * change on all of it as the handle of the directory it happened in and
+ * the entry's name (FAN_REPORT_DFID_NAME, Linux 5.9). So a directory is
+ * watched with no kernel memory of its own and no limit on how many:
+ * the tree holds its key (its handle, name_to_handle_at()) where
+ * inotify's watch would be, and an event whose handle it does not hold
+ * (the rest of the filesystem, an excluded directory) costs a hash
+ * lookup. Each filesystem in wpath is marked when the walk first meets
+ * it; the directories of one that takes no mark (overlayfs, FUSE, NFS,
+ * ubifs, jffs2: no handles, or no fsid) are watched by inotify, as is
+ * the whole tree where wpath's own takes none, where the daemon is not
+ * root, on a kernel without fanotify, or with watcher = inotify. */
+
+/* the kernel's ABI where musl 1.2.3's headers lack it, with the Linux
+ * that gave it */
+#ifndef FAN_RENAME
+#define FAN_RENAME 0x10000000   /* 5.17, and 5.15.154, 5.10.220 */
+#endif
+#ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
+#define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME 10 /* as FAN_RENAME */
+#define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME 12
+#endif
+
+/* a key: its handle's length, its filesystem (an index in fss[]), its
+ * type, then the handle (8 bytes on ext4, 12 on tmpfs) */
+#define KEYMAX (3 + 64)
+#define KEYLEN(k) (3 + (k)[0])
+
+static struct fs {              /* a filesystem in wpath the walk met */
+	dev_t dev;
+	int32_t fsid[2];        /* as events name it */
+	int marked;             /* 0: inotify watches it */
+} fss[FSMAX];
+static int nfs;
+static uint64_t fanmask;        /* what each mark asks for */
+static int fanerr;              /* why the last key was not made */
+static char fanwhy[96];         /* why fanotify is not had, if it is not */
+static int64_t fanat;           /* fanotify is read from then on, 0: now */
+static int fanhit;              /* an event read since was in the tree */
+static int fansaid = -1;        /* which watcher the log said, 1: fanotify;
+                                 * -1: none before start-up's, 2: none */
+
+/* the filesystem dev, met at the directory open as fd (path, for the
+ * log), marked or left to inotify: its index in fss[], -1 if it is not
+ * kept apart from those before (no room, or an fsid not its own) */
+static int
+fsof(int fd, dev_t dev, const char *path)
+{
+	struct fs *f = &fss[nfs];
+	struct statfs sf;
+	int i;
+
+	for (i = 0; i < nfs; i++)
+		if (fss[i].dev == dev)
+			return i;
+	if (nfs == FSMAX || fstatfs(fd, &sf) < 0)
+		return -1;
+	*f = (struct fs){ dev, { 0, 0 }, 0 };
+	memcpy(f->fsid, &sf.f_fsid, sizeof(f->fsid));
+	for (i = 0; i < nfs; i++)
+		if (!memcmp(fss[i].fsid, f->fsid, sizeof(f->fsid)))
+			return -1;
+	while (!(f->marked = !fanotify_mark(ffd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+	    fanmask, fd, ".")) && errno == EINVAL && fanmask & FAN_RENAME) {
+		fanmask ^= FAN_RENAME | IN_MOVE;
+		logmsg(LOG_WARNING, "this kernel's fanotify has no FAN_RENAME "
+		    "(Linux 5.17): a move is sent as any change");
+	}
+	fanerr = errno;
+	if (!f->marked && path)
+		logmsg(LOG_WARNING, "fanotify cannot watch the filesystem at %s "
+		    "(%s): inotify watches it", path, strerror(fanerr));
+	return nfs++;
+}
+
+/* the key of the directory name in the one open as at ("": at itself),
+ * opened without following a symlink, in key[KEYMAX]; 1 if made, 0 if
+ * inotify is to watch it (fanerr says why), -1 if it cannot be opened */
+static int
+fankey(int at, const char *name, const char *path, unsigned char *key)
+{
+	union {
+		struct file_handle h;
+		unsigned char b[sizeof(struct file_handle) + KEYMAX];
+	} u;
+	struct stat st;
+	int fd = at, mnt, i, k;
+
+	if (ffd < 0)
+		return 0;
+	if (*name && (fd = openat(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	u.h.handle_bytes = KEYMAX - 3;
+	k = !fstat(fd, &st) && (i = fsof(fd, st.st_dev, path)) >= 0 &&
+	    fss[i].marked && !name_to_handle_at(fd, "", &u.h, &mnt, AT_EMPTY_PATH) &&
+	    u.h.handle_type < 256;
+	fanerr = k ? 0 : errno; /* EOPNOTSUPP: no handles (overlayfs) */
+	if (k) {
+		key[0] = u.h.handle_bytes;
+		key[1] = i;
+		key[2] = u.h.handle_type;
+		memcpy(key + 3, u.h.f_handle, key[0]);
+	}
+	if (fd != at)
+		close(fd);
+	return k;
+}
+
+/* fanotify for the tree, where watcher lets it and wpath's filesystem
+ * takes a mark; else inotify alone, and fanwhy says why. Said if it is
+ * not what start-up or the last change said */
+static void
+fanstart(void)
+{
+	unsigned char key[KEYMAX];
+	int ok = 0;
+
+	closefd(&ffd);
+	nfs = 0;
+	fanmask = (wmask() & IN_ALL_EVENTS & ~IN_MOVE) | FAN_RENAME | FAN_ONDIR;
+	if (conf.watcher == WINOTIFY)
+		fmt(fanwhy, sizeof(fanwhy), "watcher = inotify");
+	else if ((ffd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
+	    FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY)) < 0)
+		fmt(fanwhy, sizeof(fanwhy), "fanotify_init: %s", strerror(errno));
+	else if (!(ok = fankey(AT_FDCWD, conf.src, NULL, key) > 0))
+		fmt(fanwhy, sizeof(fanwhy), "wpath's filesystem: %s", strerror(fanerr));
+	if (!ok)
+		closefd(&ffd);
+	if (fansaid >= 0 && fansaid != ok)
+		logmsg(LOG_INFO, "watching with %s%s", ok ? "fanotify" :
+		    "inotify: ", ok ? "" : fanwhy);
+	fansaid = fansaid < 0 ? fansaid : ok;
+}
+
+/* ===== The watch tree ===== */
+
+/* Every directory of the tree that is not excluded is watched (an
+ * inotify watch, or its key held for fanotify) and has a node in a small
+ * tree (struct node), found by its watch descriptor or key through one
+ * hash. A new directory is scanned and synced whole, since files made in
+ * it before its watch existed raise no event. */
 
 static struct node *root;
 static struct node **htab;      /* wd -> node, two to a bucket on average */
 static size_t hsize, nnodes;
 static int toldother;           /* a watch failure was logged this scan */
 
+/* fanotify's key of n, after the name it was made with */
+static const unsigned char *
+nodekey(const struct node *n)
+{
+	const char *s = (const char *)(n + 1);
+
+	return (const unsigned char *)s + strlen(s) + 1;
+}
+
+/* the node of inotify's wd, or of fanotify's key with wd its hash */
 static struct node *
-lookup(int wd)
+lookup(int wd, const unsigned char *key)
 {
 	struct node *n = hsize ? htab[(unsigned)wd & (hsize - 1)] : NULL;
 
-	while (n && n->wd != wd)
+	while (n && (n->wd != wd || (key && memcmp(key, nodekey(n), KEYLEN(key)))))
 		n = n->hnext;
 	return n;
+}
+
+/* a key's wd: below 0, so that no inotify watch has it (FNV-1a) */
+static int
+keyhash(const unsigned char *key)
+{
+	uint32_t h = 2166136261u;
+	int i;
+
+	for (i = 0; i < KEYLEN(key); i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (int)(h | 0x80000000u);
 }
 
 static int
@@ -2870,13 +3088,14 @@ static void *blocks;            /* every block, linked through its first
                                  * its nodes point into "possibly lost") */
 static char *blk;               /* what is left of the newest */
 static size_t blkleft;
-static void *freenodes[(sizeof(struct node) + NAME_MAX + 8) / 8 + 1];
+static void *freenodes[(sizeof(struct node) + NAME_MAX + KEYMAX + 8) / 8 + 1];
 
-/* the size of a node, from the name it was made with */
+/* the size of a node, from the name it was made with and its key */
 static size_t
 nodesize(const struct node *n)
 {
-	return (sizeof(*n) + strlen((const char *)(n + 1)) + 8) & ~(size_t)7;
+	return (sizeof(*n) + strlen((const char *)(n + 1)) +
+	    (n->wd < 0 ? KEYLEN(nodekey(n)) : 0) + 8) & ~(size_t)7;
 }
 
 static struct node *
@@ -2918,21 +3137,25 @@ nfree(struct node *n)
 	freenodes[k] = n;
 }
 
+/* a node for parent's directory name, watched as wd, or by fanotify's
+ * key if key */
 static struct node *
-newnode(struct node *parent, const char *name, int wd)
+newnode(struct node *parent, const char *name, int wd, const unsigned char *key)
 {
-	size_t len = strlen(name);
+	size_t len = strlen(name), kl = key ? KEYLEN(key) : 0;
 	struct node *n, **b;
 
 	if (nnodes >= 2 * hsize && hgrow() < 0)
 		return NULL;
-	if (!(n = nalloc(len)))
+	if (!(n = nalloc(len + kl)))
 		return NULL;
 	n->name = (char *)(n + 1);
 	memcpy(n->name, name, len + 1);
-	n->wd = wd;
+	if (key)
+		memcpy(n->name + len + 1, key, kl);
+	n->wd = key ? keyhash(key) : wd;
 	adopt(parent, n);
-	b = &htab[(unsigned)wd & (hsize - 1)];
+	b = &htab[(unsigned)n->wd & (hsize - 1)];
 	n->hnext = *b;
 	*b = n;
 	nnodes++;
@@ -3114,14 +3337,6 @@ toolong(const struct node *dir)
 
 static int noproc;              /* no /proc/self/fd: watches go by path */
 
-/* the events a watch asks for */
-static uint32_t
-wmask(void)
-{
-	return TREEMASK | (conf.emask & IN_ALL_EVENTS) |
-	    (conf.wsettle ? IN_MODIFY | IN_CLOSE_WRITE : 0);
-}
-
 /* watch dir/name, the root if dir is NULL; at >= 0: name is an entry of
  * the directory open as fd at, dir's own (scan()), and is watched through
  * it, so that no symlink swapped in on the way since is followed */
@@ -3129,8 +3344,9 @@ static struct node *
 watch(struct node *dir, const char *name, int at)
 {
 	char path[PATH_MAX], via[NAME_MAX + 32];
+	unsigned char key[KEYMAX];
 	struct node *n;
-	int wd;
+	int wd = -1, k;
 
 	if (fullpath(dir, name, path) < 0) {
 		toolong(dir);
@@ -3138,19 +3354,23 @@ watch(struct node *dir, const char *name, int at)
 	}
 	if (at >= 0 && !noproc)
 		fmt(via, sizeof(via), "/proc/self/fd/%d/%s", at, name);
-	wd = inotify_add_watch(ifd, at >= 0 && !noproc ? via : path, wmask());
-	if (wd < 0) {
-		if (dir && errno != ENOENT && errno != ENOTDIR)
+	k = fankey(at >= 0 ? at : AT_FDCWD, at >= 0 ? name : path, path, key);
+	if (!k)
+		wd = inotify_add_watch(ifd, at >= 0 && !noproc ? via : path, wmask());
+	if (k < 0 || (!k && wd < 0)) {
+		if (dir && errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
 			unwatched(path, errno);
 		return NULL; /* the root's callers say why */
 	}
-	if ((n = lookup(wd))) { /* known: moved here from elsewhere in the tree */
+	if ((n = k ? lookup(keyhash(key), key) : lookup(wd, NULL))) {
+		/* known: moved here from elsewhere in the tree */
 		if (n == root || isancestor(n, dir) || relink(n, dir, name) < 0)
 			return NULL;
 		return n;
 	}
-	if (!(n = newnode(dir, dir ? name : "", wd))) {
-		inotify_rm_watch(ifd, wd);
+	if (!(n = newnode(dir, dir ? name : "", wd, k ? key : NULL))) {
+		if (!k)
+			inotify_rm_watch(ifd, wd);
 		errno = ENOMEM;
 		if (dir)
 			unwatched(path, ENOMEM);
@@ -3158,23 +3378,27 @@ watch(struct node *dir, const char *name, int at)
 	return n;
 }
 
-/* the node of the directory open as fd: re-adding the watch through
- * /proc/self/fd/N gives the wd of the one its inode has; NULL for one not
- * watched (whose new watch goes again) or without /proc (noproc) */
+/* the node of the directory open as fd: its key, or re-adding the
+ * watch through /proc/self/fd/N gives the wd of the one its inode has;
+ * NULL for one not watched (whose new watch goes again) or without /proc
+ * (noproc) */
 static struct node *
 nodeof(int fd)
 {
+	unsigned char key[KEYMAX];
 	char p[32];
-	int wd;
+	int wd, k = fankey(fd, "", NULL, key);
 
+	if (k)
+		return k > 0 ? lookup(keyhash(key), key) : NULL;
 	fmt(p, sizeof(p), "/proc/self/fd/%d", fd);
 	if ((wd = inotify_add_watch(ifd, p, wmask() & ~IN_DONT_FOLLOW)) < 0) {
 		noproc = errno == ENOENT;
 		return NULL;
 	}
-	if (!lookup(wd))
+	if (!lookup(wd, NULL))
 		inotify_rm_watch(ifd, wd);
-	return lookup(wd);
+	return lookup(wd, NULL);
 }
 
 /* fd is the directory n watches, not one a symlink swapped in on the way
@@ -3199,7 +3423,7 @@ drop(struct node *n, int rm)
 {
 	while (n->child)
 		drop(n->child, rm);
-	if (rm && ifd >= 0)
+	if (rm && ifd >= 0 && n->wd >= 0)
 		inotify_rm_watch(ifd, n->wd);
 	orphan(n);
 	for (struct node **pp = &htab[(unsigned)n->wd & (hsize - 1)]; *pp; pp = &(*pp)->hnext) {
@@ -3438,6 +3662,7 @@ rescan(void)
 	keepowed(&conf);
 	if (root)
 		drop(root, 0);
+	fanstart();
 	if ((root = watch(NULL, NULL, -1))) {
 		addtree(root, 0);
 		reowe();
@@ -3466,7 +3691,15 @@ struct unclosed {               /* a file being written, held back */
 	uint32_t mask;          /* the events held back with it */
 	uid_t uid;              /* its owner, who may hold HELDUSER at most */
 	int stall;              /* held as one that stalls rsync (holdin()) */
+	int64_t check;          /* when to look again whether it is still
+	                         * open for writing (STILLOPEN), 0: never */
 };
+
+/* an event bit of our own, beside inotify's: the file was open for
+ * writing when its event, fanotify's, was read (fanto()) */
+#define STILLOPEN 0x1000
+CHECK(stillopen_is_no_event, !(STILLOPEN & (IN_ALL_EVENTS | IN_UNMOUNT |
+    IN_Q_OVERFLOW | IN_IGNORED | IN_ISDIR)));
 
 /* The rename pairing. A rename within the tree is an IN_MOVED_FROM and
  * an IN_MOVED_TO of one cookie; the first is kept here until the second
@@ -3578,9 +3811,29 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	p[nunclosed].mask = mask;
 	p[nunclosed].uid = uid;
 	p[nunclosed].stall = stall;
+	p[nunclosed].check = 0;
 	p[nunclosed++].since = since;
 	statuswant = 1;
 	return 1;
+}
+
+/* n's file name is open for writing now: a read lease, which the kernel
+ * refuses while it is, cannot be had (a brief one: its close ends it) */
+static int
+writing(const struct node *n, const char *name)
+{
+	char path[PATH_MAX];
+	const char *base;
+	struct stat st;
+	int dir, fd = -1, w = 0;
+
+	if (fullpath(n, name, path) < 0 || (dir = opendirof(path, &base)) < 0)
+		return 0;
+	if (ours(dir, n) && (fd = openreg(dir, base, &st)) >= 0)
+		w = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
+	closefd(&fd);
+	close(dir);
+	return w;
 }
 
 /* an event on file name of n while wsettle holds files being written:
@@ -3589,10 +3842,11 @@ static int
 unclosedevent(struct node *n, const char *name, uint32_t mask, struct pending *p)
 {
 	struct unclosed *u = findunclosed(n, name);
-	int64_t since = now();
+	int64_t since = now(), check = mask & STILLOPEN ? since + CLOSECHECK_MS : 0;
 
-	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u) {
+	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u && !(mask & IN_CLOSE_WRITE)) {
 		u->mask |= mask;
+		u->check = check ? check : u->check;
 		return 1;
 	}
 	if (u && mask & IN_MOVED_FROM) { /* its old name is owed, as gone */
@@ -3609,10 +3863,25 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, struct pending *p
 	if (mask & IN_MOVED_TO && p && p->held.name) {
 		mask = p->held.mask; /* still being written, under its new name */
 		since = p->held.since;
-	} else if (!(mask & IN_MODIFY || (mask & IN_CREATE && isnewfile(n, name)))) {
-		return 0;
+		check = p->held.check;
+	} else if (mask & IN_CLOSE_WRITE || !(mask & IN_MODIFY ||
+	    (mask & IN_CREATE && isnewfile(n, name)))) {
+		return 0; /* a close, alone or with the writes before it */
 	}
-	return holdback(n, name, mask, since, 0);
+	if (!holdback(n, name, mask, since, 0))
+		return 0;
+	unclosed[nunclosed - 1].check = check;
+	return 1;
+}
+
+/* unclosed[i] is looked at again (STILLOPEN): released if no longer
+ * open for writing, since its close came already */
+static void
+recheck(size_t i)
+{
+	unclosed[i].check = 0;
+	if (!writing(unclosed[i].n, unclosed[i].name))
+		release(&unclosed[i], IN_CLOSE_WRITE);
 }
 
 /* unclosed[i], open wsettle ms: owed as it is now, and said */
@@ -3819,7 +4088,7 @@ plainpath(const char *s)
  * move whose old or new path is not plain is not kept, and goes as any
  * new entry */
 static void
-moved(const struct node *n, const struct inotify_event *ev, int isdir,
+moved(const struct node *n, const struct ev *ev, int isdir,
     struct pending *p)
 {
 	char path[PATH_MAX];
@@ -5357,14 +5626,11 @@ static size_t lookfrom;         /* the dirt[] record the next look starts at */
 static int
 leased(int dir, const char *name, struct stat *st)
 {
-	int fd;
+	int fd = openreg(dir, name, st);
 
-	if (fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st->st_mode))
-		return -1;
-	fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	return fd < 0 && errno == EWOULDBLOCK;
+	return fd == -1 && errno == EWOULDBLOCK ? 1 : fd == -2 ? -1 : 0;
 }
 
 /* name in n, whose directory is open as src (and as dst in a local
@@ -5805,18 +6071,17 @@ mountschanged(void)
 /* ===== Events ===== */
 
 static void
-logevent(const struct node *n, const struct inotify_event *ev)
+logevent(const struct node *n, const struct ev *ev)
 {
 	char path[PATH_MAX], names[EVNAMES];
 
 	evnames(ev->mask, names);
-	if (relpath(n, ev->len ? ev->name : NULL, path, sizeof(path)) < 0)
+	if (relpath(n, ev->name, path, sizeof(path)) < 0)
 		strcpy(path, "(too long)");
-	logmsg(LOG_DEBUG, "event%s%s%s%s%s: /%s", names,
+	logmsg(LOG_DEBUG, "event%s%s%s%s: /%s", names,
 	    ev->mask & IN_ISDIR ? " IN_ISDIR" : "",
 	    ev->mask & IN_UNMOUNT ? " IN_UNMOUNT" : "",
-	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "",
-	    ev->mask & IN_Q_OVERFLOW ? " IN_Q_OVERFLOW" : "", path);
+	    ev->mask & IN_IGNORED ? " IN_IGNORED" : "", path);
 }
 
 /* the filesystem n is on was unmounted: wpath's holds the source, one
@@ -5845,7 +6110,7 @@ unmounted(struct node *n)
  * IN_MOVED_FROM, which then pairs with nothing more; NULL for any other
  * event, or an IN_MOVED_TO whose first was not kept */
 static struct pending *
-pairing(const struct inotify_event *ev)
+pairing(const struct ev *ev)
 {
 	static unsigned next;
 	struct pending *p;
@@ -5867,19 +6132,12 @@ pairing(const struct inotify_event *ev)
 }
 
 static void
-event(const struct inotify_event *ev)
+event(struct node *n, const struct ev *ev)
 {
 	const int isdir = ev->mask & IN_ISDIR;
-	struct node *n, *c;
+	struct node *c;
 	struct pending *p;
 
-	if (ev->mask & IN_Q_OVERFLOW) {
-		logmsg(LOG_WARNING, "inotify queue overflow: rescanning %s", conf.src);
-		rescanning = 1;
-		return;
-	}
-	if (!(n = lookup(ev->wd)))
-		return;
 	if (verbose)
 		logevent(n, ev);
 	if (ev->mask & IN_UNMOUNT) {
@@ -5893,7 +6151,7 @@ event(const struct inotify_event *ev)
 			drop(n, !(ev->mask & IN_IGNORED)); /* gone, or moved out */
 		return;
 	}
-	if (!ev->len) {
+	if (!ev->name) {
 		if (ev->mask & conf.emask)
 			mark(n, NULL, alldests());
 		return;
@@ -5916,34 +6174,157 @@ event(const struct inotify_event *ev)
 		mark(n, named(ev->name), alldests());
 }
 
+/* the queue of the watcher named overflowed: the tree is built anew */
 static void
-readevents(void)
+overflow(const char *watcher)
+{
+	logmsg(LOG_WARNING, "%s queue overflow: rescanning %s", watcher, conf.src);
+	rescanning = 1;
+}
+
+/* inotify's event at p, left bytes at most, to event(); its length, 0
+ * if it is cut short */
+static size_t
+inevent(const char *p, size_t left)
+{
+	const struct inotify_event *e = (const struct inotify_event *)(const void *)p;
+	struct node *n;
+
+	if (left < sizeof(*e) || left - sizeof(*e) < e->len)
+		return 0;
+	if (e->mask & IN_Q_OVERFLOW)
+		overflow("inotify");
+	else if ((n = lookup(e->wd, NULL)))
+		event(n, &(struct ev){ e->mask, e->cookie, e->len ? e->name : NULL });
+	return sizeof(*e) + e->len;
+}
+
+/* the event in fanotify's record r of rl bytes (DFID_NAME and its kin:
+ * a header, the fsid, the directory's handle, the entry's name), as mask
+ * and cookie, to event() as inotify's would be, if its handle is held:
+ * "." names the directory itself, whose deletion ends its watch
+ * (IN_IGNORED); a self event of another entry is passed over, as inotify
+ * has none. fanotify merges a file's events while they wait, in no
+ * order: a close may come with writes made after it, or before writes
+ * made before it (merged into its creation). So a file is held back only
+ * if it is open for writing when its event is read, and is looked at
+ * again CLOSECHECK_MS later (STILLOPEN), as the writer that closed it
+ * may not have let go yet (the kernel queues the event first); else
+ * its events are those of a closed file */
+static void
+fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
+{
+	unsigned char key[KEYMAX];
+	const char *name = (const char *)r + 20;
+	struct node *n;
+	uint32_t hl;
+	int32_t type, fsid[2];
+	int i;
+
+	if (rl < 24 || r[rl - 1]) /* a name, and NULs to the record's end */
+		return;
+	memcpy(fsid, r + 4, sizeof(fsid));
+	memcpy(&hl, r + 12, sizeof(hl));
+	memcpy(&type, r + 16, sizeof(type));
+	if (hl > KEYMAX - 3 || hl >= rl - 20u || (uint32_t)type > 255)
+		return;
+	for (i = 0; i < nfs && (!fss[i].marked || memcmp(fss[i].fsid, fsid, sizeof(fsid))); i++)
+		;
+	key[0] = hl;
+	key[1] = i;
+	key[2] = type;
+	memcpy(key + 3, name, hl);
+	if (i == nfs || !(n = lookup(keyhash(key), key)))
+		return;
+	fanhit = 1;
+	name = strcmp(name += hl, ".") ? name : NULL;
+	if (!name && mask & IN_DELETE_SELF)
+		mask |= IN_IGNORED;
+	else if (name)
+		mask &= ~(IN_DELETE_SELF | IN_MOVE_SELF);
+	if (name && conf.wsettle && !(mask & IN_ISDIR) &&
+	    mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE))
+		mask = writing(n, name) ? (mask & ~IN_CLOSE_WRITE) | STILLOPEN :
+		    mask | IN_CLOSE_WRITE;
+	if (mask & ~IN_ISDIR)
+		event(n, &(struct ev){ mask, cookie, name });
+}
+
+/* fanotify's event at p, left bytes at most, to event() through its
+ * records (fanto()): a rename's two, old and new, as the halves of one,
+ * paired by a cookie of our own; its length, 0 if it is cut short */
+static size_t
+fanevent(const char *p, size_t left)
+{
+	static uint32_t cookie;
+	struct fanotify_event_metadata m;
+	const unsigned char *r, *end;
+	uint32_t mask;
+	uint16_t rl;
+
+	if (left < sizeof(m))
+		return 0;
+	memcpy(&m, p, sizeof(m));
+	if (m.event_len > left || m.metadata_len < sizeof(m) || m.event_len < m.metadata_len)
+		return 0;
+	if (m.fd >= 0)
+		close(m.fd);
+	if (m.mask & FAN_Q_OVERFLOW)
+		overflow("fanotify");
+	if (m.mask & FAN_RENAME && !++cookie)
+		cookie++;
+	end = (const unsigned char *)p + m.event_len;
+	for (r = (const unsigned char *)p + m.metadata_len; r + 4 <= end; r += rl) {
+		memcpy(&rl, r + 2, sizeof(rl));
+		if (rl < 4 || rl > end - r)
+			break;
+		mask = *r == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ? IN_MOVED_FROM :
+		    *r == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME ? IN_MOVED_TO :
+		    *r == FAN_EVENT_INFO_TYPE_DFID_NAME ? m.mask & IN_ALL_EVENTS : 0;
+		if (mask)
+			fanto(r, rl, mask | (m.mask & IN_ISDIR), m.mask & FAN_RENAME ? cookie : 0);
+	}
+	return m.event_len;
+}
+
+/* what the watcher open as fd has to say, EVREADS reads at most */
+static void
+readevents(int fd)
 {
 	static union {
 		struct inotify_event ev;
+		struct fanotify_event_metadata m;
 		char buf[EVBUF];
 	} u;
-	const struct inotify_event *ev;
 	const char *p;
 	ssize_t n;
+	size_t k;
 	int i;
 
 	for (i = 0; i < EVREADS && !rescanning; i++) {
-		if ((n = read(ifd, u.buf, sizeof(u.buf))) <= 0) {
+		if ((n = read(fd, u.buf, sizeof(u.buf))) <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				logmsg(LOG_ERR, "reading inotify events: %s", strerror(errno));
+				logmsg(LOG_ERR, "reading events: %s", strerror(errno));
 				rescanning = 1;
 			}
 			return;
 		}
-		for (p = u.buf; p + sizeof(*ev) <= u.buf + n && !rescanning;
-		    p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(const void *)p;
-			if (p + sizeof(*ev) + ev->len > u.buf + n)
+		for (p = u.buf; p < u.buf + n && !rescanning; p += k)
+			if (!(k = (fd == ffd ? fanevent : inevent)(p, u.buf + n - p)))
 				break;
-			event(ev);
-		}
 	}
+}
+
+/* fanotify's events, read as inotify's; where none of them was in the
+ * tree, the next are read FANWAIT_MS later, so that a flood elsewhere on
+ * a filesystem (a log, a build, a local destination's rsync) is read in
+ * batches, not an event a wake-up */
+static void
+fanread(void)
+{
+	fanhit = 0;
+	readevents(ffd);
+	fanat = fanhit ? 0 : now() + FANWAIT_MS;
 }
 
 /* ===== Status ===== */
@@ -5977,7 +6358,7 @@ state(const struct dest *d)
 static char *
 status(size_t *len)
 {
-	size_t size = 256 + strlen(conf.src) + strlen(heldwhy), n, i;
+	size_t size = 384 + strlen(conf.src) + strlen(heldwhy), n, i;
 	const struct dest *d;
 	char *s;
 
@@ -5986,9 +6367,10 @@ status(size_t *len)
 	if (!(s = malloc(size)))
 		return NULL;
 	n = fmt(s, size, "pid=%d\nwpath=%s\nsource=%s\nsource_reason=%s\n"
-	    "watched=%zu\nall_watched=%s\ndestinations=%d\n", (int)getpid(),
-	    conf.src, *heldwhy ? "held" : "ok", heldwhy, nnodes,
-	    degraded ? "no" : "yes", ndests);
+	    "watcher=%s\nwatcher_reason=%s\nwatched=%zu\nall_watched=%s\n"
+	    "destinations=%d\n", (int)getpid(), conf.src, *heldwhy ? "held" : "ok",
+	    heldwhy, watchers[ffd >= 0 ? WFANOTIFY : WINOTIFY], ffd >= 0 ? "" : fanwhy,
+	    nnodes, degraded ? "no" : "yes", ndests);
 	for (i = 0; i < (size_t)ndests; i++) {
 		d = &dests[i];
 		n += fmt(s + n, size - n, "dest%zu=%s\ndest%zu_state=%s\n"
@@ -6384,6 +6766,7 @@ quit(void)
 	stopat = now() + TERMWAIT_MS;
 	stopsig = SIGTERM;
 	closefd(&ifd);
+	closefd(&ffd);
 	logmsg(LOG_INFO, n ? "exiting after %d running syncs" : "exiting", n);
 }
 
@@ -6571,8 +6954,12 @@ deadlines(int fire)
 	for (k = nunclosed; k-- > 0;)
 		if (due(unclosed[k].since + conf.wsettle, fire, t, &next))
 			overdue(k);
+		else if (unclosed[k].check && due(unclosed[k].check, fire, t, &next))
+			recheck(k);
 	if (children(0) && due(jamat, fire, t, &next))
 		unjam();
+	if (fanat && due(fanat, fire, t, &next))
+		fanat = 0;
 	if (on && mountsat && due(mountsat, fire, t, &next)) {
 		mountsat = 0;
 		mountschanged();
@@ -6614,7 +7001,7 @@ timeout(void)
 static void
 loop(void)
 {
-	struct pollfd pfd[3 + 3 * MAXDESTS];
+	struct pollfd pfd[4 + 3 * MAXDESTS];
 	int owner[LEN(pfd)], n, i, k;
 	struct dest *d;
 
@@ -6625,12 +7012,14 @@ loop(void)
 		startdue();
 		if (quitting && !children(1))
 			return;
-		/* poll() passes over an fd below 0: no inotify while exiting,
-		 * no mountinfo without /proc */
+		/* poll() passes over an fd below 0: no watcher while
+		 * exiting, no fanotify where inotify watches alone, no
+		 * mountinfo without /proc */
 		n = 0;
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = ifd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = mfd, .events = POLLPRI };
+		pfd[n++] = (struct pollfd){ .fd = fanat ? -1 : ffd, .events = POLLIN };
 		for (i = 0; i < ndests; i++) {
 			for (k = 0; k < 3; k++) {
 				if (dests[i].fd[k] < 0)
@@ -6642,7 +7031,7 @@ loop(void)
 		}
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
 			die(1, "poll:");
-		for (i = 3; i < n; i++) {
+		for (i = 4; i < n; i++) {
 			d = &dests[owner[i] / 3];
 			k = owner[i] % 3;
 			if (!pfd[i].revents || d->fd[k] != pfd[i].fd)
@@ -6653,7 +7042,12 @@ loop(void)
 				feed(d);
 		}
 		if (ifd >= 0 && pfd[1].fd == ifd && pfd[1].revents)
-			readevents();
+			readevents(ifd);
+		/* while fanotify waits (fanread()), a signal reads it first:
+		 * a reload must not drop what it holds */
+		if (ffd >= 0 && ((pfd[3].fd == ffd && pfd[3].revents) ||
+		    (fanat && pfd[0].revents)))
+			fanread();
 		if (mfd >= 0 && pfd[2].revents && !mountsat)
 			mountsat = now() + MOUNTWAIT_MS;
 		if (pfd[0].revents)
@@ -6735,6 +7129,7 @@ setup(int detach)
 	int k;
 
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGIO, SIG_IGN); /* a lease of writing()'s broken */
 	sigemptyset(&set);
 	for (i = 0; i < LEN(sigs); i++)
 		sigaddset(&set, sigs[i]);
@@ -6744,6 +7139,8 @@ setup(int detach)
 	begin();
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
+	if (conf.watcher == WFANOTIFY && ffd < 0 && !*heldwhy)
+		die(1, "watcher = fanotify: %s", fanwhy);
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
 		for (k = 0; k < ndests; k++) {
@@ -6763,9 +7160,12 @@ setup(int detach)
 	/* after -d: their warnings are no error of the start */
 	watchmounts();
 	probejail();
+	fansaid = *heldwhy ? 2 : ffd >= 0;
 	if (!*heldwhy)
-		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s",
-		    nnodes, conf.src, ndests, ndests > 1 ? "s" : "");
+		logmsg(LOG_INFO, "watching %zu directories in %s with %s%s%s, %d "
+		    "destination%s", nnodes, conf.src, ffd >= 0 ? "fanotify" :
+		    "inotify (", ffd >= 0 ? "" : fanwhy, ffd >= 0 ? "" : ")",
+		    ndests, ndests > 1 ? "s" : "");
 }
 
 /* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
@@ -6888,6 +7288,9 @@ main(int argc, char *argv[])
 	getconf(argc, argv, &detach, &check);
 	if (check) {
 		printconf(&conf);
+		fanstart();
+		out("# watcher: %s%s%s\n", ffd >= 0 ? "fanotify" : "inotify (",
+		    ffd >= 0 ? "" : fanwhy, ffd >= 0 ? "" : ")");
 		return 0;
 	}
 	/* lockfile, not the key, which a reload frees */

@@ -187,15 +187,15 @@ testpaths(void)
 	char buf[PATH_MAX];
 
 	conf.wpath = "/w";
-	r = newnode(NULL, "", 1);
-	a = newnode(r, "a", 2);
-	b = newnode(a, "b c", 3);
+	r = newnode(NULL, "", 1, NULL);
+	a = newnode(r, "a", 2, NULL);
+	b = newnode(a, "b c", 3, NULL);
 	check(relpath(r, NULL, buf, sizeof(buf)) == 0 && !strcmp(buf, ""), "relpath root", buf);
 	check(relpath(b, NULL, buf, sizeof(buf)) == 5 && !strcmp(buf, "a/b c"), "relpath", buf);
 	check(relpath(r, "x", buf, sizeof(buf)) == 1 && !strcmp(buf, "x"), "relpath name", buf);
 	check(fullpath(r, NULL, buf) > 0 && !strcmp(buf, "/w"), "fullpath root", buf);
 	check(fullpath(b, "f", buf) > 0 && !strcmp(buf, "/w/a/b c/f"), "fullpath", buf);
-	check(lookup(3) == b && lookup(4) == NULL, "lookup", "3");
+	check(lookup(3, NULL) == b && lookup(4, NULL) == NULL, "lookup", "3");
 	check(!relink(b, r, "a longer name") && findchild(r, "a longer name") == b &&
 	    !findchild(a, "b c"), "relink", b->name);
 	check(relpath(b, NULL, buf, sizeof(buf)) > 0 && !strcmp(buf, "a longer name"), "relinked", buf);
@@ -203,6 +203,46 @@ testpaths(void)
 	    kindof("h:x") == SHELL && kindof("u@h:/x") == SHELL &&
 	    kindof("h::m") == DAEMON && kindof("rsync://h/m") == DAEMON, "kindof", "");
 	conf.wpath = NULL;
+}
+
+/* fanotify's nodes, found by their keys (a handle of 8, 12 or 64 bytes
+ * after a name of any length), not by a key one byte off or of another
+ * filesystem; a node renamed keeps its key, and one dropped leaves its
+ * room, key and all, to the next of its size */
+static void
+testkeys(void)
+{
+	static const char *names[] = { "", "a", "seven77", "a name of some length" };
+	unsigned char k[4][KEYMAX], odd[KEYMAX];
+	struct node *n[4], *r;
+	size_t i, j;
+
+	r = newnode(NULL, "", 7, NULL);
+	for (i = 0; i < 4; i++) {
+		k[i][0] = i == 3 ? 64 : 8 + 4 * (i & 1);
+		k[i][1] = i & 1;
+		k[i][2] = 1;
+		for (j = 0; j < k[i][0]; j++)
+			k[i][3 + j] = (unsigned char)(i * 31 + j);
+		n[i] = newnode(r, names[i], 0, k[i]);
+		check(n[i] && n[i]->wd < 0 && nodesize(n[i]) >= sizeof(*n[i]) +
+		    strlen(names[i]) + 1 + KEYLEN(k[i]), "keyed node", names[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		check(lookup(keyhash(k[i]), k[i]) == n[i], "lookup by key", names[i]);
+		memcpy(odd, k[i], KEYMAX);
+		odd[3 + k[i][0] - 1] ^= 1;
+		check(!lookup(keyhash(odd), odd), "a key one byte off", names[i]);
+		odd[3 + k[i][0] - 1] ^= 1;
+		odd[1] ^= 1;
+		check(!lookup(keyhash(odd), odd), "a key of another filesystem", names[i]);
+	}
+	check(!relink(n[2], n[1], "renamed") && lookup(keyhash(k[2]), k[2]) == n[2] &&
+	    !memcmp(nodekey(n[2]), k[2], KEYLEN(k[2])), "a renamed node keeps its key", "");
+	drop(n[3], 0);
+	check(!lookup(keyhash(k[3]), k[3]), "a dropped node is not found", "");
+	check(newnode(r, names[3], 0, k[3]) == n[3], "its room goes to the next of its size", "");
+	drop(r, 0);
 }
 
 /* the paths a move may name at the other end */
@@ -236,12 +276,12 @@ testlongpaths(void)
 	conf.wpath = "/tmp/inosync-test.abcdef/srcxx"; /* 30 bytes */
 	memset(name, 'n', 251);
 	name[251] = '\0';
-	deep = newnode(NULL, "", 100);
+	deep = newnode(NULL, "", 100, NULL);
 	for (i = 0; i < 16; i++)
-		deep = newnode(deep, name, 101 + i);
+		deep = newnode(deep, name, 101 + i, NULL);
 	for (i = 1; i < 80; i++) {
 		name[i] = '\0';
-		n = newnode(deep, name, 200 + i);
+		n = newnode(deep, name, 200 + i, NULL);
 		want = 30 + 252 * 16 + 1 + i;
 		memset(b.after, 'c', sizeof(b.after));
 		len = fullpath(n, NULL, b.buf);
@@ -432,10 +472,10 @@ testpending(void)
 	for (i = 0; i < ndests; i++)
 		dests[i] = (struct dest){ .bit = 1u << i, .fd = { -1, -1, -1 } };
 	conf.emask = IN_ALL_EVENTS;
-	top = newnode(NULL, "", 300);
-	a = newnode(top, "a", 301);
-	b = newnode(top, "b", 302);
-	c = newnode(a, "c", 303);
+	top = newnode(NULL, "", 300, NULL);
+	a = newnode(top, "a", 301, NULL);
+	b = newnode(top, "b", 302, NULL);
+	c = newnode(a, "c", 303, NULL);
 	mark(a, "x", 3);
 	check(pendingok() && dests[0].pending == 1, "pending", "after a mark");
 	mark(a, "y", 1);
@@ -586,6 +626,7 @@ main(void)
 	testnoplace();
 	testquote();
 	testpaths();
+	testkeys();
 	testplain();
 	testlongpaths();
 	testfmt();
