@@ -265,7 +265,17 @@ mkconf() {
 		# last, so that the lines keep their numbers; /proc/uptime
 		# for timed_rsync
 		case "$*" in *rjail*) ;; *) printf 'rjail = %s\n' "$T" /proc/uptime ;; esac
+		case "$*" in *watcher*) ;; *) echo "watcher = ${WATCHER:-auto}" ;; esac
 	} > "$_mc_f"
+}
+
+# need_fanotify: skip unless the daemon can watch $T with fanotify (root,
+# a kernel with it, a filesystem that takes its mark)
+need_fanotify() {
+	mkdir -p "$T/.fan"
+	printf 'wpath = %s\nrnodes = h::m\nwatcher = fanotify\n' "$T/.fan" > "$T/.fan.conf"
+	_nf=$("$INOSYNC" -t -c "$T/.fan.conf" 2>&1 | sed -n 's/^# watcher: //p')
+	[ "$_nf" = fanotify ] || skip "no fanotify here: ${_nf:-inosync -t did not say}"
 }
 
 # boot [LINE...]: counting rsync, $T/src (with a file .boot if it is

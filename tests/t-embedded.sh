@@ -174,6 +174,7 @@ t_bare_root_detached_with_stdio_closed_keeps_syncing() {
 }
 
 t_small_watch_limit_is_named_and_unwatched_changes_still_arrive() {
+	WATCHER=inotify # it counts inotify's watches
 	unshare -U -r sh -c 'echo 8192 > /proc/sys/user/max_inotify_watches' 2> /dev/null ||
 		skip "no user namespace with its own inotify watch limit (Linux 5.11+)"
 	mkdir src
@@ -276,6 +277,7 @@ short_tree() {
 # directory again. (The periodic rescan that does that unasked is
 # t_small_watch_limit_...'s.)
 t_short_of_address_space_is_said_and_every_change_arrives() {
+	WATCHER=inotify # it counts inotify's watches
 	short_tree
 	least_as 128 1048576 holds_all || fail "inosync cannot watch $NDIRS directories even with 1 GiB"
 	need=$LEAST_OK low=$LEAST_BAD

@@ -349,6 +349,7 @@ t_filesystem_mounted_over_a_watched_directory_is_synced() {
 }
 
 t_unmount_inside_wpath_is_logged_by_name() {
+	WATCHER=inotify # whose IN_UNMOUNT it logs
 	mkdir -p src/sub
 	mount_tmpfs "$T/src/sub" 8m
 	counting_rsync
