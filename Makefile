@@ -123,6 +123,8 @@ fuzz: tests/fuzz.c inosync.c config.h
 # the suite against an ASan and UBSan build (dynamic: the sanitizers need
 # their runtime). Any report fails it, also one from a process whose exit
 # status no test looks at. TEST_FILES picks test files, as for tests/run.
+# One pass, under auto's watcher (fanotify as root): the inotify pass is
+# make test's, and the cross suites', where qemu has no fanotify.
 ASANCC = gcc
 inosync.asan: inosync.c config.h
 	$(ASANCC) -std=c99 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -g -O1 \
@@ -133,7 +135,7 @@ check-asan: inosync.asan tests/unit tests/match tests/fuzz
 	rm -rf sanitizer-logs && mkdir sanitizer-logs
 	ASAN_OPTIONS=detect_leaks=1:exitcode=99:log_path=$$PWD/sanitizer-logs/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$$PWD/sanitizer-logs/ubsan \
-	INOSYNC=$$PWD/inosync.asan tests/run; rc=$$?; \
+	TEST_WATCHERS=auto INOSYNC=$$PWD/inosync.asan tests/run; rc=$$?; \
 	for f in sanitizer-logs/*; do [ -s "$$f" ] || continue; \
 		echo "check-asan: report in $$f:"; cat "$$f"; rc=1; done; \
 	exit $$rc

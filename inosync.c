@@ -2895,8 +2895,8 @@ static int fansaid = -1;        /* which watcher the log said, 1: fanotify;
                                  * -1: none before start-up's, 2: none */
 
 /* the filesystem dev, met at the directory open as fd (path, for the
- * log), marked or left to inotify: its index in fss[], -1 if it is not
- * kept apart from those before (no room, or an fsid not its own) */
+ * log), marked or left to inotify (one whose fsid another has, as events
+ * name filesystems by it): its index in fss[], -1 if there is no room */
 static int
 fsof(int fd, dev_t dev, const char *path)
 {
@@ -2911,11 +2911,12 @@ fsof(int fd, dev_t dev, const char *path)
 		return -1;
 	*f = (struct fs){ dev, { 0, 0 }, 0 };
 	memcpy(f->fsid, &sf.f_fsid, sizeof(f->fsid));
-	for (i = 0; i < nfs; i++)
-		if (!memcmp(fss[i].fsid, f->fsid, sizeof(f->fsid)))
-			return -1;
-	while (!(f->marked = !fanotify_mark(ffd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-	    fanmask, fd, ".")) && errno == EINVAL && fanmask & FAN_RENAME) {
+	for (i = 0; i < nfs && memcmp(fss[i].fsid, f->fsid, sizeof(f->fsid)); i++)
+		;
+	errno = EEXIST; /* an fsid not its own: a copied image's, say */
+	while (i == nfs && !(f->marked = !fanotify_mark(ffd, FAN_MARK_ADD |
+	    FAN_MARK_FILESYSTEM, fanmask, fd, ".")) && errno == EINVAL &&
+	    fanmask & FAN_RENAME) {
 		fanmask ^= FAN_RENAME | IN_MOVE;
 		logmsg(LOG_WARNING, "this kernel's fanotify has no FAN_RENAME "
 		    "(Linux 5.17): a move is sent as any change");

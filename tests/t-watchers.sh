@@ -1,0 +1,163 @@
+# shellcheck shell=sh disable=SC2154 # T, INOSYNC... come from lib.sh
+# The watchers: fanotify (one mark a filesystem) where it can be had, and
+# inotify where it cannot, on filesystems of the tests' own (tmpfs, a
+# loop-mounted ext4 image, overlayfs).
+
+# ext4_image DIR SIZE: a fresh ext4 image of SIZE (truncate's) mounted at
+# DIR, unmounted by the runner
+ext4_image() {
+	command -v mkfs.ext4 > /dev/null || skip "no mkfs.ext4 (e2fsprogs)"
+	truncate -s "$2" "$T/.img.${1##*/}" || fail "cannot make an image"
+	mkfs.ext4 -q -F "$T/.img.${1##*/}" 2> /dev/null || skip "mkfs.ext4 failed"
+	mkdir -p "$1"
+	mount -o loop "$T/.img.${1##*/}" "$1" 2> /dev/null || skip "cannot loop-mount an image here"
+	echo "$1" >> "$T/.mounts"
+}
+
+# overlay DIR: an overlayfs mounted at DIR (its layers in $T/.ovl)
+overlay() {
+	mkdir -p "$T/.ovl/lower" "$T/.ovl/upper" "$T/.ovl/work" "$1"
+	mount -t overlay overlay -o "lowerdir=$T/.ovl/lower,upperdir=$T/.ovl/upper,workdir=$T/.ovl/work" \
+		"$1" 2> /dev/null || skip "cannot mount an overlayfs here"
+	echo "$1" >> "$T/.mounts"
+}
+
+# full_syncs: how many rsyncs ran without a list (full syncs)
+full_syncs() {
+	grep -vc -- --files-from "$T/runs"
+}
+
+# A tree larger than the inotify watch limit is watched whole: 30,000
+# directories with fs.inotify.max_user_watches at 1,000 while the daemon
+# starts (restored once it has), every one watched without an inotify
+# watch, and a change in the deepest arrives within edelay and one rsync,
+# owing no full sync
+t_fanotify_watches_a_tree_far_past_the_inotify_watch_limit() {
+	mount_tmpfs "$T/src" 256m
+	need_fanotify
+	mkdirs src 29990
+	mkdir -p src/z/y/x/w/v/u/t/s/r/q
+	echo deep > src/z/y/x/w/v/u/t/s/r/q/f
+	sysctl_set /proc/sys/fs/inotify/max_user_watches 1000
+	boot "statusfile = $T/status" "watcher = fanotify"
+	sysctl_restore /proc/sys/fs/inotify/max_user_watches
+	n=$(find src -type d | wc -l)
+	[ "$(statusval status watched)" = "$n" ] || fail "$(statusval status watched) of $n directories watched"
+	[ "$(statusval status all_watched)" = yes ] || fail "the statusfile says not all are watched"
+	[ "$(statusval status watcher)" = fanotify ] || fail "the statusfile names $(statusval status watcher)"
+	[ "$(watches)" = 0 ] || fail "$(watches) inotify watches held"
+	! log_has d "cannot watch" || fail "a directory was not watched: $(grep 'cannot watch' d.log)"
+	echo changed > src/z/y/x/w/v/u/t/s/r/q/f
+	now
+	t0=$NOW
+	wait_for 5 cmp -s src/z/y/x/w/v/u/t/s/r/q/f dst/z/y/x/w/v/u/t/s/r/q/f ||
+		fail "a change in the deepest directory did not arrive"
+	now
+	echo "arrived after $((NOW - t0))0 ms (edelay 200 ms)" >&2
+	[ "$(full_syncs)" = 1 ] || fail "$(full_syncs) full syncs, want the one at start"
+	[ "$(statusval status all_watched)" = yes ] || fail "not all watched after the change"
+	stop
+}
+
+# creates, writes, renames and deletes on an ext4 image and on a tmpfs are
+# mirrored, a renamed directory placed as a move, and a change elsewhere on
+# the same filesystem starts no rsync
+t_fanotify_mirrors_every_kind_of_change_on_ext4_and_tmpfs() {
+	for fs in ext4 tmpfs; do
+		rm -rf "$T/runs" "$T/dst"
+		mkdir -p "$T/$fs"
+		if [ $fs = ext4 ]; then ext4_image "$T/$fs" 64M; else mount_tmpfs "$T/$fs" 64m; fi
+		mkdir -p "$T/$fs/src/a/b" "$T/$fs/elsewhere" "$T/dst"
+		echo 1 > "$T/$fs/src/a/b/f"
+		boot "wpath = $T/$fs/src" "watcher = fanotify"
+		log_has d "with fanotify" || fail "$fs: not watched with fanotify"
+		r=$(runs)
+		i=0
+		while [ $i -lt 50 ]; do
+			echo $i > "$T/$fs/elsewhere/f$i"
+			i=$((i + 1))
+		done
+		rm "$T/$fs/elsewhere/f1"
+		observe 1
+		[ "$(runs)" = "$r" ] || fail "$fs: changes outside wpath started an rsync"
+		mkdir "$T/$fs/src/new"
+		echo 2 > "$T/$fs/src/new/g"
+		mv "$T/$fs/src/a" "$T/$fs/src/moved"
+		echo 3 > "$T/$fs/src/moved/b/h"
+		rm "$T/$fs/src/moved/b/f"
+		ln -s b "$T/$fs/src/moved/link"
+		chmod 700 "$T/$fs/src/new"
+		wait_for 10 same "$T/$fs/src" "$T/dst" || fail "$fs: not mirrored"
+		log_has d "move placed" || log_has d "moves placed" || fail "$fs: the renamed directory was not placed"
+		stop
+	done
+}
+
+# wpath on overlayfs (OpenWrt's root) takes no fanotify mark: auto watches
+# with inotify, says why in the log and the statusfile, and mirrors; a
+# forced fanotify is an error at start that names the reason
+t_overlayfs_falls_back_to_inotify_and_a_forced_fanotify_says_why() {
+	overlay "$T/src"
+	echo x > src/x
+	boot "statusfile = $T/status"
+	log_has d "with inotify (" || fail "the start-up line does not say inotify and why"
+	[ "$(statusval status watcher)" = inotify ] || fail "the statusfile names $(statusval status watcher)"
+	[ -n "$(statusval status watcher_reason)" ] || fail "the statusfile gives no reason"
+	mkdir src/d
+	echo y > src/d/y
+	wait_for 10 synced || fail "not mirrored with inotify"
+	stop
+	mkconf f.conf "watcher = fanotify"
+	timeout 10 "$INOSYNC" -c "$T/f.conf" > f.log 2>&1 && fail "a forced fanotify on overlayfs started"
+	grep -q "watcher = fanotify: " f.log || fail "no error naming the reason: $(cat f.log)"
+	"$INOSYNC" -t -c "$T/f.conf" | grep -q '^# watcher: inotify (' || fail "-t does not say inotify and why"
+}
+
+# a filesystem mounted inside wpath is marked when the walk meets it; one
+# that takes no mark (overlayfs) or whose fsid another has (a copied
+# image) is watched by inotify, said by its path, and changes on each
+# arrive; so do changes after one is unmounted
+t_a_filesystem_in_wpath_without_fanotify_is_watched_by_inotify() {
+	mount_tmpfs "$T/src" 64m
+	need_fanotify
+	ext4_image "$T/src/disk" 32M
+	# a copy of the image: the same UUID, so the same fsid, which events
+	# could not tell from the first's
+	cp "$T/.img.disk" "$T/.img.twin"
+	mkdir src/twin
+	mount -o loop "$T/.img.twin" src/twin || fail "cannot mount the copy"
+	echo "$T/src/twin" >> "$T/.mounts"
+	overlay "$T/src/ovl"
+	boot "watcher = fanotify"
+	wait_for 5 log_has d "fanotify cannot watch the filesystem at $T/src/ovl" ||
+		fail "the overlayfs inside wpath was not said"
+	log_has d "fanotify cannot watch the filesystem at $T/src/twin" ||
+		log_has d "fanotify cannot watch the filesystem at $T/src/disk" ||
+		fail "the filesystem with another's fsid was not said"
+	[ "$(watches)" -ge 2 ] || fail "$(watches) inotify watches for the overlayfs and the copy"
+	mkdir src/ovl/sub src/disk/sub src/twin/sub
+	echo 1 > src/ovl/sub/f
+	echo 2 > src/disk/sub/f
+	echo 5 > src/twin/sub/f
+	echo 3 > src/top
+	wait_for 10 synced || fail "changes on the three filesystems did not all arrive"
+	umount src/ovl
+	echo 4 > src/ovl/under
+	wait_for 10 synced || fail "a change where the overlayfs was did not arrive"
+	stop
+}
+
+# watcher = inotify is obeyed where fanotify could be had, and -t says
+# which watcher a config gets
+t_watcher_inotify_is_obeyed_and_t_says_which() {
+	mount_tmpfs "$T/src" 16m
+	need_fanotify
+	mkconf a.conf
+	"$INOSYNC" -t -c "$T/a.conf" | grep -qx '# watcher: fanotify' || fail "-t does not say fanotify"
+	boot "watcher = inotify" "statusfile = $T/status"
+	[ "$(statusval status watcher)" = inotify ] || fail "watcher = inotify not obeyed"
+	[ "$(statusval status watcher_reason)" = "watcher = inotify" ] ||
+		fail "reason: $(statusval status watcher_reason)"
+	[ "$(watches)" = 1 ] || fail "$(watches) inotify watches for one directory"
+	stop
+}
