@@ -1529,48 +1529,17 @@ setrjail(struct conf *c, const char *v, const char *where)
 	return 0;
 }
 
-/* rdelete's values, each at the index of its DELSEEN | DELFULL bits:
- * startup lets only full syncs delete, running only what is seen deleted */
-static const char *const rdeletes[] = { "no", "running", "startup", "yes" };
-
-/* watcher's values, at the index of theirs (WAUTO...) */
-static const char *const watchers[] = { "auto", "inotify", "fanotify" };
+/* the words a key of kind SWORD takes (keywords[max]), its int the index
+ * of the one given: rdelete's each at that of its DELSEEN | DELFULL bits
+ * (startup lets only full syncs delete, running only what is seen
+ * deleted), watcher's at that of theirs (WAUTO...) */
+static const char *const keywords[][5] = {
+	{ "no", "yes" },
+	{ "no", "running", "startup", "yes" },
+	{ "auto", "inotify", "fanotify" },
+};
+enum { WYESNO, WRDELETE, WWATCHER };    /* the rows */
 enum { WAUTO, WINOTIFY, WFANOTIFY };
-
-/* the index of v among the n words of tab, -1 if it is none */
-static int
-choice(const char *const *tab, int n, const char *v)
-{
-	while (n-- > 0)
-		if (!strcmp(v, tab[n]))
-			return n;
-	return -1;
-}
-
-static int
-setrdelete(struct conf *c, const char *v, const char *where)
-{
-	if ((c->rdelete = choice(rdeletes, LEN(rdeletes), v)) < 0)
-		return cerr(where, "rdelete %s is none of yes, no, startup, running", v);
-	return 0;
-}
-
-static int
-setwatcher(struct conf *c, const char *v, const char *where)
-{
-	if ((c->watcher = choice(watchers, LEN(watchers), v)) < 0)
-		return cerr(where, "watcher %s is none of auto, inotify, fanotify", v);
-	return 0;
-}
-
-static int
-setrinit(struct conf *c, const char *v, const char *where)
-{
-	if (strcmp(v, "yes") && strcmp(v, "no"))
-		return cerr(where, "rinit '%s': yes or no", v);
-	c->rinit = *v == 'y';
-	return 0;
-}
 
 static int
 setemask(struct conf *c, const char *v, const char *where)
@@ -1752,9 +1721,9 @@ enum {
 	PSTR,                   /* the string at off, or "# KEY (unset)" */
 	PNUM,                   /* the long at off */
 	PMS,                    /* the long at off, ms as seconds */
-	PYESNO,                 /* the int at off */
+	PWORD,                  /* the int at off, as a word of keywords[max] */
 	PWITH,                  /* with the key before it */
-	PWPATH, PNODES, PPATS, PEMASK, PRARGS, PRDELETE, PJAIL, PWATCHER /* their own */
+	PWPATH, PNODES, PPATS, PEMASK, PRARGS, PJAIL /* their own */
 };
 
 #define OFF(field) offsetof(struct conf, field)
@@ -1766,6 +1735,7 @@ enum {
 	SPROG,                  /* a program (setprog); max 1: it may come later */
 	SNUM,                   /* a whole number, 0 to max */
 	SMS,                    /* seconds with 3 decimals, 0 to max, as ms */
+	SWORD,                  /* one of keywords[max], as its index */
 };
 
 static const struct key {
@@ -1774,7 +1744,7 @@ static const struct key {
 	unsigned char list : 1; /* may be repeated */
 	unsigned char kind : 3; /* how it is set without set */
 	unsigned char print;    /* how -t prints it */
-	unsigned short off;     /* where its value is, for PSTR to PYESNO */
+	unsigned short off;     /* where its value is, for PSTR to PWORD */
 	unsigned max;
 } keys[] = {
 	{ "wpath", setwpath, 0, 0, PWPATH, 0, 0 },
@@ -1793,17 +1763,34 @@ static const struct key {
 	{ "rargs", setrargs, 0, 0, PRARGS, 0, 0 },
 	{ "rtimeout", NULL, 0, SNUM, PNUM, OFF(rtimeout), RTIMEOUT_MAX },
 	{ "efull", NULL, 0, SNUM, PNUM, OFF(efull), EFULL_MAX },
-	{ "rdelete", setrdelete, 0, 0, PRDELETE, 0, 0 },
+	{ "rdelete", NULL, 0, SWORD, PWORD, OFF(rdelete), WRDELETE },
 	{ "rprocs", NULL, 0, SNUM, PNUM, OFF(rprocs), MAXDESTS },
-	{ "rinit", setrinit, 0, 0, PYESNO, OFF(rinit), 0 },
+	{ "rinit", NULL, 0, SWORD, PWORD, OFF(rinit), WYESNO },
 	{ "rhook", NULL, 0, SPROG, PSTR, OFF(rhook), 0 },
 	{ "rjail", setrjail, 1, 0, PJAIL, 0, 0 },
 	{ "pidfile", NULL, 0, SPATH, PSTR, OFF(pidfile), 0 },
 	{ "statusfile", NULL, 0, SPATH, PSTR, OFF(statusfile), 0 },
 	{ "metricsfile", NULL, 0, SPATH, PSTR, OFF(metricsfile), 0 },
-	{ "watcher", setwatcher, 0, 0, PWATCHER, 0, 0 },
+	{ "watcher", NULL, 0, SWORD, PWORD, OFF(watcher), WWATCHER },
 };
 CHECK(keys_fit_seen, LEN(keys) <= sizeof(((struct conf *)0)->seen) * CHAR_BIT);
+
+/* key k, of kind SWORD, to v */
+static int
+setword(int *p, const struct key *k, const char *v, const char *where)
+{
+	const char *const *w = keywords[k->max];
+	char list[64];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; w[i]; i++)
+		if (!strcmp(v, w[i]))
+			return *p = i, 0;
+	for (i = 0; w[i]; i++)
+		n += fmt(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", w[i]);
+	return cerr(where, "%s %s is none of %s", k->name, v, list);
+}
 
 /* key k, which has no setter of its own, to v, as its kind says */
 static int
@@ -1812,6 +1799,8 @@ setplain(struct conf *c, const struct key *k, const char *v, const char *where)
 	void *p = (char *)c + k->off;
 
 	switch (k->kind) {
+	case SWORD:
+		return setword(p, k, v, where);
 	case SNUM:
 	case SMS:
 		return parsenum(v, k->kind == SMS ? 3 : 0, k->max, p, where);
@@ -2561,8 +2550,8 @@ printkey(const struct conf *c, const struct key *k)
 	case PMS:
 		printms(k->name, *(const long *)v);
 		break;
-	case PYESNO:
-		out("%s = %s\n", k->name, *(const int *)v ? "yes" : "no");
+	case PWORD:
+		out("%s = %s\n", k->name, keywords[k->max][*(const int *)v]);
 		break;
 	case PWPATH:
 		printstr(k->name, *c->wpath ? c->wpath : "/");
@@ -2582,12 +2571,6 @@ printkey(const struct conf *c, const struct key *k)
 		for (i = 0; i < c->nrargs; i++)
 			out(" %s", c->rargv[i]);
 		out("\n");
-		break;
-	case PRDELETE:
-		out("rdelete = %s\n", rdeletes[c->rdelete]);
-		break;
-	case PWATCHER:
-		out("watcher = %s\n", watchers[c->watcher]);
 		break;
 	case PJAIL:
 		if (!c->jail)
@@ -2968,18 +2951,21 @@ static void
 fanstart(void)
 {
 	unsigned char key[KEYMAX];
+	const char *why = "";
 	int ok = 0;
 
 	closefd(&ffd);
-	nfs = 0;
+	nfs = fanerr = 0;
 	fanmask = (wmask() & IN_ALL_EVENTS & ~IN_MOVE) | FAN_RENAME | FAN_ONDIR;
 	if (conf.watcher == WINOTIFY)
-		fmt(fanwhy, sizeof(fanwhy), "watcher = inotify");
+		why = "watcher = inotify";
 	else if ((ffd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
 	    FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY)) < 0)
-		fmt(fanwhy, sizeof(fanwhy), "fanotify_init: %s", strerror(errno));
+		why = "fanotify_init", fanerr = errno;
 	else if (!(ok = fankey(AT_FDCWD, conf.src, NULL, key) > 0))
-		fmt(fanwhy, sizeof(fanwhy), "wpath's filesystem: %s", strerror(fanerr));
+		why = "wpath's filesystem";
+	fmt(fanwhy, sizeof(fanwhy), "%s%s%s", why, fanerr ? ": " : "",
+	    fanerr ? strerror(fanerr) : "");
 	if (!ok)
 		closefd(&ffd);
 	if (fansaid >= 0 && fansaid != ok)
@@ -6370,7 +6356,7 @@ status(size_t *len)
 	n = fmt(s, size, "pid=%d\nwpath=%s\nsource=%s\nsource_reason=%s\n"
 	    "watcher=%s\nwatcher_reason=%s\nwatched=%zu\nall_watched=%s\n"
 	    "destinations=%d\n", (int)getpid(), conf.src, *heldwhy ? "held" : "ok",
-	    heldwhy, watchers[ffd >= 0 ? WFANOTIFY : WINOTIFY], ffd >= 0 ? "" : fanwhy,
+	    heldwhy, keywords[WWATCHER][ffd >= 0 ? WFANOTIFY : WINOTIFY], ffd >= 0 ? "" : fanwhy,
 	    nnodes, degraded ? "no" : "yes", ndests);
 	for (i = 0; i < (size_t)ndests; i++) {
 		d = &dests[i];
