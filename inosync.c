@@ -2896,7 +2896,6 @@ fsof(int fd, dev_t dev, const char *path)
 	memcpy(f->fsid, &sf.f_fsid, sizeof(f->fsid));
 	for (i = 0; i < nfs && memcmp(fss[i].fsid, f->fsid, sizeof(f->fsid)); i++)
 		;
-	errno = EEXIST; /* an fsid not its own: a copied image's, say */
 	while (i == nfs && !(f->marked = !fanotify_mark(ffd, FAN_MARK_ADD |
 	    FAN_MARK_FILESYSTEM, fanmask, fd, ".")) && errno == EINVAL &&
 	    fanmask & FAN_RENAME) {
@@ -2904,7 +2903,7 @@ fsof(int fd, dev_t dev, const char *path)
 		logmsg(LOG_WARNING, "this kernel's fanotify has no FAN_RENAME "
 		    "(Linux 5.17): a move is sent as any change");
 	}
-	fanerr = errno;
+	fanerr = i < nfs ? EXDEV : errno; /* EXDEV: an fsid not its own */
 	if (!f->marked && path)
 		logmsg(LOG_WARNING, "fanotify cannot watch the filesystem at %s "
 		    "(%s): inotify watches it", path, strerror(fanerr));
@@ -6202,7 +6201,8 @@ static void
 fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 {
 	unsigned char key[KEYMAX];
-	const char *name = (const char *)r + 20;
+	const unsigned char *h = r + 20; /* the handle, then the name */
+	const char *name;
 	struct node *n;
 	uint32_t hl;
 	int32_t type, fsid[2];
@@ -6220,11 +6220,11 @@ fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 	key[0] = hl;
 	key[1] = i;
 	key[2] = type;
-	memcpy(key + 3, name, hl);
+	memcpy(key + 3, h, hl);
 	if (i == nfs || !(n = lookup(keyhash(key), key)))
 		return;
 	fanhit = 1;
-	name = strcmp(name += hl, ".") ? name : NULL;
+	name = strcmp((const char *)h + hl, ".") ? (const char *)h + hl : NULL;
 	if (!name && mask & IN_DELETE_SELF)
 		mask |= IN_IGNORED;
 	else if (name)
@@ -6254,9 +6254,7 @@ fanevent(const char *p, size_t left)
 	memcpy(&m, p, sizeof(m));
 	if (m.event_len > left || m.metadata_len < sizeof(m) || m.event_len < m.metadata_len)
 		return 0;
-	if (m.fd >= 0)
-		close(m.fd);
-	if (m.mask & FAN_Q_OVERFLOW)
+	if (m.mask & FAN_Q_OVERFLOW) /* m.fd is FAN_NOFD: handles, not fds */
 		overflow("fanotify");
 	if (m.mask & FAN_RENAME && !++cookie)
 		cookie++;
