@@ -3804,7 +3804,9 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 }
 
 /* n's file name is open for writing now: a read lease, which the kernel
- * refuses while it is, cannot be had (a brief one: its close ends it) */
+ * refuses while it is, cannot be had (a brief one: its close ends it).
+ * Only whether to hold it back hangs on it, so the file at n's path is
+ * looked at, whatever directory a rename has put there since */
 static int
 writing(const struct node *n, const char *name)
 {
@@ -3815,7 +3817,7 @@ writing(const struct node *n, const char *name)
 
 	if (fullpath(n, name, path) < 0 || (dir = opendirof(path, &base)) < 0)
 		return 0;
-	if (ours(dir, n) && (fd = openreg(dir, base, &st)) >= 0)
+	if ((fd = openreg(dir, base, &st)) >= 0)
 		w = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
 	closefd(&fd);
 	close(dir);
@@ -6300,16 +6302,23 @@ readevents(int fd)
 	}
 }
 
-/* fanotify's events, read as inotify's; where none of them was in the
- * tree, the next are read FANWAIT_MS later, so that a flood elsewhere on
- * a filesystem (a log, a build, a local destination's rsync) is read in
- * batches, not an event a wake-up */
+/* fanotify's events, read as inotify's. Where none of them was in the
+ * tree, and none of the last ones either, read less than FANWAIT_MS
+ * before, the next are read FANWAIT_MS later: a flood elsewhere on a
+ * filesystem (a log, a build, a local destination's rsync) is read in
+ * batches, not an event a wake-up, and a change in the tree after a
+ * lone event elsewhere is not held up */
 static void
 fanread(void)
 {
+	static int64_t missed;  /* when the last read found none in the tree */
+	int64_t t;
+
 	fanhit = 0;
 	readevents(ffd);
-	fanat = fanhit ? 0 : now() + FANWAIT_MS;
+	t = now();
+	fanat = !fanhit && t - missed < FANWAIT_MS ? t + FANWAIT_MS : 0;
+	missed = fanhit ? 0 : t;
 }
 
 /* ===== Status ===== */
