@@ -2874,8 +2874,6 @@ static int fanerr;              /* why the last key was not made */
 static char fanwhy[96];         /* why fanotify is not had, if it is not */
 static int64_t fanat;           /* fanotify is read from then on, 0: now */
 static int fanhit;              /* an event read since was in the tree */
-static int fansaid = -1;        /* which watcher the log said, 1: fanotify;
-                                 * -1: none before start-up's, 2: none */
 
 /* the filesystem dev, met at the directory open as fd (path, for the
  * log), marked or left to inotify (one whose fsid another has, as events
@@ -2943,9 +2941,26 @@ fankey(int at, const char *name, const char *path, unsigned char *key)
 	return k;
 }
 
+/* a filesystem met before is mounted at rel in wpath now: the same
+ * device mounted again (a USB stick plugged in again) is a superblock
+ * the old mark did not outlive, yet the same dev to fsof() */
+static int
+fanmet(const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int i = nfs;
+
+	if (ffd >= 0 && fmt(path, sizeof(path), "%s%s", conf.src, rel) <
+	    (int)sizeof(path) && !lstat(path, &st))
+		for (i = 0; i < nfs && fss[i].dev != st.st_dev; i++)
+			;
+	return i < nfs;
+}
+
 /* fanotify for the tree, where watcher lets it and wpath's filesystem
- * takes a mark; else inotify alone, and fanwhy says why. Said if it is
- * not what start-up or the last change said */
+ * takes a mark; else inotify alone, and fanwhy says why (the start-up
+ * line, -t and the status) */
 static void
 fanstart(void)
 {
@@ -2967,10 +2982,6 @@ fanstart(void)
 	    fanerr ? strerror(fanerr) : "");
 	if (!ok)
 		closefd(&ffd);
-	if (fansaid >= 0 && fansaid != ok)
-		logmsg(LOG_INFO, "watching with %s%s", ok ? "fanotify" :
-		    "inotify: ", ok ? "" : fanwhy);
-	fansaid = fansaid < 0 ? fansaid : ok;
 }
 
 /* ===== The watch tree ===== */
@@ -6045,9 +6056,14 @@ mountschanged(void)
 		return;
 	}
 	looksource();
-	for (k = 0; k < len && !*heldwhy; k += strlen(now + k) + 1)
-		if (!inlist(mounts, mountslen, now + k))
+	for (k = 0; k < len && !*heldwhy; k += strlen(now + k) + 1) {
+		if (inlist(mounts, mountslen, now + k))
+			continue;
+		if (fanmet(strchr(now + k, ' ') + 1))
+			rescanning = 1; /* every filesystem marked anew */
+		else
 			remount(strchr(now + k, ' ') + 1);
+	}
 	for (k = 0; k < mountslen && !*heldwhy; k += strlen(mounts + k) + 1)
 		if (!inlist(now, len, mounts + k))
 			remount(strchr(mounts + k, ' ') + 1);
@@ -6297,7 +6313,8 @@ readevents(int fd)
 			return;
 		}
 		for (p = u.buf; p < u.buf + n && !rescanning; p += k)
-			if (!(k = (fd == ffd ? fanevent : inevent)(p, u.buf + n - p)))
+			if (!(k = fd == ffd ? fanevent(p, u.buf + n - p) :
+			    inevent(p, u.buf + n - p)))
 				break;
 	}
 }
@@ -7154,12 +7171,10 @@ setup(int detach)
 	/* after -d: their warnings are no error of the start */
 	watchmounts();
 	probejail();
-	fansaid = *heldwhy ? 2 : ffd >= 0;
 	if (!*heldwhy)
-		logmsg(LOG_INFO, "watching %zu directories in %s with %s%s%s, %d "
-		    "destination%s", nnodes, conf.src, ffd >= 0 ? "fanotify" :
-		    "inotify (", ffd >= 0 ? "" : fanwhy, ffd >= 0 ? "" : ")",
-		    ndests, ndests > 1 ? "s" : "");
+		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s, "
+		    "with %s%s", nnodes, conf.src, ndests, ndests > 1 ? "s" : "",
+		    ffd >= 0 ? "fanotify" : "inotify: ", ffd >= 0 ? "" : fanwhy);
 }
 
 /* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
@@ -7283,8 +7298,8 @@ main(int argc, char *argv[])
 	if (check) {
 		printconf(&conf);
 		fanstart();
-		out("# watcher: %s%s%s\n", ffd >= 0 ? "fanotify" : "inotify (",
-		    ffd >= 0 ? "" : fanwhy, ffd >= 0 ? "" : ")");
+		out("# watcher: %s%s\n", ffd >= 0 ? "fanotify" : "inotify: ",
+		    ffd >= 0 ? "" : fanwhy);
 		return 0;
 	}
 	/* lockfile, not the key, which a reload frees */

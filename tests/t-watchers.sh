@@ -100,7 +100,7 @@ t_overlayfs_falls_back_to_inotify_and_a_forced_fanotify_says_why() {
 	overlay "$T/src"
 	echo x > src/x
 	boot "statusfile = $T/status"
-	log_has d "with inotify (" || fail "the start-up line does not say inotify and why"
+	log_has d "with inotify: " || fail "the start-up line does not say inotify and why"
 	[ "$(statusval status watcher)" = inotify ] || fail "the statusfile names $(statusval status watcher)"
 	[ -n "$(statusval status watcher_reason)" ] || fail "the statusfile gives no reason"
 	mkdir src/d
@@ -110,7 +110,7 @@ t_overlayfs_falls_back_to_inotify_and_a_forced_fanotify_says_why() {
 	mkconf f.conf "watcher = fanotify"
 	timeout 10 "$INOSYNC" -c "$T/f.conf" > f.log 2>&1 && fail "a forced fanotify on overlayfs started"
 	grep -q "watcher = fanotify: " f.log || fail "no error naming the reason: $(cat f.log)"
-	"$INOSYNC" -t -c "$T/f.conf" | grep -q '^# watcher: inotify (' || fail "-t does not say inotify and why"
+	"$INOSYNC" -t -c "$T/f.conf" | grep -q '^# watcher: inotify: ' || fail "-t does not say inotify and why"
 }
 
 # a filesystem mounted inside wpath is marked when the walk meets it; one
@@ -159,5 +159,25 @@ t_watcher_inotify_is_obeyed_and_t_says_which() {
 	[ "$(statusval status watcher_reason)" = "watcher = inotify" ] ||
 		fail "reason: $(statusval status watcher_reason)"
 	[ "$(watches)" = 1 ] || fail "$(watches) inotify watches for one directory"
+	stop
+}
+
+# the same filesystem unmounted and mounted again inside wpath (a USB
+# stick plugged in again) is a new superblock with the old one's device:
+# it is marked anew, and what is written there arrives
+t_a_filesystem_mounted_again_in_wpath_is_watched_again() {
+	mount_tmpfs "$T/src" 64m
+	need_fanotify
+	ext4_image "$T/src/stick" 32M
+	echo 1 > src/stick/a
+	boot "watcher = fanotify"
+	umount src/stick
+	wait_for 10 synced || fail "the unmount was not mirrored"
+	mount -o loop "$T/.img.stick" src/stick || fail "cannot mount the image again"
+	wait_for 10 synced || fail "the mount again was not mirrored"
+	echo 2 > src/stick/b
+	mkdir src/stick/sub
+	echo 3 > src/stick/sub/c
+	wait_for 10 synced || fail "changes on the filesystem mounted again did not arrive"
 	stop
 }
