@@ -147,8 +147,8 @@ t_a_filesystem_in_wpath_without_fanotify_is_watched_by_inotify() {
 	stop
 }
 
-# watcher = inotify is obeyed where fanotify could be had, and -t says
-# which watcher a config gets
+# watcher = inotify is obeyed where fanotify could be had; -t says which
+# watcher a config gets, SIGUSR2 which one watches
 t_watcher_inotify_is_obeyed_and_t_says_which() {
 	mount_tmpfs "$T/src" 16m
 	need_fanotify
@@ -159,6 +159,8 @@ t_watcher_inotify_is_obeyed_and_t_says_which() {
 	[ "$(statusval status watcher_reason)" = "watcher = inotify" ] ||
 		fail "reason: $(statusval status watcher_reason)"
 	[ "$(watches)" = 1 ] || fail "$(watches) inotify watches for one directory"
+	kill -USR2 "$PID"
+	wait_for 5 log_has d "status: watcher=inotify" || fail "SIGUSR2 does not say the watcher"
 	stop
 }
 
