@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/sysmacros.h> /* major, minor */
 #include <sys/un.h>
 #include <sys/vfs.h> /* fstatfs */
 #include <sys/wait.h>
@@ -2871,7 +2872,9 @@ static struct fs {              /* a filesystem in wpath the walk met */
 static int nfs;
 static uint64_t fanmask;        /* what each mark asks for */
 static int fanerr;              /* why the last key was not made */
-static char fanwhy[96];         /* why fanotify is not had, if it is not */
+static char watching[112];      /* "fanotify", or "inotify: " and why
+                                 * not fanotify (WHYAT on) */
+#define WHYAT 9
 static int64_t fanat;           /* fanotify is read from then on, 0: now */
 static int fanhit;              /* an event read since was in the tree */
 
@@ -2898,13 +2901,13 @@ fsof(int fd, dev_t dev, const char *path)
 	    FAN_MARK_FILESYSTEM, fanmask, fd, ".")) && errno == EINVAL &&
 	    fanmask & FAN_RENAME) {
 		fanmask ^= FAN_RENAME | IN_MOVE;
-		logmsg(LOG_WARNING, "this kernel's fanotify has no FAN_RENAME "
-		    "(Linux 5.17): a move is sent as any change");
+		logmsg(LOG_WARNING, "fanotify without FAN_RENAME (Linux 5.17): "
+		    "moves go as new entries");
 	}
 	fanerr = i < nfs ? EXDEV : errno; /* EXDEV: an fsid not its own */
 	if (!f->marked && path)
-		logmsg(LOG_WARNING, "fanotify cannot watch the filesystem at %s "
-		    "(%s): inotify watches it", path, strerror(fanerr));
+		logmsg(LOG_WARNING, "fanotify cannot watch %s (%s): inotify "
+		    "does", path, strerror(fanerr));
 	return nfs++;
 }
 
@@ -2941,25 +2944,28 @@ fankey(int at, const char *name, const char *path, unsigned char *key)
 	return k;
 }
 
-/* a filesystem met before is mounted at rel in wpath now: the same
- * device mounted again (a USB stick plugged in again) is a superblock
- * the old mark did not outlive, yet the same dev to fsof() */
+/* a filesystem marked has lost its mark: its superblock went (the
+ * fanotify fd's fdinfo lists a mark a superblock, by its kernel dev), so
+ * one mounted again (wpath's own, or a USB stick in it), with the same
+ * dev to fsof(), is to be marked anew, with every other (a rescan) */
 static int
-fanmet(const char *rel)
+fangone(void)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	int i = nfs;
+	char b[FSMAX * 80 + 256], name[32], mark[32];
+	int i, k = 0;
 
-	if (ffd >= 0 && fmt(path, sizeof(path), "%s%s", conf.src, rel) <
-	    (int)sizeof(path) && !lstat(path, &st))
-		for (i = 0; i < nfs && fss[i].dev != st.st_dev; i++)
-			;
-	return i < nfs;
+	fmt(name, sizeof(name), "fdinfo/%d", ffd);
+	if (ffd < 0 || procread("self", name, b, sizeof(b), 0) <= 0)
+		return 0;
+	for (i = 0; i < nfs && !k; i++) {
+		fmt(mark, sizeof(mark), "sdev:%x ", major(fss[i].dev) << 20 | minor(fss[i].dev));
+		k = fss[i].marked && !has(b, mark, 0);
+	}
+	return k;
 }
 
 /* fanotify for the tree, where watcher lets it and wpath's filesystem
- * takes a mark; else inotify alone, and fanwhy says why (the start-up
+ * takes a mark; else inotify alone, and watching says why (the start-up
  * line, -t and the status) */
 static void
 fanstart(void)
@@ -2978,8 +2984,8 @@ fanstart(void)
 		why = "fanotify_init", fanerr = errno;
 	else if (!(ok = fankey(AT_FDCWD, conf.src, NULL, key) > 0))
 		why = "wpath's filesystem";
-	fmt(fanwhy, sizeof(fanwhy), "%s%s%s", why, fanerr ? ": " : "",
-	    fanerr ? strerror(fanerr) : "");
+	fmt(watching, sizeof(watching), ok ? "fanotify" : "inotify: %s%s%s", why,
+	    fanerr ? ": " : "", fanerr ? strerror(fanerr) : "");
 	if (!ok)
 		closefd(&ffd);
 }
@@ -3355,7 +3361,7 @@ watch(struct node *dir, const char *name, int at)
 	if (!k)
 		wd = inotify_add_watch(ifd, at >= 0 && !noproc ? via : path, wmask());
 	if (k < 0 || (!k && wd < 0)) {
-		if (dir && errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+		if (dir && errno != ENOENT && errno != ENOTDIR)
 			unwatched(path, errno);
 		return NULL; /* the root's callers say why */
 	}
@@ -6056,14 +6062,10 @@ mountschanged(void)
 		return;
 	}
 	looksource();
-	for (k = 0; k < len && !*heldwhy; k += strlen(now + k) + 1) {
-		if (inlist(mounts, mountslen, now + k))
-			continue;
-		if (fanmet(strchr(now + k, ' ') + 1))
-			rescanning = 1; /* every filesystem marked anew */
-		else
+	rescanning |= fangone();
+	for (k = 0; k < len && !*heldwhy; k += strlen(now + k) + 1)
+		if (!inlist(mounts, mountslen, now + k))
 			remount(strchr(now + k, ' ') + 1);
-	}
 	for (k = 0; k < mountslen && !*heldwhy; k += strlen(mounts + k) + 1)
 		if (!inlist(now, len, mounts + k))
 			remount(strchr(mounts + k, ' ') + 1);
@@ -6214,8 +6216,9 @@ inevent(const char *p, size_t left)
  * if it is open for writing when its event is read, and is looked at
  * again CLOSECHECK_MS later (STILLOPEN), as the writer that closed it
  * may not have let go yet (the kernel queues the event first); else
- * its events are those of a closed file */
-static void
+ * its events are those of a closed file. Returns the directory an
+ * IN_MOVED_FROM moved, if it is watched */
+static struct node *
 fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 {
 	unsigned char key[KEYMAX];
@@ -6227,12 +6230,12 @@ fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 	int i;
 
 	if (rl < 24 || r[rl - 1]) /* a name, and NULs to the record's end */
-		return;
+		return NULL;
 	memcpy(fsid, r + 4, sizeof(fsid));
 	memcpy(&hl, r + 12, sizeof(hl));
 	memcpy(&type, r + 16, sizeof(type));
 	if (hl > KEYMAX - 3 || hl >= rl - 20u || (uint32_t)type > 255)
-		return;
+		return NULL;
 	for (i = 0; i < nfs && (!fss[i].marked || memcmp(fss[i].fsid, fsid, sizeof(fsid))); i++)
 		;
 	key[0] = hl;
@@ -6240,7 +6243,7 @@ fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 	key[2] = type;
 	memcpy(key + 3, h, hl);
 	if (i == nfs || !(n = lookup(keyhash(key), key)))
-		return;
+		return NULL;
 	fanhit = 1;
 	name = strcmp((const char *)h + hl, ".") ? (const char *)h + hl : NULL;
 	if (!name && mask & IN_DELETE_SELF)
@@ -6253,17 +6256,23 @@ fanto(const unsigned char *r, uint16_t rl, uint32_t mask, uint32_t cookie)
 		    mask | IN_CLOSE_WRITE;
 	if (mask & ~IN_ISDIR)
 		event(n, &(struct ev){ mask, cookie, name });
+	return mask & IN_MOVED_FROM && mask & IN_ISDIR ? findchild(n, name) : NULL;
 }
 
 /* fanotify's event at p, left bytes at most, to event() through its
  * records (fanto()): a rename's two, old and new, as the halves of one,
- * paired by a cookie of our own; its length, 0 if it is cut short */
+ * paired by a cookie of our own. A directory the rename took out of the
+ * tree (or into an excluded name) goes with it, as IN_MOVE_SELF would
+ * take it under inotify: fanotify may have merged that self event into
+ * an earlier one of the directory (a chmod), read before the rename.
+ * Its length, 0 if it is cut short */
 static size_t
 fanevent(const char *p, size_t left)
 {
 	static uint32_t cookie;
 	struct fanotify_event_metadata m;
 	const unsigned char *r, *end;
+	struct node *out = NULL, *c;
 	uint32_t mask;
 	uint16_t rl;
 
@@ -6284,9 +6293,12 @@ fanevent(const char *p, size_t left)
 		mask = *r == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ? IN_MOVED_FROM :
 		    *r == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME ? IN_MOVED_TO :
 		    *r == FAN_EVENT_INFO_TYPE_DFID_NAME ? m.mask & IN_ALL_EVENTS : 0;
-		if (mask)
-			fanto(r, rl, mask | (m.mask & IN_ISDIR), m.mask & FAN_RENAME ? cookie : 0);
+		if (mask && (c = fanto(r, rl, mask | (m.mask & IN_ISDIR),
+		    m.mask & FAN_RENAME ? cookie : 0)))
+			out = c;
 	}
+	if (out && out->moved && m.mask & FAN_RENAME)
+		drop(out, 1);
 	return m.event_len;
 }
 
@@ -6380,7 +6392,7 @@ status(size_t *len)
 	n = fmt(s, size, "pid=%d\nwpath=%s\nsource=%s\nsource_reason=%s\n"
 	    "watcher=%s\nwatcher_reason=%s\nwatched=%zu\nall_watched=%s\n"
 	    "destinations=%d\n", (int)getpid(), conf.src, *heldwhy ? "held" : "ok",
-	    heldwhy, keywords[WWATCHER][ffd >= 0 ? WFANOTIFY : WINOTIFY], ffd >= 0 ? "" : fanwhy,
+	    heldwhy, ffd >= 0 ? "fanotify" : "inotify", ffd >= 0 ? "" : watching + WHYAT,
 	    nnodes, degraded ? "no" : "yes", ndests);
 	for (i = 0; i < (size_t)ndests; i++) {
 		d = &dests[i];
@@ -7151,7 +7163,7 @@ setup(int detach)
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
 	if (conf.watcher == WFANOTIFY && ffd < 0 && !*heldwhy)
-		die(1, "watcher = fanotify: %s", fanwhy);
+		die(1, "watcher = fanotify: %s", watching + WHYAT);
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
 		for (k = 0; k < ndests; k++) {
@@ -7173,8 +7185,7 @@ setup(int detach)
 	probejail();
 	if (!*heldwhy)
 		logmsg(LOG_INFO, "watching %zu directories in %s, %d destination%s, "
-		    "with %s%s", nnodes, conf.src, ndests, ndests > 1 ? "s" : "",
-		    ffd >= 0 ? "fanotify" : "inotify: ", ffd >= 0 ? "" : fanwhy);
+		    "with %s", nnodes, conf.src, ndests, ndests > 1 ? "s" : "", watching);
 }
 
 /* getopt(3) for the options in opts ("-dv", "-e5", "-e 5", "--"), the
@@ -7298,8 +7309,7 @@ main(int argc, char *argv[])
 	if (check) {
 		printconf(&conf);
 		fanstart();
-		out("# watcher: %s%s\n", ffd >= 0 ? "fanotify" : "inotify: ",
-		    ffd >= 0 ? "" : fanwhy);
+		out("# watcher: %s\n", watching);
 		return 0;
 	}
 	/* lockfile, not the key, which a reload frees */

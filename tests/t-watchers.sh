@@ -22,6 +22,11 @@ overlay() {
 	echo "$1" >> "$T/.mounts"
 }
 
+# watched_are N: the statusfile says N directories are watched
+watched_are() {
+	[ "$(statusval "$T/status" watched)" = "$1" ]
+}
+
 # full_syncs: how many rsyncs ran without a list (full syncs)
 full_syncs() {
 	grep -vc -- --files-from "$T/runs"
@@ -129,10 +134,10 @@ t_a_filesystem_in_wpath_without_fanotify_is_watched_by_inotify() {
 	echo "$T/src/twin" >> "$T/.mounts"
 	overlay "$T/src/ovl"
 	boot "watcher = fanotify"
-	wait_for 5 log_has d "fanotify cannot watch the filesystem at $T/src/ovl" ||
+	wait_for 5 log_has d "fanotify cannot watch $T/src/ovl" ||
 		fail "the overlayfs inside wpath was not said"
-	log_has d "fanotify cannot watch the filesystem at $T/src/twin" ||
-		log_has d "fanotify cannot watch the filesystem at $T/src/disk" ||
+	log_has d "fanotify cannot watch $T/src/twin" ||
+		log_has d "fanotify cannot watch $T/src/disk" ||
 		fail "the filesystem with another's fsid was not said"
 	[ "$(watches)" -ge 2 ] || fail "$(watches) inotify watches for the overlayfs and the copy"
 	mkdir src/ovl/sub src/disk/sub src/twin/sub
@@ -181,5 +186,52 @@ t_a_filesystem_mounted_again_in_wpath_is_watched_again() {
 	mkdir src/stick/sub
 	echo 3 > src/stick/sub/c
 	wait_for 10 synced || fail "changes on the filesystem mounted again did not arrive"
+	stop
+}
+
+# wpath's own filesystem unmounted and mounted again at once (an fsck
+# cycle, an automounter): fanotify has no unmount event and wpath looks
+# the same as before, but the old superblock took its mark along; the
+# mark is found gone, every filesystem is marked anew, and what is
+# written after it arrives
+t_wpath_mounted_again_at_once_is_watched_again() {
+	need_fanotify
+	ext4_image "$T/m" 32M
+	mkdir "$T/m/src"
+	echo 0 > "$T/m/src/zero"
+	boot "wpath = $T/m/src" "watcher = fanotify"
+	umount "$T/m" && mount -o loop "$T/.img.m" "$T/m" || fail "cannot mount the image again"
+	echo b > "$T/m/src/b"
+	mkdir "$T/m/src/sub"
+	echo c > "$T/m/src/sub/c"
+	wait_for 10 same "$T/m/src" "$T/dst" || fail "changes after the mount again did not arrive"
+	stop
+}
+
+# a user's directory chmodded and moved out of wpath by one process: its
+# self events merge, and the one that says it moved may come before the
+# rename; the directory still leaves the tree, and what is done in it
+# outside is no change of wpath's
+t_a_directory_moved_out_leaves_the_tree_whatever_fanotify_merged() {
+	need_fanotify
+	command -v setpriv > /dev/null || skip "no setpriv (util-linux)"
+	mkdir -p src/u/d/sub out
+	echo 1 > src/u/d/f
+	chmod 755 "$T" src
+	chown -R nobody src/u out
+	boot "watcher = fanotify" "statusfile = $T/status"
+	kill -STOP "$PID" # so that the two events wait, and merge
+	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e \
+		'chmod 0700, $ARGV[0] or die; rename $ARGV[0], $ARGV[1] or die' \
+		"$T/src/u/d" "$T/out/x" || fail "the user could not move the directory out"
+	kill -CONT "$PID"
+	wait_for 10 synced || fail "the move out was not mirrored"
+	wait_for 5 watched_are 2 ||
+		fail "$(statusval status watched) directories watched, want wpath and u"
+	r=$(runs)
+	setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \
+		'echo hi > "$1/new"; mkdir "$1/sub/z"' sh "$T/out/x"
+	observe 1
+	[ "$(runs)" = "$r" ] || fail "changes outside wpath started a sync"
 	stop
 }
