@@ -2,14 +2,17 @@
 
 /*
  * inosync mirrors one directory tree (wpath) to one or more destinations
- * (rnodes) in near real time: inotify tells it what changed, rsync copies
- * it. Root runs it, and acts only on what it saw, whatever a user who may
- * write in wpath swaps in.
+ * (rnodes) in near real time: fanotify (a mark a filesystem) or inotify
+ * (a watch a directory) tells it what changed, rsync copies it. Root runs
+ * it, and acts only on what it saw, whatever a user who may write in
+ * wpath swaps in.
  *
- * An event's way: poll() wakes on the inotify fd, readevents() hands each
- * record to event(), which passes over what is excluded and marks the
- * directory it happened in as owed, one bit per destination (mark(): a
- * thousand events there are one mark, its changed names kept while few).
+ * An event's way: poll() wakes on the fanotify or inotify fd,
+ * readevents() hands each record, as inotify's, to event() (fanotify's
+ * through fanto(), which passes over a directory not in the tree), which
+ * passes over what is excluded and marks the directory it happened in as
+ * owed, one bit per destination (mark(): a thousand events there are one
+ * mark, its changed names kept while few).
  * The first mark arms a deadline edelay away; at it startdue() gives each
  * idle destination one rsync for all it owes (spawnsync()), the names or
  * directories NUL-separated on its stdin (--files-from=-); reap() logs its
@@ -25,10 +28,10 @@
  *
  * The sections, each using only those above it (one exception, declared
  * before drop()): Types and state; Memory; Helpers and log; Exclude
- * matcher; Config; Batching policy; The watch tree; Held writes; Moves;
- * The jail; ssh masters; rhook; Children; Mounts and the source guard;
- * Events; Status; The loop; Start-up and main. Start reading at main(),
- * at the bottom.
+ * matcher; Config; Batching policy; Watchers; The watch tree; Held
+ * writes; Moves; The jail; ssh masters; rhook; Children; Mounts and the
+ * source guard; Events; Status; The loop; Start-up and main. Start
+ * reading at main(), at the bottom.
  *
  * PLACEMENT RULE: a new feature gets a section of its own with its types,
  * state and functions, below what it uses and above the core that calls
