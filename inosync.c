@@ -1784,16 +1784,13 @@ static int
 setword(int *p, const struct key *k, const char *v, const char *where)
 {
 	const char *const *w = keywords[k->max];
-	char list[64];
-	size_t n = 0;
 	int i;
 
 	for (i = 0; w[i]; i++)
 		if (!strcmp(v, w[i]))
 			return *p = i, 0;
-	for (i = 0; w[i]; i++)
-		n += fmt(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", w[i]);
-	return cerr(where, "%s %s is none of %s", k->name, v, list);
+	return cerr(where, "%s %s is none of the words it takes (inosync(8))",
+	    k->name, v);
 }
 
 /* key k, which has no setter of its own, to v, as its kind says */
@@ -2904,8 +2901,7 @@ fsof(int fd, dev_t dev, const char *path)
 	    FAN_MARK_FILESYSTEM, fanmask, fd, ".")) && errno == EINVAL &&
 	    fanmask & FAN_RENAME) {
 		fanmask ^= FAN_RENAME | IN_MOVE;
-		logmsg(LOG_WARNING, "fanotify without FAN_RENAME (Linux 5.17): "
-		    "moves go as new entries");
+		logmsg(LOG_WARNING, "no FAN_RENAME (Linux 5.17): no move placed");
 	}
 	fanerr = i < nfs ? EXDEV : errno; /* EXDEV: an fsid not its own */
 	if (!f->marked && path)
@@ -3825,22 +3821,37 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 
 /* n's file name is open for writing now: a read lease, which the kernel
  * refuses while it is, cannot be had (a brief one: its close ends it).
- * Only whether to hold it back hangs on it, so the file at n's path is
- * looked at, whatever directory a rename has put there since */
+ * n is fanotify's, and reached by its handle (open_by_handle_at()) on
+ * the filesystem its path leads to: the directory the event was in,
+ * whatever a user swapped in on that path, in a few system calls however
+ * deep it is, where a walk of the path without following a symlink would
+ * take one a directory (a user's deep tree would make each event cost
+ * thousands) */
 static int
 writing(const struct node *n, const char *name)
 {
+	union {
+		struct file_handle h;
+		unsigned char b[sizeof(struct file_handle) + KEYMAX];
+	} u;
+	const unsigned char *key = nodekey(n);
 	char path[PATH_MAX];
-	const char *base;
 	struct stat st;
-	int dir, fd = -1, w = 0;
+	int dir = -1, fd = -1, w = 0;
 
-	if (fullpath(n, name, path) < 0 || (dir = opendirof(path, &base)) < 0)
-		return 0;
-	if ((fd = openreg(dir, base, &st)) >= 0)
+	if (n->wd >= 0)
+		return 0; /* inotify's: no merged close */
+	u.h.handle_bytes = key[0];
+	u.h.handle_type = key[2];
+	memcpy(u.h.f_handle, key + 3, key[0]);
+	if (fullpath(n, NULL, path) >= 0 &&
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		dir = open_by_handle_at(fd, &u.h, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	closefd(&fd);
+	if (dir >= 0 && (fd = openreg(dir, name, &st)) >= 0)
 		w = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
 	closefd(&fd);
-	close(dir);
+	closefd(&dir);
 	return w;
 }
 
@@ -6183,11 +6194,11 @@ event(struct node *n, const struct ev *ev)
 		mark(n, named(ev->name), alldests());
 }
 
-/* the queue of the watcher named overflowed: the tree is built anew */
+/* a watcher's queue overflowed: the tree is built anew */
 static void
-overflow(const char *watcher)
+overflow(void)
 {
-	logmsg(LOG_WARNING, "%s queue overflow: rescanning %s", watcher, conf.src);
+	logmsg(LOG_WARNING, "event queue overflow: rescanning %s", conf.src);
 	rescanning = 1;
 }
 
@@ -6202,7 +6213,7 @@ inevent(const char *p, size_t left)
 	if (left < sizeof(*e) || left - sizeof(*e) < e->len)
 		return 0;
 	if (e->mask & IN_Q_OVERFLOW)
-		overflow("inotify");
+		overflow();
 	else if ((n = lookup(e->wd, NULL)))
 		event(n, &(struct ev){ e->mask, e->cookie, e->len ? e->name : NULL });
 	return sizeof(*e) + e->len;
@@ -6282,12 +6293,11 @@ fanevent(const char *p, size_t left)
 	if (left < sizeof(m))
 		return 0;
 	memcpy(&m, p, sizeof(m));
-	if (m.event_len > left || m.metadata_len < sizeof(m) || m.event_len < m.metadata_len)
+	if (m.event_len > left || m.event_len < sizeof(m))
 		return 0;
 	if (m.mask & FAN_Q_OVERFLOW) /* m.fd is FAN_NOFD: handles, not fds */
-		overflow("fanotify");
-	if (m.mask & FAN_RENAME && !++cookie)
-		cookie++;
+		overflow();
+	cookie += !!(m.mask & FAN_RENAME); /* 0 once in 2^32: that move goes plainly */
 	end = (const unsigned char *)p + m.event_len;
 	for (r = (const unsigned char *)p + m.metadata_len; r + 4 <= end; r += rl) {
 		memcpy(&rl, r + 2, sizeof(rl));
@@ -6393,9 +6403,9 @@ status(size_t *len)
 	if (!(s = malloc(size)))
 		return NULL;
 	n = fmt(s, size, "pid=%d\nwpath=%s\nsource=%s\nsource_reason=%s\n"
-	    "watcher=%s\nwatcher_reason=%s\nwatched=%zu\nall_watched=%s\n"
+	    "watcher=%s\nwatched=%zu\nall_watched=%s\n"
 	    "destinations=%d\n", (int)getpid(), conf.src, *heldwhy ? "held" : "ok",
-	    heldwhy, ffd >= 0 ? "fanotify" : "inotify", ffd >= 0 ? "" : watching + WHYAT,
+	    heldwhy, ffd >= 0 ? "fanotify" : "inotify",
 	    nnodes, degraded ? "no" : "yes", ndests);
 	for (i = 0; i < (size_t)ndests; i++) {
 		d = &dests[i];
@@ -7166,7 +7176,7 @@ setup(int detach)
 	if (!root && !*heldwhy)
 		die(1, "cannot watch %s", conf.src);
 	if (conf.watcher == WFANOTIFY && ffd < 0 && !*heldwhy)
-		die(1, "watcher = fanotify: %s", watching + WHYAT);
+		die(1, "watcher = fanotify, but %s", watching);
 	/* only a source accepted now: one held is fully synced once back */
 	if (!conf.rinit && !*heldwhy) {
 		for (k = 0; k < ndests; k++) {

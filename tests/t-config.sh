@@ -595,7 +595,7 @@ t_rinit_is_yes_or_no() {
 	shows "rinit = no" "rinit = no"
 	shows "rinit = yes"
 	mkconf c.conf "rinit = false"
-	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "is none of no, yes"
+	conf_error "$T/c.conf" "$(lineof c.conf rinit)" "is none of the words it takes"
 }
 
 # a rexcludefrom file is held to the config's rules, as it may sit where

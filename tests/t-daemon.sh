@@ -218,7 +218,7 @@ t_event_queue_overflow_still_converges() {
 		echo $i > "src/new$i/f"
 	done
 	kill -CONT "$PID"
-	wait_for 10 log_has d "inotify queue overflow" || fail "the overflow was not said"
+	wait_for 10 log_has d "event queue overflow" || fail "the overflow was not said"
 	wait_for 30 synced || fail "lost changes after the queue overflowed"
 	calm 2 || fail "the daemon spins after the overflow"
 	# and the daemon still watches everything, new directories included
@@ -253,7 +253,7 @@ t_fanotify_queue_overflow_still_converges() {
 	mkdir src/new
 	echo new > src/new/f
 	kill -CONT "$PID"
-	wait_for 10 log_has d "fanotify queue overflow" || fail "the overflow was not said"
+	wait_for 10 log_has d "event queue overflow" || fail "the overflow was not said"
 	wait_for 30 synced || fail "lost changes after the queue overflowed"
 	# the mirror is on the same filesystem: its rsync's writes are
 	# events too, each passed over, until it ends
