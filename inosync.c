@@ -3850,6 +3850,8 @@ writing(const struct node *n, const char *name)
 	closefd(&fd);
 	if (dir >= 0 && (fd = openreg(dir, name, &st)) >= 0)
 		w = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
+	else
+		w = dir >= 0 && errno == ENOENT; /* renamed: held where it lands */
 	closefd(&fd);
 	closefd(&dir);
 	return w;

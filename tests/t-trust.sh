@@ -34,6 +34,11 @@ unleaked() {
 }
 
 # as_nobody CMD...: run CMD as the user nobody
+# LEASE: a perl sub, lease(FH), taking a write lease on FH, tried again
+# for 2 s while it cannot be had: under fanotify the daemon opens a file
+# a moment after each write to it, to see whether it is still written
+LEASE='sub lease { for my $t (1 .. 200) { return 1 if fcntl($_[0], 1024, 1); select(undef, undef, undef, 0.01) } die "F_SETLEASE: $!\n" }'
+
 as_nobody() {
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
 }
@@ -762,12 +767,12 @@ t_a_users_leases_hold_back_only_their_own_files() {
 	user_dir src/u
 	boot
 	# shellcheck disable=SC2016 # perl's variables
-	as_nobody perl -e '
+	as_nobody perl -e "$LEASE" -e '
 		use Fcntl; $SIG{IO} = "IGNORE"; chdir $ARGV[0] or die;
 		for my $i (1 .. 2) {
 			open(my $w, ">", "l$i") or die; print $w "x$i\n"; close $w;
 			sysopen(my $r, "l$i", O_RDONLY) or die;
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			lease($r); # F_WRLCK
 			push @h, $r;
 		}
 		$| = 1; print "leased\n";
@@ -823,7 +828,7 @@ lease_user() {
 	_lu_d=$1 _lu_n=$2
 	shift 2
 	# shellcheck disable=SC2016 # perl's variables
-	as_nobody perl -e '
+	as_nobody perl -e "$LEASE" -e '
 		use Fcntl; $SIG{IO} = "IGNORE"; chdir shift @ARGV or die;
 		my $n = shift @ARGV; my (@w, @h);
 		for my $i (1 .. $n) {
@@ -834,7 +839,7 @@ lease_user() {
 		for my $f (@ARGV) {
 			open(my $w, ">", $f) or die; print $w "$f\n"; close $w;
 			sysopen(my $r, $f, O_RDONLY) or die;
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			lease($r); # F_WRLCK
 			push @h, $r;
 		}
 		$| = 1; print "leased\n";
@@ -911,12 +916,12 @@ t_leases_placed_beforehand_cost_one_restart() {
 many_leases() {
 	# shellcheck disable=SC2016 # perl's variables
 	sh -c 'ulimit -n 8192 && exec "$@"' sh \
-	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e '
+	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e "$LEASE" -e '
 		use Fcntl; $SIG{IO} = "IGNORE"; chdir $ARGV[0] or die; my @h;
 		for my $i (1 .. $ARGV[1]) {
 			open(my $w, ">", "l$i") or die "l$i: $!\n"; print $w "x\n"; close $w;
 			sysopen(my $r, "l$i", O_RDONLY) or die "$!\n";
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			lease($r); # F_WRLCK
 			push @h, $r;
 		}
 		$| = 1; print "leased\n";
@@ -977,12 +982,12 @@ t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	wait_for 30 idle || fail "no end to their sync"
 	# shellcheck disable=SC2016 # perl's variables
 	sh -c 'ulimit -n 8192 && exec "$@"' sh \
-	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e '
+	setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e "$LEASE" -e '
 		use Fcntl; $SIG{IO} = "IGNORE"; my ($dst, $src, $k) = @ARGV; my @h;
 		chdir $dst or die "$!\n";
 		for my $i (1 .. $k) {
 			sysopen(my $r, "f$i", O_RDONLY) or die "f$i: $!\n";
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			lease($r); # F_WRLCK
 			push @h, $r;
 		}
 		chdir $src or die "$!\n";
@@ -1016,11 +1021,11 @@ lease_in_dest() {
 	wait_for 10 test -f "dst/u/l$_ld_n" || fail "the user's files never arrived"
 	wait_for 10 idle || fail "no end to their sync"
 	# shellcheck disable=SC2016 # perl's variables
-	as_nobody perl -e '
+	as_nobody perl -e "$LEASE" -e '
 		use Fcntl; $SIG{IO} = "IGNORE"; my @h;
 		for my $f (@ARGV) {
 			sysopen(my $r, $f, O_RDONLY) or die "$f: $!\n";
-			fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n"; # F_WRLCK
+			lease($r); # F_WRLCK
 			push @h, $r;
 		}
 		$| = 1; print "leased\n";
@@ -1061,11 +1066,11 @@ t_a_lease_in_the_destination_holds_back_no_file_of_another() {
 	boot
 	[ -d dst/tmp ] || fail "no dst/tmp"
 	# shellcheck disable=SC2016 # perl's variables
-	as_nobody perl -e '
+	as_nobody perl -e "$LEASE" -e '
 		use Fcntl; use Time::HiRes "time"; $SIG{IO} = "IGNORE"; my $f = $ARGV[0];
 		open(my $w, ">", $f) or die "$f: $!\n"; print $w "mine\n"; close $w;
 		sysopen(my $r, $f, O_RDONLY) or die;
-		fcntl($r, 1024, 1) or die "F_SETLEASE: $!\n";
+		lease($r);
 		$| = 1; print "leased\n";
 		my $b = 0; # 3 s into a break (the stopped rsync gone): a new lease
 		for (1 .. 3000) {

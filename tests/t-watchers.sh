@@ -68,6 +68,7 @@ t_fanotify_watches_a_tree_far_past_the_inotify_watch_limit() {
 # mirrored, a renamed directory placed as a move, and a change elsewhere on
 # the same filesystem starts no rsync
 t_fanotify_mirrors_every_kind_of_change_on_ext4_and_tmpfs() {
+	need_fanotify
 	for fs in ext4 tmpfs; do
 		rm -rf "$T/runs" "$T/dst"
 		mkdir -p "$T/$fs"
