@@ -192,15 +192,20 @@ t_daemon_works_with_stdio_closed() {
 	stop
 }
 
-t_event_queue_overflow_still_converges() {
-	WATCHER=inotify # whose queue a sysctl shortens
-	q=/proc/sys/fs/inotify/max_queued_events
+# hundred_dirs: src/d0 to src/d99
+hundred_dirs() {
 	mkdir src
 	i=0
 	while [ $i -lt 100 ]; do
 		mkdir "src/d$i"
 		i=$((i + 1))
 	done
+}
+
+t_event_queue_overflow_still_converges() {
+	WATCHER=inotify # whose queue a sysctl shortens
+	q=/proc/sys/fs/inotify/max_queued_events
+	hundred_dirs
 	# the queue size is fixed when the daemon calls inotify_init
 	sysctl_set $q 64
 	boot
@@ -233,12 +238,7 @@ t_event_queue_overflow_still_converges() {
 # so, and builds the tree anew
 t_fanotify_queue_overflow_still_converges() {
 	need_fanotify
-	mkdir src
-	i=0
-	while [ $i -lt 100 ]; do
-		mkdir "src/d$i"
-		i=$((i + 1))
-	done
+	hundred_dirs
 	boot "watcher = fanotify"
 	kill -STOP "$PID"
 	i=0
