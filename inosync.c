@@ -450,8 +450,8 @@ realloc(void *p, size_t n)
 /* ===== Helpers and log ===== */
 
 /* The formatting routines below take printf's formats, checked by the
- * compiler (PRINTF), but only this subset of them: %s %c %d %u with l,
- * ll or z, a zero-padded width, and %%. vfmt writes at most size bytes,
+ * compiler (PRINTF), but only this subset of them: %s %c %d %u %x with
+ * l, ll or z, a zero-padded width, and %%. vfmt writes at most size bytes,
  * NUL included, and returns the length the whole would have had. */
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 static int vfmt(char *, size_t, const char *, va_list) PRINTF(3, 0);
@@ -463,6 +463,8 @@ static int cerr(const char *, const char *, ...) PRINTF(2, 3);
 /* z is read as l: size_t is an unsigned long on every Linux ABI */
 CHECK(size_t_is_a_long, sizeof(size_t) == sizeof(long));
 
+static const char hexdigits[] = "0123456789abcdef";
+
 /* vsnprintf: stdio's would bring float formatting into a static binary
  * for nothing */
 static int
@@ -471,7 +473,7 @@ vfmt(char *buf, size_t size, const char *f, va_list ap)
 	char num[24], *s;
 	unsigned long long u;
 	size_t n = 0;
-	int width, lng, neg;
+	int width, lng, neg, base;
 
 	for (; *f; f++) {
 		if (*f != '%' || !*++f) {
@@ -490,16 +492,23 @@ vfmt(char *buf, size_t size, const char *f, va_list ap)
 				s = "(null)";
 		} else if (*f == 'c') {
 			*--s = (char)va_arg(ap, int);
-		} else if (*f == 'd' || *f == 'u') {
-			if (*f == 'd')
-				u = lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+		} else if (*f == 'd' || *f == 'u' || *f == 'x') {
+			base = *f == 'x' ? 16 : 10;
+			/* read as unsigned, a signed one too (the same
+			 * bits on every ABI), then sign-extended */
+			if (lng >= 2)
+				u = va_arg(ap, unsigned long long);
+			else if (lng)
+				u = va_arg(ap, unsigned long);
 			else
-				u = lng >= 2 ? va_arg(ap, unsigned long long) : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+				u = va_arg(ap, unsigned);
+			if (*f == 'd' && lng < 2)
+				u = lng ? (unsigned long long)(long)u : (unsigned long long)(int)u;
 			if ((neg = *f == 'd' && (long long)u < 0))
 				u = -u;
 			do
-				*--s = '0' + u % 10;
-			while ((u /= 10) || num + sizeof(num) - 1 - s < width);
+				*--s = hexdigits[u % base];
+			while ((u /= base) || num + sizeof(num) - 1 - s < width);
 			if (neg)
 				*--s = '-';
 		} else {
@@ -5593,7 +5602,6 @@ holdin(int dir, const char *name)
 static int
 holdstuck(const char *pid)
 {
-	static const char hex[] = "0123456789abcdef";
 	char b[PATH_MAX], p[64], *name;
 	const char *s = b, *dir = "", *h;
 	uint64_t a[3] = { 0, 0, 0 }; /* 64 bits: a 32-bit daemon may watch a 64-bit rsync */
@@ -5603,8 +5611,8 @@ holdstuck(const char *pid)
 		return 0;
 	a[0] = digits(b); /* "NR 0xARG1 0xARG2 ..." */
 	for (k = 1; k < 3 && (s = strchr(s, 'x')); k++)
-		for (s++; (h = memchr(hex, *s | 32, 16)); s++)
-			a[k] = a[k] * 16 + (h - hex);
+		for (s++; (h = memchr(hexdigits, *s | 32, 16)); s++)
+			a[k] = a[k] * 16 + (h - hexdigits);
 	if (a[0] != SYS_openat) { /* open() or creat(): the path first */
 		a[2] = a[1];
 		a[1] = (unsigned)AT_FDCWD;

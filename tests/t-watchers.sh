@@ -206,6 +206,27 @@ t_wpath_mounted_again_at_once_is_watched_again() {
 	stop
 }
 
+# a filesystem mounted and unmounted outside wpath (a container started,
+# a USB stick elsewhere) leaves wpath's marks as they were: no rescan,
+# no rsync, under both watchers
+t_a_mount_outside_wpath_starts_no_sync() {
+	for w in fanotify inotify; do
+		[ $w = inotify ] || need_fanotify
+		boot "watcher = $w"
+		r=$(runs)
+		for i in 1 2 3; do
+			mount_tmpfs "$T/elsewhere" 1M
+			umount "$T/elsewhere" || fail "cannot unmount $T/elsewhere"
+		done
+		observe 1
+		[ "$(runs)" = "$r" ] || fail "$w: $(($(runs) - r)) rsync runs for mounts outside wpath"
+		echo x > src/x
+		wait_for 5 synced || fail "$w: a change after the mounts did not arrive"
+		stop
+		rm -f runs
+	done
+}
+
 # a user's directory chmodded and moved out of wpath by one process: its
 # self events merge, and the one that says it moved may come before the
 # rename; the directory still leaves the tree, and what is done in it

@@ -325,6 +325,7 @@ testfmt(void)
 	FMT(80, "42 -42", "%zu %zd",
 	    (size_t)42, (ssize_t)-42);
 	FMT(80, "0042|007|x|str|%", "%04d|%03u|%c|%s|%%", 42, 7u, 'x', "str");
+	FMT(80, "fe00000 0 ffffffff 0ab", "%x %x %x %03x", 0xfe00000u, 0u, UINT_MAX, 0xabu);
 	n = fmt(b, sizeof(b), "<%s>", nul); /* libc's may crash */
 	check(n == 8 && !strcmp(b, "<(null)>"), "fmt of a NULL string", b);
 	FMT(80, "9223372036854775807", "%lld", (long long)INT64_MAX);
