@@ -110,9 +110,15 @@
 #endif
 
 /* ms fanotify is not read after events all outside the tree (the rest of
- * a filesystem), so that a flood there is read in batches */
+ * a filesystem), so that a flood there is read in batches: FANWAIT_MS
+ * at first, twice as long at each read that finds it going on, up to
+ * FANWAITMAX_MS (a change in the tree waits that long at most while it
+ * lasts) */
 #ifndef FANWAIT_MS
 #define FANWAIT_MS 10
+#endif
+#ifndef FANWAITMAX_MS
+#define FANWAITMAX_MS 80
 #endif
 
 /* filesystems (mounts) in wpath that fanotify keeps apart at most; a

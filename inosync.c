@@ -6355,21 +6355,25 @@ readevents(int fd)
 }
 
 /* fanotify's events, read as inotify's. Where none of them was in the
- * tree, and none of the last ones either, read less than FANWAIT_MS
- * before, the next are read FANWAIT_MS later: a flood elsewhere on a
- * filesystem (a log, a build, a local destination's rsync) is read in
- * batches, not an event a wake-up, and a change in the tree after a
- * lone event elsewhere is not held up */
+ * tree, and none of the last ones either, read at most FANWAIT_MS after
+ * the wait before them, the next are read later, after a wait twice the
+ * last (FANWAIT_MS at first, FANWAITMAX_MS at most): a flood elsewhere
+ * on a filesystem (a log, a build, a local destination's rsync) is read
+ * in batches for as long as it lasts, few wake-ups a second, and a change
+ * in the tree after a lone event elsewhere is not held up */
 static void
 fanread(void)
 {
 	static int64_t missed;  /* when the last read found none in the tree */
+	static int64_t wait;    /* before this read, 0: none */
 	int64_t t;
 
 	fanhit = 0;
 	readevents(ffd);
 	t = now();
-	fanat = !fanhit && t - missed < FANWAIT_MS ? t + FANWAIT_MS : 0;
+	wait = !fanhit && t - missed <= wait + FANWAIT_MS ?
+	    MIN(MAX(2 * wait, FANWAIT_MS), FANWAITMAX_MS) : 0;
+	fanat = wait ? t + wait : 0;
 	missed = fanhit ? 0 : t;
 }
 

@@ -99,6 +99,42 @@ t_fanotify_mirrors_every_kind_of_change_on_ext4_and_tmpfs() {
 	done
 }
 
+# wakes PID: how many times the process has slept and woken
+wakes() {
+	sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$1/status"
+}
+
+# a flood of new files elsewhere on wpath's filesystem is read in batches
+# (few wake-ups a second, however long it lasts, where one every 10 ms
+# or an event each had been), and a change in the tree during it arrives
+t_a_flood_beside_the_tree_is_read_in_batches() {
+	need_fanotify
+	mkdir -p src other
+	echo 1 > src/f
+	boot "watcher = fanotify"
+	r=$(runs)
+	touch flooding
+	# shellcheck disable=SC2016 # expanded by perl
+	perl -e 'for ($i = 0; -e $ARGV[1]; $i++) { open F, ">$ARGV[0]/f$i" or die;
+		close F; unlink "$ARGV[0]/f" . ($i - 100) if $i >= 100 }' \
+		"$T/other" "$T/flooding" &
+	f=$!
+	echo "$f" >> .pids
+	observe 1
+	w=$(wakes "$PID")
+	observe 2
+	w=$(($(wakes "$PID") - w))
+	kill -0 "$f" || fail "the flood ended before its time"
+	echo 2 > src/g
+	wait_for 10 synced || fail "a change in the tree during the flood did not arrive"
+	rm flooding
+	wait "$f"
+	echo "$w wake-ups in 2 s of the flood" >&2
+	[ "$w" -le $((2 * 30 * TEST_SCALE)) ] || fail "$w wake-ups in 2 s of a flood elsewhere"
+	[ "$(runs)" = $((r + 1)) ] || fail "$(($(runs) - r)) rsync runs, want one"
+	stop
+}
+
 # wpath on overlayfs (OpenWrt's root) takes no fanotify mark: auto watches
 # with inotify, says why in the log and the statusfile, and mirrors; a
 # forced fanotify is an error at start that names the reason
