@@ -52,7 +52,7 @@ EOD
 $writes << EOD
 EOD
 set terminal pngcairo size 1500,2000 font ",10"
-set output "results/latest.png"
+set output "bench/results/latest.png"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
