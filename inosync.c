@@ -6058,6 +6058,17 @@ remount(const char *rel)
 		newdir(p, name);
 }
 
+/* the mount table cannot be read (errno says why): it is not followed
+ * from then on, and the log says what that means */
+static void
+nomounts(void)
+{
+	logmsg(LOG_WARNING, "no /proc/self/mountinfo (%s): wpath is looked at "
+	    "every %d ms instead, and a mount in it seen only by a rescan",
+	    strerror(errno), HOLDCHECK_MS);
+	closefd(&mfd);
+}
+
 /* follow the mount table, or say once why not */
 static void
 watchmounts(void)
@@ -6065,10 +6076,7 @@ watchmounts(void)
 	mfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (mfd >= 0 && (mounts = listmounts(&mountslen)))
 		return;
-	logmsg(LOG_WARNING, "no /proc/self/mountinfo (%s): wpath is looked at "
-	    "every %d ms instead, and a filesystem mounted inside it is seen "
-	    "only by a rescan", strerror(errno), HOLDCHECK_MS);
-	closefd(&mfd);
+	nomounts();
 }
 
 /* the mount table changed: look at the source, and rescan each mount
@@ -6080,9 +6088,7 @@ mountschanged(void)
 	char *now;
 
 	if (!(now = listmounts(&len))) {
-		logmsg(LOG_ERR, "/proc/self/mountinfo: %s; wpath is looked at "
-		    "every %d ms instead", strerror(errno), HOLDCHECK_MS);
-		closefd(&mfd);
+		nomounts();
 		return;
 	}
 	looksource();
@@ -6325,8 +6331,9 @@ fanevent(const char *p, size_t left)
 	return m.event_len;
 }
 
-/* what the watcher open as fd has to say, EVREADS reads at most */
-static void
+/* what the watcher open as fd has to say, EVREADS reads at most: 1 if
+ * it may have more (it had still not run out) */
+static int
 readevents(int fd)
 {
 	static union {
@@ -6345,13 +6352,14 @@ readevents(int fd)
 				logmsg(LOG_ERR, "reading events: %s", strerror(errno));
 				rescanning = 1;
 			}
-			return;
+			return 0;
 		}
 		for (p = u.buf; p < u.buf + n && !rescanning; p += k)
 			if (!(k = fd == ffd ? fanevent(p, u.buf + n - p) :
 			    inevent(p, u.buf + n - p)))
 				break;
 	}
+	return 1;
 }
 
 /* fanotify's events, read as inotify's. Where none of them was in the
@@ -6360,18 +6368,22 @@ readevents(int fd)
  * last (FANWAIT_MS at first, FANWAITMAX_MS at most): a flood elsewhere
  * on a filesystem (a log, a build, a local destination's rsync) is read
  * in batches for as long as it lasts, few wake-ups a second, and a change
- * in the tree after a lone event elsewhere is not held up */
+ * in the tree after a lone event elsewhere is not held up. Reads that
+ * did not empty the queue wait not at all: a flood faster than the
+ * waits let through would fill it, hold up the tree's events behind it
+ * and overflow it (a rescan) */
 static void
 fanread(void)
 {
 	static int64_t missed;  /* when the last read found none in the tree */
 	static int64_t wait;    /* before this read, 0: none */
 	int64_t t;
+	int full;
 
 	fanhit = 0;
-	readevents(ffd);
+	full = readevents(ffd);
 	t = now();
-	wait = !fanhit && t - missed <= wait + FANWAIT_MS ?
+	wait = !fanhit && !full && t - missed <= wait + FANWAIT_MS ?
 	    MIN(MAX(2 * wait, FANWAIT_MS), FANWAITMAX_MS) : 0;
 	fanat = wait ? t + wait : 0;
 	missed = fanhit ? 0 : t;

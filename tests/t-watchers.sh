@@ -135,6 +135,78 @@ t_a_flood_beside_the_tree_is_read_in_batches() {
 	stop
 }
 
+# a user's flood of long names beside the tree, faster than reads that
+# wait let through (about 1,700 such events a read of EVREADS buffers),
+# is read without waiting while the queue has more: it does not fill
+# fanotify's queue, whose overflow would cost a rescan and a full sync
+# each time, and hold up the tree's changes behind it
+t_a_flood_of_long_names_beside_the_tree_overflows_nothing() {
+	need_fanotify
+	command -v cc > /dev/null || skip "no cc for the flooding helper"
+	command -v setpriv > /dev/null || skip "no setpriv (util-linux)"
+	cat > flood.c <<-'EOF'
+	#include <fcntl.h>
+	#include <stdio.h>
+	#include <string.h>
+	#include <time.h>
+	#include <unistd.h>
+	/* files of 250-byte names in DIR, made and removed, 60,000 a
+	 * second at most, until FILE is gone: flood DIR FILE */
+	int main(int argc, char **argv)
+	{
+		struct timespec ms = { 0, 10000000 };
+		char n[251];
+		long i;
+		int fd;
+
+		if (argc != 3 || chdir(argv[1]))
+			return 2;
+		memset(n, 'a', 250);
+		n[250] = '\0';
+		for (i = 0; i % 600 || access(argv[2], F_OK) == 0; i++) {
+			n[snprintf(n, 13, "%012ld", i)] = 'a';
+			if ((fd = open(n, O_CREAT | O_WRONLY | O_EXCL, 0644)) < 0)
+				return 1;
+			close(fd);
+			unlink(n);
+			if (i % 600 == 599)
+				nanosleep(&ms, NULL);
+		}
+		return 0;
+	}
+	EOF
+	cc -O2 -o flood flood.c || skip "cannot build the flooding helper"
+	# a filesystem of its own: no other daemon hears the flood
+	mount_tmpfs "$T/fs" 64m
+	mkdir -p fs/src fs/o1 fs/o2
+	echo 0 > fs/src/zero
+	chmod 755 "$T" fs flood
+	chown nobody fs/o1 fs/o2
+	boot "wpath = $T/fs/src" "watcher = fanotify"
+	r=$(runs)
+	touch flooding
+	f=
+	for o in o1 o2; do
+		setpriv --reuid=nobody --regid=nogroup --clear-groups ./flood "$T/fs/$o" "$T/flooding" &
+		f="$f $!"
+		echo $! >> .pids
+	done
+	observe 1
+	for i in 1 2 3; do
+		echo $i > fs/src/h$i
+		wait_for 10 same fs/src dst || fail "change $i during the flood did not arrive"
+		observe 0.5
+	done
+	# shellcheck disable=SC2086 # the two pids
+	kill -0 $f || fail "the flood ended before its time"
+	rm flooding
+	# shellcheck disable=SC2086
+	wait $f
+	! log_has d overflow || fail "a flood beside the tree overflowed the queue: $(grep -c overflow d.log) rescans"
+	[ "$(runs)" = $((r + 3)) ] || fail "$(($(runs) - r)) rsync runs for 3 changes"
+	stop
+}
+
 # wpath on overlayfs (OpenWrt's root) takes no fanotify mark: auto watches
 # with inotify, says why in the log and the statusfile, and mirrors; a
 # forced fanotify is an error at start that names the reason
