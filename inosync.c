@@ -6376,7 +6376,7 @@ static void
 fanread(void)
 {
 	static int64_t missed;  /* when the last read found none in the tree */
-	static int64_t wait;    /* before this read, 0: none */
+	static int64_t wait;    /* before the next read, 0: none */
 	int64_t t;
 	int full;
 
