@@ -3857,6 +3857,7 @@ writing(const struct node *n, const char *name)
 	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
 		dir = open_by_handle_at(fd, &u.h, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	closefd(&fd);
+	errno = 0; /* as openreg() leaves it for a name that is no regular file */
 	if (dir >= 0 && (fd = openreg(dir, name, &st)) >= 0)
 		w = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
 	else
