@@ -568,9 +568,12 @@ rsync_wchans() {
 	done
 }
 
-# waitev: $T/waitev DIR EVENT NAME, a user's inotify watch on DIR that
-# exits when NAME is opened (EVENT open) or closed unwritten (close), by
-# anyone: how the user knows where root's rsync is in its list
+# waitev: $T/waitev DIR EVENT NAME [FROM TO], a user's inotify watch on
+# DIR that exits when NAME is opened (EVENT open), read (read) or closed
+# unwritten (close), by anyone, first renaming FROM to TO in DIR if given:
+# how the user knows where root's rsync is in its list, and acts at once
+# (a read is rsync's sender's: the daemon opens a user's file to look for
+# a writer or a lease, but never reads it)
 waitev() {
 	command -v cc > /dev/null || skip "no cc for the inotify helper"
 	cat > "$T/waitev.c" <<-'EOC'
@@ -580,14 +583,18 @@ waitev() {
 	#include <unistd.h>
 	int main(int c, char **v) {
 		char b[8192]; int fd = inotify_init();
-		unsigned m = !strcmp(v[2], "open") ? IN_OPEN : IN_CLOSE_NOWRITE;
-		if (c != 4 || inotify_add_watch(fd, v[1], m) < 0) return 2;
+		unsigned m = !strcmp(v[2], "open") ? IN_OPEN :
+		    !strcmp(v[2], "read") ? IN_ACCESS : IN_CLOSE_NOWRITE;
+		if ((c != 4 && c != 6) || inotify_add_watch(fd, v[1], m) < 0 ||
+		    chdir(v[1]) < 0)
+			return 2;
 		for (;;) {
 			ssize_t n = read(fd, b, sizeof(b)), o = 0;
 			if (n <= 0) return 1;
 			while (o < n) {
 				struct inotify_event *e = (void *)(b + o);
-				if (e->len && !strcmp(e->name, v[3])) return 0;
+				if (e->len && !strcmp(e->name, v[3]))
+					return c == 6 && rename(v[4], v[5]) < 0 ? 3 : 0;
 				o += sizeof(*e) + e->len;
 			}
 		}
@@ -788,7 +795,7 @@ t_a_users_leases_hold_back_only_their_own_files() {
 
 # a FIFO swapped in at every sync: round after round the user puts a
 # regular b back (with a new a), learns from inotify when the next rsync
-# opens a (its list is made), and swaps b for a FIFO again. Were each
+# reads a (its list is made), and swaps b for a FIFO again. Were each
 # sync only started again, every one would stop at b, and nothing after
 # u/b (here root's v/other) would ever reach the destination
 t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
@@ -805,8 +812,7 @@ t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
 		while [ ! -e "$2/stop" ] && [ $r -lt 60 ]; do
 			r=$((r + 1))
 			rm -f b; touch a; echo "$r" > b; mkfifo f
-			"$3" . open a || exit 1
-			mv f b || exit 1
+			"$3" . read a f b || exit 1
 			sleep 0.3
 		done' u "$T/src/u" "$T" "$T/waitev" > loop.log 2>&1 &
 	remember $!
