@@ -231,11 +231,30 @@ t_ssh_control_directory_not_ours_is_refused_and_syncs_go_on() {
 # a daemon killed (SIGKILL) leaves its control directory and masters
 # behind; the next one asks those masters to exit and removes the
 # directory, and a directory named after the pid and the start time is
-# never one a later daemon with the same pid takes for its own
+# never one a later daemon with the same pid takes for its own. Both
+# daemons run in a mount namespace with a /run/inosync of its own
+# (seen from here below /proc/NS/root): any daemon with an ssh
+# destination that starts meanwhile, such as another suite's beside this
+# one, sweeps the killed one's directory from a shared /run/inosync.
 t_a_killed_daemons_ssh_masters_are_closed_by_the_next() {
-	ssh_boot
+	command -v nsenter > /dev/null || skip "no nsenter (util-linux)"
+	unshare -m true 2> /dev/null || skip "cannot make a mount namespace here"
+	[ -d /run/inosync ] || mkdir -m 0700 /run/inosync
+	# shellcheck disable=SC2016 # for the inner shell
+	unshare -m sh -c 'mount -t tmpfs -o mode=0700 inosync /run/inosync &&
+		echo ready > "$1" && exec sleep 600' sh "$T/ns" &
+	ns=$!
+	remember "$ns"
+	wait_for 5 test -s ns || fail "no mount namespace"
+	sshd_start
+	mkdir -p src r
+	echo 1 > src/one
+	counting_rsync
+	mkconf c.conf "rnodes = 127.0.0.1:$T/r" "rsh = $SSH_RSH"
+	spawn d nsenter -t "$ns" -m -- "$INOSYNC" -c "$T/c.conf"
+	wait_for 10 synced r || fail "not mirrored over ssh at start"
 	dir=$(ctldir "$PID")
-	[ -d "$dir" ] || fail "no control directory $dir: $(ls /run/inosync)"
+	[ -d "/proc/$ns/root$dir" ] || fail "no control directory $dir: $(ls "/proc/$ns/root/run/inosync")"
 	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
 	m=$(masters "$dir")
 	remember "$m"
@@ -243,10 +262,10 @@ t_a_killed_daemons_ssh_masters_are_closed_by_the_next() {
 	wait_for 5 gone "$PID" || fail "the daemon outlived SIGKILL"
 	alive "$m" || fail "the master died with the daemon: nothing to test"
 	echo 2 > src/two
-	start d2 -c "$T/c.conf"
+	spawn d2 nsenter -t "$ns" -m -- "$INOSYNC" -c "$T/c.conf"
 	wait_for 10 synced r || fail "the next daemon does not sync"
 	wait_for 10 gone "$m" || fail "the killed daemon's master still runs"
-	[ ! -e "$dir" ] || fail "the killed daemon's control directory is left: $(ls -la "$dir")"
-	[ -d "$(ctldir "$PID")" ] || fail "the next daemon has no control directory"
+	[ ! -e "/proc/$ns/root$dir" ] || fail "the killed daemon's control directory is left: $(ls -la "/proc/$ns/root$dir")"
+	[ -d "/proc/$ns/root$(ctldir "$PID")" ] || fail "the next daemon has no control directory"
 	stop
 }
