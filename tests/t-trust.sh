@@ -513,10 +513,7 @@ t_a_log_file_swapped_for_a_symlink_is_not_written_through() {
 # reading PATH: some process of this test has a file open whose path ends
 # in PATH
 reading() {
-	for _rd_f in /proc/[0-9]*/fd/*; do
-		case $(readlink "$_rd_f" 2> /dev/null) in *"$1") return 0 ;; esac
-	done
-	return 1
+	find /proc/[0-9]*/fd -lname "*$1" 2> /dev/null | grep -q .
 }
 
 # fifo_jam DIR: the user's big file a and small z in src/u, whose rsync
@@ -706,13 +703,14 @@ t_a_user_with_many_processes_makes_the_daemon_spin_on_nothing() {
 	FK=$!
 	remember "$FK"
 	# shellcheck disable=SC2064 # now
-	trap "kill -TERM -- -$FK 2> /dev/null" EXIT
+	trap "kill -TERM -$FK 2> /dev/null" EXIT
 	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c 'head -c 40000000 /dev/zero > "$1/big"' u "$T/src/u" || fail "the user could not write"
 	wait_for 10 busy || fail "no sync of the big file"
 	observe 3
 	calm 5 || fail "the daemon spins with $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) processes on the machine"
-	kill -TERM -- -"$FK"
+	kill -TERM -"$FK" || fail "the user's processes could not be stopped"
+	wait_for 10 test -z "$(procs_with "$T/forker")" || fail "the user's processes outlive SIGTERM"
 	stop
 }
 
