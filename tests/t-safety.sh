@@ -348,6 +348,10 @@ t_filesystem_mounted_over_a_watched_directory_is_synced() {
 	stop
 }
 
+# an rsync still running keeps the filesystem mounted in its jail, where
+# the unmount does not reach: IN_UNMOUNT would come only when that rsync
+# ends, after the mount table told of the unmount (which watches the
+# directory anew), so the test waits for it to end
 t_unmount_inside_wpath_is_logged_by_name() {
 	WATCHER=inotify # whose IN_UNMOUNT it logs
 	mkdir -p src/sub
@@ -356,6 +360,7 @@ t_unmount_inside_wpath_is_logged_by_name() {
 	mkconf c.conf
 	start d -v -c c.conf
 	wait_for 10 synced || fail "no first sync"
+	wait_for 10 idle || fail "the first sync did not end"
 	umount src/sub || fail "cannot unmount src/sub"
 	wait_for 10 log_has d " IN_UNMOUNT: /sub" || fail "IN_UNMOUNT was not logged by its name"
 	stop
