@@ -684,6 +684,11 @@ t_many_fifos_in_a_row_stall_no_destination() {
 	stop
 }
 
+# forkers_gone: no process of the forking helper of the test below runs
+forkers_gone() {
+	[ -z "$(procs_with "$T/forker")" ]
+}
+
 # the look for a stuck rsync reads /proc/PID/stat of every process once
 # a second while a sync runs (some 15 us each): a user with 10000
 # sleeping processes (nobody may have 96000 here; pid_max is 32768) and
@@ -710,7 +715,7 @@ t_a_user_with_many_processes_makes_the_daemon_spin_on_nothing() {
 	observe 3
 	calm 5 || fail "the daemon spins with $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) processes on the machine"
 	kill -TERM -"$FK" || fail "the user's processes could not be stopped"
-	wait_for 10 test -z "$(procs_with "$T/forker")" || fail "the user's processes outlive SIGTERM"
+	wait_for 10 forkers_gone || fail "the user's processes outlive SIGTERM: $(procs_with "$T/forker" | wc -l) left"
 	stop
 }
 
