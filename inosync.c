@@ -4647,6 +4647,20 @@ jailx(const char *held, size_t hlen)
 	return close(fd) == 0 && ok ? 0 : -1;
 }
 
+/* the jail's root, the current directory, becomes its namespace's root,
+ * and the copy of every other mount that unshare() made is let go: a
+ * jail pins no filesystem it does not show, so a disk unmounted outside
+ * while a sync runs (a USB stick taken away) is released and written out
+ * at once, not when the sync ends. rootfs (an initramfs) cannot be
+ * pivoted: there the jail is a chroot, which shows the same. */
+static int
+pivot(void)
+{
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return chroot(".");
+	return umount2(".", MNT_DETACH);
+}
+
 /* in a child: into a jail of its own for d, with held's exclude rules */
 static void
 enterjail(const struct dest *d, const char *held, size_t hlen)
@@ -4665,7 +4679,7 @@ enterjail(const struct dest *d, const char *held, size_t hlen)
 		childfail("fill the jail for", d->spec);
 	if (jailx(held, hlen) < 0 ||
 	    mount(NULL, CTLDIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 ||
-	    chroot(".") < 0 || chdir("/") < 0)
+	    pivot() < 0 || chdir("/") < 0)
 		childfail("close the jail on", CTLDIR);
 }
 

@@ -745,6 +745,38 @@ t_a_log_file_swapped_for_a_full_fifo_stalls_no_destination() {
 	stop
 }
 
+# a filesystem mounted outside wpath and the jail: unshare() gives each
+# jail a copy of the whole mount table, and a chroot jail kept it while
+# its rsync ran, so a disk unmounted meanwhile (a USB stick taken away)
+# stayed mounted, unwritten, until the sync ended: IN_UNMOUNT on its root
+# tells when it really goes. The jail's root is now its namespace's root
+# and the copy goes (rjail is runs alone here: the test's directory holds
+# the disk).
+t_a_jail_pins_no_filesystem_it_does_not_show() {
+	command -v cc > /dev/null || skip "no cc for the inotify helper"
+	printf '%s\n' '#include <sys/inotify.h>' '#include <unistd.h>' \
+		'int main(int c, char **v) { struct inotify_event e; int fd = inotify_init();' \
+		'if (c != 2 || inotify_add_watch(fd, v[1], IN_UNMOUNT) < 0) return 2;' \
+		'write(1, "w\n", 2);' \
+		'while (read(fd, &e, sizeof(e)) == sizeof(e)) if (e.mask & IN_UNMOUNT) return 0;' \
+		'return 1; }' > unmounted.c
+	cc -o unmounted unmounted.c || skip "cannot build the inotify helper"
+	mkdir -p src disk
+	mount_tmpfs "$T/disk" 8m
+	: > runs
+	boot "rspeed = 1000" "rjail = $T/runs"
+	head -c 30000000 /dev/zero > src/big
+	wait_for 10 busy || fail "no sync of the big file"
+	{ ./unmounted "$T/disk" > unmounted.log; echo "$?" > unmounted.rc; } &
+	remember $!
+	wait_for 5 test -s unmounted.log || fail "the helper watches nothing"
+	umount "$T/disk" || fail "cannot unmount the disk"
+	wait_for 5 test -s unmounted.rc ||
+		fail "the disk is still mounted in a jail: $(busy && echo "its rsync runs")"
+	busy || fail "the sync ended before the disk went: nothing to test"
+	stop
+}
+
 # an rjail path that a user may change (theirs, or under a directory they
 # own or may write): every jail shows it writable as it is, so the user
 # could swap what rsync finds there for a symlink or a full FIFO (rsync's
@@ -1008,7 +1040,10 @@ t_a_look_at_leases_deep_down_costs_the_loop_little() {
 	wait_for 30 grep -q leased lease.log || fail "the user took no lease: $(cat lease.log)"
 	wait_for 60 log_has d "swapped in or a user's lease" || fail "no sync met a lease"
 	_dl_c=$(($(cputime "$PID") - _dl_c)) # the look ends before that line
-	[ "$_dl_c" -le 30 ] || fail "the look at the user's leases took ${_dl_c}0 ms of the daemon's CPU"
+	# 1,100 ms natively before the look was bounded, 100 now; a stretched
+	# suite (a sanitizer build, two other suites beside) may take more
+	[ "$_dl_c" -le $((30 * TEST_SCALE)) ] ||
+		fail "the look at the user's leases took ${_dl_c}0 ms of the daemon's CPU"
 	stop
 }
 
