@@ -138,6 +138,12 @@ masters() {
 	done
 }
 
+# has_master DIR: a control master runs in DIR (for wait_for, which
+# runs it anew each time)
+has_master() {
+	[ -n "$(masters "$1")" ]
+}
+
 # ssh_boot: an sshd, src/one, and the daemon mirroring src to $T/r
 # over ssh, its first sync done
 ssh_boot() {
@@ -176,7 +182,7 @@ t_ssh_destination_reuses_one_connection() {
 t_reload_closes_the_ssh_control_masters() {
 	ssh_boot
 	dir=$(ctldir "$PID")
-	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
+	wait_for 5 has_master "$dir" || fail "no control master"
 	m=$(masters "$dir")
 	r=$(runs)
 	kill -HUP "$PID"
@@ -255,7 +261,7 @@ t_a_killed_daemons_ssh_masters_are_closed_by_the_next() {
 	wait_for 10 synced r || fail "not mirrored over ssh at start"
 	dir=$(ctldir "$PID")
 	[ -d "/proc/$ns/root$dir" ] || fail "no control directory $dir: $(ls "/proc/$ns/root/run/inosync")"
-	wait_for 5 test -n "$(masters "$dir")" || fail "no control master"
+	wait_for 5 has_master "$dir" || fail "no control master"
 	m=$(masters "$dir")
 	remember "$m"
 	kill -KILL "$PID"
