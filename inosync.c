@@ -4651,14 +4651,29 @@ jailx(const char *held, size_t hlen)
  * and the copy of every other mount that unshare() made is let go: a
  * jail pins no filesystem it does not show, so a disk unmounted outside
  * while a sync runs (a USB stick taken away) is released and written out
- * at once, not when the sync ends. rootfs (an initramfs) cannot be
- * pivoted: there the jail is a chroot, which shows the same. */
+ * at once, not when the sync ends. Where the root cannot be pivoted
+ * (rootfs, an initramfs), or the old one not let go (a sandbox that
+ * refuses umount2(): trynamespace() tells), the jail is a chroot, which
+ * shows the same and keeps the copy. */
+static int chrootjail;
+
 static int
 pivot(void)
 {
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	if (chrootjail || syscall(SYS_pivot_root, ".", ".") < 0)
 		return chroot(".");
 	return umount2(".", MNT_DETACH);
+}
+
+/* in a child: a mount namespace of its own with an empty tmpfs on
+ * CTLDIR, the current directory, to build a jail in */
+static int
+newjail(void)
+{
+	return unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+	    chdir(CTLDIR) < 0 ? -1 : 0;
 }
 
 /* in a child: into a jail of its own for d, with held's exclude rules */
@@ -4667,10 +4682,7 @@ enterjail(const struct dest *d, const char *held, size_t hlen)
 {
 	const char *s;
 
-	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
-	    chdir(CTLDIR) < 0)
+	if (newjail() < 0)
 		childfail("make a jail on", CTLDIR);
 	for (s = jailsys; *s; s += strlen(s) + 1)
 		if (jailat(s, s, 0) < 0)
@@ -4818,14 +4830,12 @@ childmain(void *arg)
 	execargv(j->argv);
 }
 
-/* in a child: can it make a jail? */
+/* in a child: can it make a jail (exit 0), only a chroot one (2)? */
 static void
 trynamespace(void *arg)
 {
 	(void)arg;
-	_exit(unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("inosync", CTLDIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0);
+	_exit(newjail() < 0 ? 1 : pivot() < 0 ? 2 : 0);
 }
 
 /* at start: may children be jailed? Not without root, /proc (which
@@ -4855,7 +4865,7 @@ probejail(void)
 	else if (owndir(CTLDIR))
 		why = "no directory " CTLDIR " of its own to make jails on";
 	else if ((pid = spawn(NULL, io, trynamespace, NULL)) < 0 ||
-	    waitpid(pid, &st, 0) != pid || st)
+	    waitpid(pid, &st, 0) != pid || st & ~(2 << 8)) /* exit 0 or 2 */
 		why = "no mount namespaces";
 	if (why) {
 		logmsg(LOG_WARNING, "rsync runs unjailed: %s (see rjail in "
@@ -4863,6 +4873,7 @@ probejail(void)
 		return;
 	}
 	selfexe[n] = '\0';
+	chrootjail = st;
 	jailok = 1 << LOCAL | 1 << DAEMON;
 	/* the relay with no arguments exits 255 */
 	if ((pid = spawn(relay, io, NULL, NULL)) > 0 && waitpid(pid, &st, 0) == pid &&

@@ -777,6 +777,38 @@ t_a_jail_pins_no_filesystem_it_does_not_show() {
 	stop
 }
 
+# a sandbox (seccomp, a security module) that lets a jail pivot its root
+# but not let go of the old one: the old root would stay on top of the
+# jail's, its ".." leading out, so no jail could be closed and every sync
+# failed. The probe at start finds it, and the jails are chroots, as
+# before (the helper makes umount2() fail with EPERM, as such a sandbox).
+t_a_jail_that_may_not_let_go_of_the_mount_table_is_a_chroot() {
+	command -v cc > /dev/null || skip "no cc for the seccomp helper"
+	printf '%s\n' '#include <errno.h>' '#include <stddef.h>' '#include <unistd.h>' \
+		'#include <linux/filter.h>' '#include <linux/seccomp.h>' \
+		'#include <sys/prctl.h>' '#include <sys/syscall.h>' \
+		'int main(int c, char **v) { struct sock_filter f[] = {' \
+		'BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),' \
+		'BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_umount2, 0, 1),' \
+		'BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),' \
+		'BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };' \
+		'struct sock_fprog p = { 4, f };' \
+		'if (c < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||' \
+		'prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p)) return 2;' \
+		'execv(v[1], v + 1); return 2; }' > nounmount.c
+	cc -o nounmount nounmount.c || skip "cannot build the seccomp helper"
+	mkdir -p src
+	echo a > src/a
+	counting_rsync
+	mkconf c.conf
+	spawn d ./nounmount "$INOSYNC" -c "$T/c.conf"
+	wait_for 10 synced || fail "no sync where a jail may not unmount: $(tail -n 3 d.log)"
+	! log_has d "rsync runs unjailed" || fail "rsync ran unjailed: $(grep unjailed d.log)"
+	echo b > src/b
+	wait_for 10 synced || fail "no second sync"
+	stop
+}
+
 # an rjail path that a user may change (theirs, or under a directory they
 # own or may write): every jail shows it writable as it is, so the user
 # could swap what rsync finds there for a symlink or a full FIFO (rsync's
