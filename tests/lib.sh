@@ -72,6 +72,21 @@ alive() {
 	[ "${_al_s%% *}" != Z ]
 }
 
+# daemons_with STRING: procs_with's pids, less those whose parent is one
+# of them: a daemon's child between its fork and its exec (a jail being
+# made) still has the daemon's command line, for longer under an emulator
+daemons_with() {
+	_dw_l=$(procs_with "$1")
+	_dw_all=" $(echo $_dw_l) "
+	for _dw_p in $_dw_l; do
+		read -r _dw_s 2> /dev/null < "/proc/$_dw_p/stat" || continue
+		_dw_s=${_dw_s##*) }
+		_dw_s=${_dw_s#* }
+		case $_dw_all in *" ${_dw_s%% *} "*) continue ;; esac
+		echo "$_dw_p"
+	done
+}
+
 # progname PID: print the name of PID's program
 progname() {
 	cat "/proc/$1/comm" 2> /dev/null

@@ -135,7 +135,7 @@ t_detach_returns_0_and_keeps_syncing() {
 	timeout 10 "$INOSYNC" -d -c "$T/detach.conf" > out 2>&1
 	rc=$?
 	[ "$rc" = 0 ] || fail "-d: exit $rc, want 0: $(cat out)"
-	pids=$(procs_with "$T/detach.conf")
+	pids=$(daemons_with "$T/detach.conf")
 	one_daemon "$pids" "after -d"
 	wait_for 10 synced || fail "no first sync after -d"
 	echo b > src/b

@@ -118,7 +118,7 @@ t_detached_with_stdio_closed_keeps_syncing() {
 	mkconf c.conf "rargs = -v"
 	timeout 10 "$INOSYNC" -d -c "$T/c.conf" <&- >&- 2>&-
 	rc=$?
-	pids=$(procs_with "$T/c.conf")
+	pids=$(daemons_with "$T/c.conf")
 	one_daemon "$pids" "after -d"
 	[ "$rc" = 0 ] || fail "-d with fds 0-2 closed: exit $rc, want 0"
 	wait_for 10 synced || fail "no first sync"

@@ -209,7 +209,7 @@ t_init_script_starts_reloads_and_stops_the_daemon() {
 	sh init status > out || fail "status: exit $?, want 0: $(cat out)"
 	grep -qF "$pid" out || fail "status does not name pid $pid: $(cat out)"
 	sh init start > out 2>&1 || fail "second start: exit $?: $(cat out)"
-	[ "$(procs_with "$T/c.conf" | wc -l)" = 1 ] || fail "a second start started a second inosync"
+	[ "$(daemons_with "$T/c.conf" | wc -l)" = 1 ] || fail "a second start started a second inosync"
 	n=$(fulls)
 	sh init reload > out 2>&1 || fail "reload: exit $?: $(cat out)"
 	wait_for 10 fulls_more_than "$n" || fail "no full sync after reload"

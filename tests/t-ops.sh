@@ -233,7 +233,7 @@ t_pidfile_of_a_detached_daemon_names_it_and_P_overrides_the_key() {
 	rc=$?
 	got=$(cat arg.pid 2> /dev/null) # at once: an init script reads it now
 	[ "$rc" = 0 ] || fail "-d: exit $rc, want 0: $(cat out)"
-	pids=$(procs_with "$T/c.conf")
+	pids=$(daemons_with "$T/c.conf")
 	one_daemon "$pids" "after -d"
 	[ "$got" = "$pids" ] || fail "pidfile held '$got' when -d returned, want $pids"
 	[ ! -e key.pid ] || fail "-P did not override the pidfile key"
@@ -259,7 +259,7 @@ t_second_daemon_on_the_same_pidfile_refuses_to_start() {
 	rc=$?
 	[ "$rc" = 1 ] || fail "-P on a locked pidfile: exit $rc, want 1; stderr: $(cat err)"
 	[ ! -e dst2 ] || fail "the refused daemon synced anyway"
-	[ "$(procs_with "$T/c.conf")" = "$PID" ] || fail "daemons running: $(procs_with "$T/c.conf")"
+	[ "$(daemons_with "$T/c.conf")" = "$PID" ] || fail "daemons running: $(daemons_with "$T/c.conf")"
 	[ "$(cat inosync.pid)" = "$PID" ] || fail "the pidfile now holds '$(cat inosync.pid)'"
 	echo x > src/x
 	wait_for 10 synced || fail "the first daemon stopped syncing"
