@@ -4853,7 +4853,7 @@ probejail(void)
 	pid_t pid;
 	int st;
 
-	jailok = 0;
+	jailok = chrootjail = 0; /* the probe tries a pivot anew */
 	if (!conf.jail || pretend) /* pretend: commands to paste as they are */
 		return;
 	if (geteuid())

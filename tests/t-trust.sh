@@ -804,8 +804,12 @@ t_a_jail_that_may_not_let_go_of_the_mount_table_is_a_chroot() {
 	spawn d ./nounmount "$INOSYNC" -c "$T/c.conf"
 	wait_for 10 synced || fail "no sync where a jail may not unmount: $(tail -n 3 d.log)"
 	! log_has d "rsync runs unjailed" || fail "rsync ran unjailed: $(grep unjailed d.log)"
+	# a reload probes again, and finds the same
+	r=$(runs)
+	kill -HUP "$PID"
+	wait_for 10 runs_at_least $((r + 1)) || fail "no full sync after the reload"
 	echo b > src/b
-	wait_for 10 synced || fail "no second sync"
+	wait_for 10 synced || fail "no sync after a reload: $(tail -n 3 d.log)"
 	stop
 }
 
