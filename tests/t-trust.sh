@@ -570,7 +570,9 @@ rsync_wchans() {
 # unwritten (close), by anyone, first renaming FROM to TO in DIR if given:
 # how the user knows where root's rsync is in its list, and acts at once
 # (a read is rsync's sender's: the daemon opens a user's file to look for
-# a writer or a lease, but never reads it)
+# a writer or a lease, but never reads it). EVENT unmount: when the
+# filesystem DIR is the root of goes (NAME unused). It writes "watching"
+# once it is.
 waitev() {
 	command -v cc > /dev/null || skip "no cc for the inotify helper"
 	cat > "$T/waitev.c" <<-'EOC'
@@ -581,16 +583,20 @@ waitev() {
 	int main(int c, char **v) {
 		char b[8192]; int fd = inotify_init();
 		unsigned m = !strcmp(v[2], "open") ? IN_OPEN :
-		    !strcmp(v[2], "read") ? IN_ACCESS : IN_CLOSE_NOWRITE;
+		    !strcmp(v[2], "read") ? IN_ACCESS :
+		    !strcmp(v[2], "unmount") ? IN_UNMOUNT : IN_CLOSE_NOWRITE;
 		if ((c != 4 && c != 6) || inotify_add_watch(fd, v[1], m) < 0 ||
-		    chdir(v[1]) < 0)
+		    (c == 6 && chdir(v[1]) < 0)) /* none where it may pin a mount */
 			return 2;
+		puts("watching");
+		fflush(stdout);
 		for (;;) {
 			ssize_t n = read(fd, b, sizeof(b)), o = 0;
 			if (n <= 0) return 1;
 			while (o < n) {
 				struct inotify_event *e = (void *)(b + o);
-				if (e->len && !strcmp(e->name, v[3]))
+				if (e->mask & IN_UNMOUNT ||
+				    (e->len && !strcmp(e->name, v[3])))
 					return c == 6 && rename(v[4], v[5]) < 0 ? 3 : 0;
 				o += sizeof(*e) + e->len;
 			}
@@ -753,21 +759,14 @@ t_a_log_file_swapped_for_a_full_fifo_stalls_no_destination() {
 # and the copy goes (rjail is runs alone here: the test's directory holds
 # the disk).
 t_a_jail_pins_no_filesystem_it_does_not_show() {
-	command -v cc > /dev/null || skip "no cc for the inotify helper"
-	printf '%s\n' '#include <sys/inotify.h>' '#include <unistd.h>' \
-		'int main(int c, char **v) { struct inotify_event e; int fd = inotify_init();' \
-		'if (c != 2 || inotify_add_watch(fd, v[1], IN_UNMOUNT) < 0) return 2;' \
-		'write(1, "w\n", 2);' \
-		'while (read(fd, &e, sizeof(e)) == sizeof(e)) if (e.mask & IN_UNMOUNT) return 0;' \
-		'return 1; }' > unmounted.c
-	cc -o unmounted unmounted.c || skip "cannot build the inotify helper"
+	waitev
 	mkdir -p src disk
 	mount_tmpfs "$T/disk" 8m
 	: > runs
 	boot "rspeed = 1000" "rjail = $T/runs"
 	head -c 30000000 /dev/zero > src/big
 	wait_for 10 busy || fail "no sync of the big file"
-	{ ./unmounted "$T/disk" > unmounted.log; echo "$?" > unmounted.rc; } &
+	{ ./waitev "$T/disk" unmount -; echo "$?" > unmounted.rc; } > unmounted.log &
 	remember $!
 	wait_for 5 test -s unmounted.log || fail "the helper watches nothing"
 	umount "$T/disk" || fail "cannot unmount the disk"
