@@ -161,7 +161,8 @@
 
 /* files held back while being written, at most; past that one goes as it
  * is, as with wsettle 0. Half of them at most are files that stall rsync
- * (a user's leases), so that those leave room to the ones being written */
+ * (a user's leases), so that those leave room to the ones being written;
+ * past that, they merge into the directories they are in */
 #ifndef HELDMAX
 #define HELDMAX 1024
 #endif
@@ -176,6 +177,14 @@
  * past that the user's next one goes as it is */
 #ifndef HELDUSER
 #define HELDUSER 64
+#endif
+
+/* files that stall rsync (a lease, a FIFO swapped in) one user may have
+ * held back one by one; past that the next merges with them into the
+ * directory they share, held back whole: a user who does it at each
+ * start again of a sync costs a few of them a wsettle, not one a second */
+#ifndef HELDSTALL
+#define HELDSTALL 8
 #endif
 
 /* moves remembered to be placed at the destinations before their next

@@ -178,8 +178,9 @@ struct node {                   /* one watched directory */
 	int wd;                 /* its inotify watch; below 0, fanotify's:
 	                         * a hash of its key, which follows the name
 	                         * it was made with (The watch tree) */
-	unsigned dslot : 31;    /* 1 + index in dirt[], 0 when clean */
+	unsigned dslot : 30;    /* 1 + index in dirt[], 0 when clean */
 	unsigned moved : 1;     /* IN_MOVED_FROM seen, IN_MOVED_TO not yet */
+	unsigned held : 1;      /* held back whole, with all below (holdwhole()) */
 };
 
 struct ev {                     /* an event in a watched directory */
@@ -3209,6 +3210,37 @@ isancestor(const struct node *a, const struct node *n)
 	return 0;
 }
 
+/* n or a directory it is in is held back whole (holdwhole()) */
+static int
+covered(const struct node *n)
+{
+	for (; n; n = n->parent)
+		if (n->held)
+			return 1;
+	return 0;
+}
+
+/* the lowest directory that a and b are both in (themselves included):
+ * in steps as many as they are deep, however deep a user made them */
+static struct node *
+lca(struct node *a, struct node *b)
+{
+	const struct node *p;
+	long k = 0;
+
+	for (p = a; p->parent; p = p->parent)
+		k++;
+	for (p = b; p->parent; p = p->parent)
+		k--;
+	for (; k > 0; k--)
+		a = a->parent;
+	for (; k < 0; k++)
+		b = b->parent;
+	for (; a != b; b = b->parent)
+		a = a->parent;
+	return a;
+}
+
 /* path of n relative to wpath, "" for the root; -1 if longer than size */
 static int
 pathof(const struct node *n, char *buf, size_t size)
@@ -3697,7 +3729,7 @@ rescan(void)
 
 struct unclosed {               /* a file being written, held back */
 	struct node *n;         /* its directory */
-	char *name;
+	char *name;             /* "": n itself, held whole (holdwhole()) */
 	int64_t since;
 	uint32_t mask;          /* the events held back with it */
 	uid_t uid;              /* its owner, who may hold HELDUSER at most */
@@ -3748,8 +3780,12 @@ findunclosed(const struct node *n, const char *name)
 static void
 release(struct unclosed *u, uint32_t mask)
 {
-	if ((u->mask | mask) & conf.emask)
+	if (!*u->name) { /* a directory held whole: synced as one made anew */
+		u->n->held = 0;
+		addtree(u->n, alldests());
+	} else if ((u->mask | mask) & conf.emask) {
 		mark(u->n, named(u->name), alldests());
+	}
 	free(u->name);
 	*u = unclosed[--nunclosed];
 	statuswant = 1; /* held_files */
@@ -3783,28 +3819,32 @@ isnewfile(const struct node *n, const char *name)
 
 /* n's entry name may be held: its owner holds fewer than HELDUSER files,
  * so that no user can hold back more, however many files it truncates;
- * or, for a file that stalls rsync (stall), whoever holds how many, fewer
- * than HELDMAX / 2 such files are held, so that a user's leases leave
- * half the room to the files being written. One already gone by the
- * time its event is read (renamed on) counts as of an owner of its own,
- * (uid_t)-1. */
+ * or, for a file that stalls rsync (stall), its owner holds fewer than
+ * HELDSTALL such files (unless stall is 2; a directory held whole is no
+ * user's) and fewer than HELDMAX / 2 are held in all, so that a user's
+ * leases leave half the room to the files being written. One already
+ * gone by the time its event is read (renamed on) counts as of an owner
+ * of its own, (uid_t)-1. */
 static int
 mayhold(const struct node *n, const char *name, uid_t *uid, int stall)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	size_t i, k = 0;
+	size_t i, k = 0, m = 0;
 
 	*uid = fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 ?
 	    st.st_uid : (uid_t)-1;
-	for (i = 0; i < nunclosed; i++)
+	for (i = 0; i < nunclosed; i++) {
 		k += stall ? unclosed[i].stall : unclosed[i].uid == *uid;
-	return k < (stall ? HELDMAX / 2 : HELDUSER);
+		m += unclosed[i].stall && *unclosed[i].name && unclosed[i].uid == *uid;
+	}
+	return stall ? k < HELDMAX / 2 && (stall > 1 || !*name || m < HELDSTALL) :
+	    k < HELDUSER;
 }
 
 /* name in n left out of every sync from since on, held with the events
- * in mask, as one that stalls rsync if stall; 0 if it cannot be
- * (HELDMAX, memory, or mayhold()) */
+ * in mask, as one that stalls rsync if stall (2: past its owner's share);
+ * 0 if it cannot be (HELDMAX, memory, or mayhold()) */
 static int
 holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
     int stall)
@@ -3821,7 +3861,7 @@ holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
 	p[nunclosed].n = n;
 	p[nunclosed].mask = mask;
 	p[nunclosed].uid = uid;
-	p[nunclosed].stall = stall;
+	p[nunclosed].stall = stall != 0;
 	p[nunclosed].check = 0;
 	p[nunclosed++].since = since;
 	statuswant = 1;
@@ -3915,7 +3955,7 @@ recheck(size_t i)
 		release(&unclosed[i], IN_CLOSE_WRITE);
 }
 
-/* unclosed[i], open wsettle ms: owed as it is now, and said */
+/* unclosed[i], held wsettle ms: owed as it is now, and said if a file */
 static void
 overdue(size_t i)
 {
@@ -3923,16 +3963,20 @@ overdue(size_t i)
 
 	if (relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path)) < 0)
 		fmt(path, sizeof(path), "%s", unclosed[i].name);
-	logmsg(LOG_INFO, "/%s still open after %ld s: syncing it as it is",
-	    path, conf.wsettle / 1000);
+	if (*unclosed[i].name) /* not a directory held whole */
+		logmsg(LOG_INFO, "/%s still open after %ld s: syncing it as it is",
+		    path, conf.wsettle / 1000);
 	release(&unclosed[i], 0);
 }
 
 /* "--exclude=- /PATH", NUL-separated, of each file held back while it is
  * written, so that no sync sends it half written, not even one of its
  * whole directory or a full one (rsync's --delete spares what is
- * excluded). PATH's wildcards are escaped where it has any, since rsync
- * then matches with them, and only then. NULL: out of memory. */
+ * excluded), and of each that stalls rsync; a directory held whole is
+ * "PATH/" then "***", itself and all below it, since rsync sends a
+ * --files-from name below an excluded directory. PATH's wildcards are
+ * escaped where the rule has any, since rsync then matches with them,
+ * and only then. NULL: out of memory. */
 static char *
 unclosedopts(size_t *len)
 {
@@ -3941,7 +3985,7 @@ unclosedopts(size_t *len)
 	int wild, n;
 
 	for (i = 0; i < nunclosed; i++) /* each byte escaped at most */
-		size += 14 + 2 * (strlen(unclosed[i].name) + 1 +
+		size += 17 + 2 * (strlen(unclosed[i].name) + 1 +
 		    pathof(unclosed[i].n, path, sizeof(path)));
 	if (!(b = malloc(size)))
 		return NULL;
@@ -3949,12 +3993,15 @@ unclosedopts(size_t *len)
 		if ((n = relpath(unclosed[i].n, unclosed[i].name, path, sizeof(path))) < 0)
 			continue;
 		*len += fmt(b + *len, 14, "--exclude=- /");
-		wild = strpbrk(path, "*?[") != NULL;
+		wild = strpbrk(path, "*?[") || !*unclosed[i].name;
 		for (k = 0; k < (size_t)n; k++) {
 			if (wild && strchr("*?[\\", path[k]))
 				b[(*len)++] = '\\';
 			b[(*len)++] = path[k];
 		}
+		if (!*unclosed[i].name)
+			for (k = 0; k < 3; k++)
+				b[(*len)++] = '*';
 		b[(*len)++] = '\0';
 	}
 	return b;
@@ -4132,8 +4179,9 @@ moved(const struct node *n, const struct ev *ev, int isdir,
 	if ((conf.emask & IN_MOVE) != IN_MOVE ||
 	    relpath(n, ev->name, path, sizeof(path)) < 0 || !plainpath(path) ||
 	    (isdir && !placeable(path)) ||
-	    (!isdir && (findunclosed(n, ev->name) || (p && p->held.name))))
-		return; /* being written: it stays held */
+	    (!isdir && (findunclosed(n, ev->name) || (p && p->held.name))) ||
+	    covered(n))
+		return; /* being written, or in a directory held: it stays held */
 	if (ev->mask & IN_MOVED_TO) {
 		if (p && (bits = p->bits & wayto(n, ev->name, isdir)) &&
 		    fullpath(n, ev->name, path) >= 0 && lstat(path, &st) == 0 &&
@@ -5571,15 +5619,70 @@ stopall(int sig, int hooks)
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
+/* A user's files that stall rsync merge past HELDSTALL, so that none
+ * waits at every sync for its lease's break (a user's thousand leases:
+ * 45 s each) and a user who takes one more lease or swaps in one more
+ * FIFO each time a sync starts again costs it a few starts a wsettle,
+ * not one a second for ever: the lowest directory below wpath that holds
+ * the next one and one held already (anyone's) is held back whole in
+ * their place, with what else is in it, whoever's it is. So a user can
+ * delay only the directories they write in, not the syncs. One in a top
+ * directory where nothing is held is held on its own, past HELDSTALL (a
+ * top directory a user cannot make); not past HELDMAX / 2 in all, so a
+ * user who may write in wpath's top directory itself, whose files merge
+ * with nothing, can still make a sync wait. In steps as many as the held
+ * ones are deep; NULL: none. */
+static struct node *
+mergeat(struct node *n)
+{
+	struct node *l, *best = NULL;
+	size_t i;
+
+	for (i = 0; i < nunclosed; i++)
+		if (unclosed[i].stall && (l = lca(n, unclosed[i].n))->parent &&
+		    (!best || isancestor(best, l)))
+			best = l;
+	return best;
+}
+
+/* l held back whole from since on, in place of the files that stall
+ * rsync held in it, which are owed again (all it holds is, once it is
+ * let go); said. 0 if it cannot be. */
+static int
+holdwhole(struct node *l, int64_t since)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = nunclosed; i-- > 0;)
+		if (unclosed[i].stall && isancestor(l, unclosed[i].n))
+			release(&unclosed[i], 0);
+	if (!holdback(l, "", IN_CLOSE_WRITE, since, 1))
+		return 0;
+	l->held = 1;
+	if (relpath(l, "", path, sizeof(path)) > 0)
+		logmsg(LOG_WARNING, "/%s held back whole: files in it stall rsync",
+		    path);
+	return 1;
+}
+
 /* name in n held back as a file that stalls rsync, for wsettle
  * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
- * one costs that user a race they won, or a lease), while such files
- * take less than half of HELDMAX (mayhold()): 1 if it is */
+ * one costs that user a race they won, or a lease): on its own while
+ * such files take less than half of HELDMAX (mayhold()), else with the
+ * directory a merge holds whole; 1 if it is */
 static int
 holdstall(struct node *n, const char *name)
 {
-	return findunclosed(n, name) || holdback(n, name, IN_CLOSE_WRITE,
-	    now() + (conf.wsettle ? 0 : WSETTLE_MS), 1);
+	int64_t since = now() + (conf.wsettle ? 0 : WSETTLE_MS);
+	struct node *l;
+
+	if (covered(n) || findunclosed(n, name) ||
+	    holdback(n, name, IN_CLOSE_WRITE, since, 1))
+		return 1;
+	if ((l = mergeat(n)))
+		return holdwhole(l, since);
+	return holdback(n, name, IN_CLOSE_WRITE, since, 2);
 }
 
 /* the file name in the directory open as dir held back as one that
@@ -5670,10 +5773,11 @@ holdstuck(const char *pid)
  * is leased if open(O_NONBLOCK) fails with EWOULDBLOCK, where rsync's
  * open would wait; that open starts the lease's break, as rsync's would
  * have. What is looked at is what the sync owes, a directory's changed
- * names or all its entries, LOOKFILES files a look at most, each look
- * going on at the next directory after the last one's, and none once no
- * more can be held; changes a full sync finds that no event told, and a
- * lease taken while the sync runs, cost a restart each, as before. */
+ * names or all its entries (none in a directory held whole), LOOKFILES
+ * files a look at most, each look going on at the next directory after
+ * the last one's, and none once no more can be held; changes a full sync
+ * finds that no event told, and a lease taken while the sync runs, cost
+ * a restart each, as before. */
 static size_t lookfrom;         /* the dirt[] record the next look starts at */
 
 /* 1 if name in dir is a regular file under a lease, 0 if it is another,
@@ -5737,8 +5841,9 @@ leasedfor(const struct dest *d)
 		dst = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < ndirt && go; i++) {
 		j = (lookfrom + i) % ndirt;
-		if (!(dirt[j].sent & d->bit) || pathof(dirt[j].n, p, sizeof(p)) < 0)
-			continue;
+		if (!(dirt[j].sent & d->bit) || covered(dirt[j].n) ||
+		    pathof(dirt[j].n, p, sizeof(p)) < 0)
+			continue; /* not in the sync, or held whole */
 		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n)) {
 			if (dst >= 0)
 				to = openpath(dst, p);

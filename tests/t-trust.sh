@@ -1007,30 +1007,131 @@ many_leases() {
 	wait_for 30 grep -q leased "$T/lease.log" || fail "the user took no lease: $(cat "$T/lease.log")"
 }
 
-# a user's 1,024 leases, every one in place before the sync that meets
-# them (made outside wpath, moved in at once), are all found by one look;
-# held back as files that stall rsync they took every one of HELDMAX's
-# places, so that no file being written, root's included, could be held
-# back any more, and each went to the mirror half written. They may take
-# half (the rest wait for their break, as the README says)
-t_a_users_leases_leave_room_to_hold_files_being_written() {
+# leased_in N [LINE...]: boot with LINEs and the metricsfile; the user's
+# N leased files, made outside wpath (st/d), moved in at once as u/d,
+# every one in place before the sync that meets them
+leased_in() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	command -v perl > /dev/null || skip "no perl"
-	mkdir -p src/a st/d
+	mkdir -p src/v st/d
 	user_dir src/u
 	chown nobody st st/d
-	boot "metricsfile = $T/m.prom"
-	many_leases "$T/st/d" 1024
+	_li_n=$1
+	shift
+	boot "metricsfile = $T/m.prom" "$@"
+	many_leases "$T/st/d" "$_li_n"
 	as_nobody mv "$T/st/d" "$T/src/u/d" || fail "the user could not move the files in"
 	wait_for 20 log_has d "swapped in or a user's lease" || fail "no sync met a lease"
-	wait_for 10 grep -qx "inosync_held_files 512" m.prom ||
-		fail "the user's leases hold back $(grep "^inosync_held_files" m.prom)"
-	exec 7> src/a/big
+}
+
+# held N: the metric of files held back is N within 10 s; else fail
+held() {
+	wait_for 10 grep -qx "inosync_held_files $1" m.prom ||
+		fail "held back: $(grep "^inosync_held_files" m.prom), not $1"
+}
+
+# a user's 1,024 leases are all found by one look. Held back one by one
+# they took every one of HELDMAX's places, so that no file being written,
+# root's included, could be held back any more, and each went to the
+# mirror half written. Past half of HELDMAX they merge into the directory
+# they are in, held back whole, below which a changed name rsync is given
+# is left out too: else it met the lease at every sync, in vain
+t_a_users_leases_leave_room_to_hold_files_being_written() {
+	leased_in 1024
+	held 1
+	log_has d "/u/d/ held back whole" || fail "the merge was not said"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e 'utime(undef, 1, @ARGV) or die "$!\n"' "$T/src/u/d/l7" ||
+		fail "the user could not touch their file"
+	other_passes_leases "waits behind a leased file changed below the directory held"
+	exec 7> src/a
 	echo "half written" >&7
-	wait_for 10 grep -qx "inosync_held_files 513" m.prom ||
-		fail "root's file being written is not held back: $(grep "^inosync_held_files" m.prom)"
+	held 2
 	exec 7>&-
-	kill "$LEASER" # the sync waiting for a lease's break ends at once
+	stop
+}
+
+# leases past the places for them made every sync of every destination
+# wait for their break, 45 s each, and the user could take them again
+# for the next: root's v/other, listed after u/ and a/, must arrive at
+# once. The user's leases merge into u/d, held back whole; their lease in
+# a/, where nothing else is held, is held on its own, past their share.
+# Once the leases are gone, the files held whole reach the mirror when
+# wsettle lets their directory go
+t_leases_past_the_holds_delay_no_sync() {
+	leased_in 600 "wsettle = 4"
+	user_dir src/a
+	a_lease "$T/src/a/l"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file waits for the breaks of the user's leases: $(grep -c "swapped in or a user's lease" d.log) syncs killed; $(rsync_wchans)"
+	log_has d "/u/d/ held back whole" || fail "the merge was not said"
+	[ ! -f dst/u/d/l1 ] || fail "a leased file went to the mirror"
+	kill "$LEASER"
+	wait_for 20 test -f dst/u/d/l600 || fail "the user's files never arrived once let go"
+	stop
+}
+
+# a_lease FILE: as nobody, FILE made, leased, and changed under the lease
+# (its mtime: no open breaks the lease); "leased" in $T/lease2.log
+a_lease() {
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e "$LEASE" -e '
+		use Fcntl; $SIG{IO} = "IGNORE";
+		open(my $w, ">", $ARGV[0]) or die "$!\n"; print $w "x\n"; close $w;
+		sysopen(my $r, $ARGV[0], O_RDONLY) or die "$!\n";
+		lease($r); # F_WRLCK
+		utime(undef, 1, $ARGV[0]) or die "$!\n";
+		$| = 1; print "leased\n";
+		sleep 1 for 1 .. 150;' "$1" > "$T/lease2.log" 2>&1 &
+	remember $!
+	wait_for 10 grep -q leased "$T/lease2.log" || fail "the user took no lease: $(cat "$T/lease2.log")"
+}
+
+# the user's eight leases in u/d, each held back on its own, are their
+# share; their lease in a/, where nothing is held to merge with, is held
+# back on its own past it, or root's v/other, listed after a/, waited
+# for its break
+t_a_lease_where_nothing_is_held_is_held_past_the_users_share() {
+	leased_in 8
+	held 8
+	user_dir src/a
+	a_lease "$T/src/a/l"
+	other_passes_leases "waits for the break of the user's lease in a/"
+	held 9
+	stop
+}
+
+# a FIFO of a new name swapped in at every sync: round after round the
+# user makes b$R, learns from inotify when the next rsync reads a (its
+# list is made), and swaps b$R for a FIFO. Each FIFO held back, each
+# sync stopped at the next, and nothing after u/ (here root's v/other)
+# reached the destination while the user kept it up; past the user's
+# share of holds they merge into u/, held back whole
+t_a_fifo_of_a_new_name_at_every_sync_stalls_no_destination() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	waitev
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	# shellcheck disable=SC2016 # the user's shell expands them
+	as_nobody sh -c '
+		cd "$1" || exit 1
+		head -c 8000000 /dev/zero > a || exit 1
+		r=0
+		while [ ! -e "$2/stop" ] && [ $r -lt 100 ]; do
+			r=$((r + 1))
+			touch a; echo "$r" > "b$r"; mkfifo "f$r"
+			"$3" . read a "f$r" "b$r" || exit 1
+			sleep 0.3
+		done' u "$T/src/u" "$T" "$T/waitev" > loop.log 2>&1 &
+	remember $!
+	wait_for 10 log_lines d 2 "swapped in or a user's lease" || fail "the user's loop jammed nothing: $(cat loop.log)"
+	echo other > src/v/other
+	wait_for 40 test -f dst/v/other ||
+		fail "root's file never reached the destination: $(grep -c "swapped in or a user's lease" d.log) syncs killed, $(runs) rsync runs"
+	log_has d "/u/ held back whole" || fail "the merge was not said"
+	: > stop
 	stop
 }
 
