@@ -5624,23 +5624,41 @@ stopall(int sig, int hooks)
  * 45 s each) and a user who takes one more lease or swaps in one more
  * FIFO each time a sync starts again costs it a few starts a wsettle,
  * not one a second for ever: the lowest directory below wpath that holds
- * the next one and one held already (anyone's) is held back whole in
- * their place, with what else is in it, whoever's it is. So a user can
- * delay only the directories they write in, not the syncs. One in a top
- * directory where nothing is held is held on its own, past HELDSTALL (a
- * top directory a user cannot make); not past HELDMAX / 2 in all, so a
- * user who may write in wpath's top directory itself, whose files merge
- * with nothing, can still make a sync wait. In steps as many as the held
- * ones are deep; NULL: none. */
+ * the next one and one held already, and that the user may write in, is
+ * held back whole in their place, with what else is in it, whoever's it
+ * is. So a user can delay only the directories they write in, not the
+ * syncs. One that merges with none (the first in each place a user may
+ * write in) is held on its own, past HELDSTALL: those places are not the
+ * user's to make. Not past HELDMAX / 2 in all, so a user who may write in
+ * wpath's top directory itself, whose files there merge with nothing,
+ * can still make a sync wait. */
+
+/* the owner of the file whose stat is f may write in the directory n:
+ * it is theirs, or anyone may, or its group may and the file is of that
+ * group (a user's files get groups of theirs, or one that a directory
+ * they could write in passes on) */
+static int
+writablefor(const struct node *n, const struct stat *f)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return fullpath(n, NULL, path) >= 0 && lstat(path, &st) == 0 &&
+	    (st.st_uid == f->st_uid || st.st_mode & S_IWOTH ||
+	    (st.st_mode & S_IWGRP && st.st_gid == f->st_gid));
+}
+
+/* where n's file, whose stat is f, merges (see above), in steps as many
+ * as the held ones are deep; NULL: nowhere */
 static struct node *
-mergeat(struct node *n)
+mergeat(struct node *n, const struct stat *f)
 {
 	struct node *l, *best = NULL;
 	size_t i;
 
 	for (i = 0; i < nunclosed; i++)
 		if (unclosed[i].stall && (l = lca(n, unclosed[i].n))->parent &&
-		    (!best || isancestor(best, l)))
+		    (!best || isancestor(best, l)) && writablefor(l, f))
 			best = l;
 	return best;
 }
@@ -5675,12 +5693,15 @@ static int
 holdstall(struct node *n, const char *name)
 {
 	int64_t since = now() + (conf.wsettle ? 0 : WSETTLE_MS);
+	char path[PATH_MAX];
 	struct node *l;
+	struct stat st;
 
 	if (covered(n) || findunclosed(n, name) ||
 	    holdback(n, name, IN_CLOSE_WRITE, since, 1))
 		return 1;
-	if ((l = mergeat(n)))
+	if (fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 &&
+	    (l = mergeat(n, &st)))
 		return holdwhole(l, since);
 	return holdback(n, name, IN_CLOSE_WRITE, since, 2);
 }

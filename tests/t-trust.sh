@@ -1102,6 +1102,31 @@ t_a_lease_where_nothing_is_held_is_held_past_the_users_share() {
 	stop
 }
 
+# a user who may write in var/tmp (anyone's, sticky) and var/mail/nobody
+# (theirs), but not in var: past their share, their lease in the second
+# merged with their eight in the first into var, held back whole with
+# root's var/log; it is held on its own, and no directory above the
+# places they write in is held
+t_a_users_leases_in_two_places_hold_back_nothing_above_them() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/var/tmp src/var/mail/nobody src/var/log st/d
+	chmod 755 "$T" src src/var
+	chmod 1777 src/var/tmp
+	chown nobody src/var/mail/nobody st st/d
+	boot "metricsfile = $T/m.prom"
+	many_leases "$T/st/d" 8
+	as_nobody mv "$T/st/d" "$T/src/var/tmp/d" || fail "the user could not move the files in"
+	held 8
+	a_lease "$T/src/var/mail/nobody/f"
+	held 9
+	echo root > src/var/log/syslog
+	wait_for 10 test -f dst/var/log/syslog ||
+		fail "root's file is held back: $(grep "held back whole" d.log)"
+	! log_has d "held back whole" || fail "a directory was held: $(grep "held back whole" d.log)"
+	stop
+}
+
 # a FIFO of a new name swapped in at every sync: round after round the
 # user makes b$R, learns from inotify when the next rsync reads a (its
 # list is made), and swaps b$R for a FIFO. Each FIFO held back, each
