@@ -179,10 +179,11 @@
 #define HELDUSER 64
 #endif
 
-/* files that stall rsync (a lease, a FIFO swapped in) one user may have
- * held back one by one; past that the next merges with them into the
- * directory they share, held back whole: a user who does it at each
- * start again of a sync costs a few of them a wsettle, not one a second */
+/* files that stall rsync (a lease, a FIFO swapped in) held back one by
+ * one, at most; past that the next merges with one held into the lowest
+ * directory they share that its owner may write in, held back whole: a
+ * user who does it at each start again of a sync costs it a few starts a
+ * wsettle, not one a second */
 #ifndef HELDSTALL
 #define HELDSTALL 8
 #endif

@@ -2785,6 +2785,28 @@ mark(struct node *n, const char *name, uint32_t bits)
 			owe(&dests[i]);
 }
 
+/* every destination owes top whole, and each directory below it: a walk
+ * of the tree as it is, which changes nothing in it (a release of held
+ * files may come in the middle of a walk of them) */
+static void
+markall(struct node *top)
+{
+	struct node *n = top;
+
+	for (;;) {
+		mark(n, NULL, alldests());
+		if (n->child) {
+			n = n->child;
+			continue;
+		}
+		for (; n != top && !n->sibling; n = n->parent)
+			;
+		if (n == top)
+			return;
+		n = n->sibling;
+	}
+}
+
 /* n is going away: nobody owes it any more (its parent is dirty) */
 static void
 undirt(struct node *n)
@@ -3300,6 +3322,16 @@ fullpath(const struct node *dir, const char *name, char *buf)
 	return w + 1 + n;
 }
 
+/* lstat() of dir's entry name (of dir if name is NULL) into st: 0, or -1
+ * (errno) */
+static int
+statin(const struct node *dir, const char *name, struct stat *st)
+{
+	char path[PATH_MAX];
+
+	return fullpath(dir, name, path) < 0 ? -1 : lstat(path, st);
+}
+
 /* append dir's entry name to the list *l (*len bytes of *cap), or with
  * name NULL dir itself as "dir/" (its entries, deleting what is gone);
  * each begins with "./", or rsync would skip one beginning with '#' or
@@ -3780,9 +3812,9 @@ findunclosed(const struct node *n, const char *name)
 static void
 release(struct unclosed *u, uint32_t mask)
 {
-	if (!*u->name) { /* a directory held whole: synced as one made anew */
+	if (!*u->name) { /* a directory held whole: all below it is owed */
 		u->n->held = 0;
-		addtree(u->n, alldests());
+		markall(u->n);
 	} else if ((u->mask | mask) & conf.emask) {
 		mark(u->n, named(u->name), alldests());
 	}
@@ -3810,40 +3842,33 @@ forgetunclosed(const struct node *n)
 static int
 isnewfile(const struct node *n, const char *name)
 {
-	char path[PATH_MAX];
 	struct stat st;
 
-	return fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_nlink == 1;
+	return statin(n, name, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_nlink == 1;
 }
 
 /* n's entry name may be held: its owner holds fewer than HELDUSER files,
  * so that no user can hold back more, however many files it truncates;
- * or, for a file that stalls rsync (stall), its owner holds fewer than
- * HELDSTALL such files (unless stall is 2; a directory held whole is no
- * user's) and fewer than HELDMAX / 2 are held in all, so that a user's
- * leases leave half the room to the files being written. One already
- * gone by the time its event is read (renamed on) counts as of an owner
- * of its own, (uid_t)-1. */
+ * or, for a file that stalls rsync (stall), fewer than HELDSTALL such are
+ * held, past which they merge, or fewer than HELDMAX / 2 where one cannot
+ * (stall 2), so that they leave half the room to the files being written.
+ * One already gone by the time its event is read (renamed on) counts as
+ * of an owner of its own, (uid_t)-1. */
 static int
 mayhold(const struct node *n, const char *name, uid_t *uid, int stall)
 {
-	char path[PATH_MAX];
 	struct stat st;
-	size_t i, k = 0, m = 0;
+	size_t i, k = 0;
 
-	*uid = fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 ?
-	    st.st_uid : (uid_t)-1;
-	for (i = 0; i < nunclosed; i++) {
+	*uid = statin(n, name, &st) == 0 ? st.st_uid : (uid_t)-1;
+	for (i = 0; i < nunclosed; i++)
 		k += stall ? unclosed[i].stall : unclosed[i].uid == *uid;
-		m += unclosed[i].stall && *unclosed[i].name && unclosed[i].uid == *uid;
-	}
-	return stall ? k < HELDMAX / 2 && (stall > 1 || !*name || m < HELDSTALL) :
-	    k < HELDUSER;
+	return k < (stall > 1 ? HELDMAX / 2 : stall ? HELDSTALL : HELDUSER);
 }
 
 /* name in n left out of every sync from since on, held with the events
- * in mask, as one that stalls rsync if stall (2: past its owner's share);
+ * in mask, as one that stalls rsync if stall (2: where it cannot merge);
  * 0 if it cannot be (HELDMAX, memory, or mayhold()) */
 static int
 holdback(struct node *n, const char *name, uint32_t mask, int64_t since,
@@ -4184,8 +4209,7 @@ moved(const struct node *n, const struct ev *ev, int isdir,
 		return; /* being written, or in a directory held: it stays held */
 	if (ev->mask & IN_MOVED_TO) {
 		if (p && (bits = p->bits & wayto(n, ev->name, isdir)) &&
-		    fullpath(n, ev->name, path) >= 0 && lstat(path, &st) == 0 &&
-		    !S_ISDIR(st.st_mode) == !isdir)
+		    statin(n, ev->name, &st) == 0 && !S_ISDIR(st.st_mode) == !isdir)
 			addmove(p->s, p->len, n, ev->name, &st, bits);
 		return;
 	}
@@ -5619,33 +5643,47 @@ stopall(int sig, int hooks)
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
-/* A user's files that stall rsync merge past HELDSTALL, so that none
- * waits at every sync for its lease's break (a user's thousand leases:
- * 45 s each) and a user who takes one more lease or swaps in one more
- * FIFO each time a sync starts again costs it a few starts a wsettle,
- * not one a second for ever: the lowest directory below wpath that holds
- * the next one and one held already, and that the user may write in, is
- * held back whole in their place, with what else is in it, whoever's it
- * is. So a user can delay only the directories they write in, not the
- * syncs. One that merges with none (the first in each place a user may
- * write in) is held on its own, past HELDSTALL: those places are not the
- * user's to make. Not past HELDMAX / 2 in all, so a user who may write in
- * wpath's top directory itself, whose files there merge with nothing,
- * can still make a sync wait. */
+/* Files that stall rsync merge past HELDSTALL held, so that none waits
+ * at every sync for its lease's break (a user's thousand leases: 45 s
+ * each) and a user who takes one more lease or swaps in one more FIFO
+ * each time a sync starts again costs it a few starts a wsettle, not one
+ * a second for ever: the lowest directory below wpath that holds the
+ * next one and one held already, and that the next one's owner may write
+ * in, is held back whole in their place, with what else is in it,
+ * whoever's it is. So a user can delay only the directories they write
+ * in, not the syncs. One that merges with none (the first in each place
+ * a user may write in, or a file of theirs in a directory they may not)
+ * is held on its own: those places and files are not the user's to
+ * make. Not past HELDMAX / 2 in all, so a user who may write in wpath's
+ * top directory itself, whose files there merge with nothing, can still
+ * make a sync wait. */
 
 /* the owner of the file whose stat is f may write in the directory n:
- * it is theirs, or anyone may, or its group may and the file is of that
- * group (a user's files get groups of theirs, or one that a directory
- * they could write in passes on) */
+ * it is theirs, or anyone's (a group's is not: a file's group tells no
+ * group its owner is in) */
 static int
 writablefor(const struct node *n, const struct stat *f)
 {
-	char path[PATH_MAX];
 	struct stat st;
 
-	return fullpath(n, NULL, path) >= 0 && lstat(path, &st) == 0 &&
-	    (st.st_uid == f->st_uid || st.st_mode & S_IWOTH ||
-	    (st.st_mode & S_IWGRP && st.st_gid == f->st_gid));
+	return statin(n, NULL, &st) == 0 &&
+	    (st.st_uid == f->st_uid || st.st_mode & S_IWOTH);
+}
+
+/* in f, n's file name that stalls rsync, for writablefor(): its stat, or
+ * where it was renamed away since (a user's FIFO of a new name at each
+ * round), its directory's, whose owner may have done it, with no owner
+ * where anyone may have; 0 if neither can be had */
+static int
+stallowner(const struct node *n, const char *name, struct stat *f)
+{
+	if (statin(n, name, f) == 0)
+		return 1;
+	if (statin(n, NULL, f))
+		return 0;
+	if (f->st_mode & S_IWOTH)
+		f->st_uid = (uid_t)-1;
+	return 1;
 }
 
 /* where n's file, whose stat is f, merges (see above), in steps as many
@@ -5675,7 +5713,7 @@ holdwhole(struct node *l, int64_t since)
 	for (i = nunclosed; i-- > 0;)
 		if (unclosed[i].stall && isancestor(l, unclosed[i].n))
 			release(&unclosed[i], 0);
-	if (!holdback(l, "", IN_CLOSE_WRITE, since, 1))
+	if (!holdback(l, "", IN_CLOSE_WRITE, since, 2))
 		return 0;
 	l->held = 1;
 	if (relpath(l, "", path, sizeof(path)) > 0)
@@ -5693,15 +5731,13 @@ static int
 holdstall(struct node *n, const char *name)
 {
 	int64_t since = now() + (conf.wsettle ? 0 : WSETTLE_MS);
-	char path[PATH_MAX];
 	struct node *l;
 	struct stat st;
 
 	if (covered(n) || findunclosed(n, name) ||
 	    holdback(n, name, IN_CLOSE_WRITE, since, 1))
 		return 1;
-	if (fullpath(n, name, path) >= 0 && lstat(path, &st) == 0 &&
-	    (l = mergeat(n, &st)))
+	if (stallowner(n, name, &st) && (l = mergeat(n, &st)))
 		return holdwhole(l, since);
 	return holdback(n, name, IN_CLOSE_WRITE, since, 2);
 }

@@ -1127,18 +1127,41 @@ t_a_users_leases_in_two_places_hold_back_nothing_above_them() {
 	stop
 }
 
-# a FIFO of a new name swapped in at every sync: round after round the
-# user makes b$R, learns from inotify when the next rsync reads a (its
-# list is made), and swaps b$R for a FIFO. Each FIFO held back, each
-# sync stopped at the next, and nothing after u/ (here root's v/other)
-# reached the destination while the user kept it up; past the user's
-# share of holds they merge into u/, held back whole
-t_a_fifo_of_a_new_name_at_every_sync_stalls_no_destination() {
+# a group's directory, srv/app (root:staff, setgid, group-writable), in
+# which root gave nobody, no member, two log files (of group staff, as
+# the directory passes it on): past the share, nobody's leases on them
+# merged into srv/app, held back whole with root's config, as if the
+# file's group were one its owner is in; each is held on its own
+t_leases_in_a_groups_directory_hold_back_no_more_than_them() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
-	waitev
-	mkdir -p src/v
-	user_dir src/u
-	boot
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/srv/app src/pub st/d
+	chmod 755 "$T" src
+	chgrp staff src/srv src/srv/app
+	chmod 2775 src/srv src/srv/app
+	chmod 1777 src/pub
+	touch src/srv/app/a.log src/srv/app/b.log
+	chown nobody src/srv/app/a.log src/srv/app/b.log st st/d
+	boot "metricsfile = $T/m.prom"
+	many_leases "$T/st/d" 8
+	as_nobody mv "$T/st/d" "$T/src/pub/d" || fail "the user could not move the files in"
+	held 8
+	a_lease "$T/src/srv/app/a.log"
+	held 9
+	a_lease "$T/src/srv/app/b.log"
+	held 10
+	echo root > src/srv/app/config
+	wait_for 10 test -f dst/srv/app/config ||
+		fail "root's file is held back: $(grep "held back whole" d.log)"
+	! log_has d "held back whole" || fail "a directory was held: $(grep "held back whole" d.log)"
+	stop
+}
+
+# fifo_rounds [AWAY]: as nobody, in u, round after round: make b$R,
+# learn from inotify when the next rsync reads a (its list is made), swap
+# b$R for a FIFO and, with AWAY, rename it to g$R while the sender waits
+# at it, until $T/stop or 100 rounds
+fifo_rounds() {
 	# shellcheck disable=SC2016 # the user's shell expands them
 	as_nobody sh -c '
 		cd "$1" || exit 1
@@ -1149,8 +1172,14 @@ t_a_fifo_of_a_new_name_at_every_sync_stalls_no_destination() {
 			touch a; echo "$r" > "b$r"; mkfifo "f$r"
 			"$3" . read a "f$r" "b$r" || exit 1
 			sleep 0.3
-		done' u "$T/src/u" "$T" "$T/waitev" > loop.log 2>&1 &
+			[ -z "$4" ] || mv "b$r" "g$r"
+		done' u "$T/src/u" "$T" "$T/waitev" "${1-}" > loop.log 2>&1 &
 	remember $!
+}
+
+# other_passes_fifos: root's v/other, listed after u/, reaches the
+# destination, u/ held back whole; else fail
+other_passes_fifos() {
 	wait_for 10 log_lines d 2 "swapped in or a user's lease" || fail "the user's loop jammed nothing: $(cat loop.log)"
 	echo other > src/v/other
 	wait_for 40 test -f dst/v/other ||
@@ -1158,6 +1187,34 @@ t_a_fifo_of_a_new_name_at_every_sync_stalls_no_destination() {
 	log_has d "/u/ held back whole" || fail "the merge was not said"
 	: > stop
 	stop
+}
+
+# a FIFO of a new name swapped in at every sync: each FIFO held back,
+# each sync stopped at the next, and nothing after u/ (here root's
+# v/other) reached the destination while the user kept it up; past the
+# share of holds they merge into u/, held back whole
+t_a_fifo_of_a_new_name_at_every_sync_stalls_no_destination() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	waitev
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	fifo_rounds
+	other_passes_fifos
+}
+
+# the same, each FIFO renamed away while the sender waits at it: held by
+# a name gone, with no owner, it merged with nothing, and every sync was
+# stopped again, one a second; its directory's owner is taken for its
+# owner, the user who may rename there
+t_a_fifo_renamed_away_under_rsync_merges_all_the_same() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	waitev
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	fifo_rounds away
+	other_passes_fifos
 }
 
 # the look at every file a sync owes costs the loop little, however deep
