@@ -3487,6 +3487,24 @@ ours(int fd, const struct node *n)
 	return m ? m == n : noproc;
 }
 
+/* lstat() of dir's entry name (of dir if name is NULL) into st, as
+ * statin(), but in the directory dir watches, not one a symlink swapped
+ * in on its path leads to: 0, or -1 */
+static int
+statours(const struct node *dir, const char *name, struct stat *st)
+{
+	char path[PATH_MAX];
+	int fd, k = -1;
+
+	if (fullpath(dir, NULL, path) >= 0 &&
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (ours(fd, dir))
+			k = fstatat(fd, name ? name : ".", st, AT_SYMLINK_NOFOLLOW);
+		close(fd);
+	}
+	return k;
+}
+
 /* The one forward declaration: the watch tree and held writes use each
  * other. A held file is named by its directory's node and path (Held
  * writes comes after the tree it uses), and a node that goes takes its
@@ -5660,13 +5678,14 @@ stopall(int sig, int hooks)
 
 /* the owner of the file whose stat is f may write in the directory n:
  * it is theirs, or anyone's (a group's is not: a file's group tells no
- * group its owner is in) */
+ * group its owner is in); each stat is of the directory watched, so that
+ * no symlink swapped in on the way lends another's owner */
 static int
 writablefor(const struct node *n, const struct stat *f)
 {
 	struct stat st;
 
-	return statin(n, NULL, &st) == 0 &&
+	return statours(n, NULL, &st) == 0 &&
 	    (st.st_uid == f->st_uid || st.st_mode & S_IWOTH);
 }
 
@@ -5677,9 +5696,9 @@ writablefor(const struct node *n, const struct stat *f)
 static int
 stallowner(const struct node *n, const char *name, struct stat *f)
 {
-	if (statin(n, name, f) == 0)
+	if (statours(n, name, f) == 0)
 		return 1;
-	if (statin(n, NULL, f))
+	if (statours(n, NULL, f))
 		return 0;
 	if (f->st_mode & S_IWOTH)
 		f->st_uid = (uid_t)-1;
