@@ -161,8 +161,8 @@
 
 /* files held back while being written, at most; past that one goes as it
  * is, as with wsettle 0. Half of them at most are files that stall rsync
- * (a user's leases), so that those leave room to the ones being written;
- * past that, they merge into the directories they are in */
+ * (a user's leases; see HELDSTALL), so that those leave room to the ones
+ * being written */
 #ifndef HELDMAX
 #define HELDMAX 1024
 #endif

@@ -5744,8 +5744,8 @@ holdwhole(struct node *l, int64_t since)
 /* name in n held back as a file that stalls rsync, for wsettle
  * (WSETTLE_MS with wsettle = 0), whatever its owner holds already (each
  * one costs that user a race they won, or a lease): on its own while
- * such files take less than half of HELDMAX (mayhold()), else with the
- * directory a merge holds whole; 1 if it is */
+ * fewer than HELDSTALL are (mayhold()), else with the directory a merge
+ * holds whole, or on its own where it merges nowhere; 1 if it is */
 static int
 holdstall(struct node *n, const char *name)
 {
