@@ -3841,17 +3841,26 @@ release(struct unclosed *u, uint32_t mask)
 	statuswant = 1; /* held_files */
 }
 
-/* n is going away: its files' holds go with it (its parent is owed) */
+/* n is going away: its files' holds go with it (its parent is owed),
+ * but for one that stalls rsync, which stays as a hold of n's name in
+ * its parent: a user who removes the directory each time still has
+ * theirs counted, and merged past HELDSTALL */
 static void
 forgetunclosed(const struct node *n)
 {
 	size_t i;
+	char *s;
 
 	for (i = nunclosed; i-- > 0;) {
 		if (unclosed[i].n != n)
 			continue;
+		s = unclosed[i].stall && n->parent &&
+		    !findunclosed(n->parent, n->name) ? strdup(n->name) : NULL;
 		free(unclosed[i].name);
-		unclosed[i] = unclosed[--nunclosed];
+		if ((unclosed[i].name = s))
+			unclosed[i].n = n->parent;
+		else
+			unclosed[i] = unclosed[--nunclosed];
 	}
 }
 
@@ -5691,18 +5700,19 @@ writablefor(const struct node *n, const struct stat *f)
 
 /* in f, n's file name that stalls rsync, for writablefor(): its stat, or
  * where it was renamed away since (a user's FIFO of a new name at each
- * round), its directory's, whose owner may have done it, with no owner
- * where anyone may have; 0 if neither can be had */
+ * round), its directory's, whose owner may have done it, or where that
+ * is gone too, the nearest directory above that is not; with no owner
+ * where anyone may have; 0 if none can be had */
 static int
 stallowner(const struct node *n, const char *name, struct stat *f)
 {
 	if (statours(n, name, f) == 0)
 		return 1;
-	if (statours(n, NULL, f))
-		return 0;
-	if (f->st_mode & S_IWOTH)
+	for (; n && statours(n, NULL, f); n = n->parent)
+		;
+	if (n && f->st_mode & S_IWOTH)
 		f->st_uid = (uid_t)-1;
-	return 1;
+	return n != NULL;
 }
 
 /* where n's file, whose stat is f, merges (see above), in steps as many
@@ -5849,11 +5859,10 @@ holdstuck(const char *pid)
  * is leased if open(O_NONBLOCK) fails with EWOULDBLOCK, where rsync's
  * open would wait; that open starts the lease's break, as rsync's would
  * have. What is looked at is what the sync owes, a directory's changed
- * names or all its entries (none in a directory held whole), LOOKFILES
- * files a look at most, each look going on at the next directory after
- * the last one's, and none once no more can be held; changes a full sync
- * finds that no event told, and a lease taken while the sync runs, cost
- * a restart each, as before. */
+ * names or all its entries, LOOKFILES files a look at most, each look
+ * going on at the next directory after the last one's, and none once no
+ * more can be held; changes a full sync finds that no event told, and a
+ * lease taken while the sync runs, cost a restart each, as before. */
 static size_t lookfrom;         /* the dirt[] record the next look starts at */
 
 /* 1 if name in dir is a regular file under a lease, 0 if it is another,
@@ -5917,9 +5926,8 @@ leasedfor(const struct dest *d)
 		dst = open(d->spec, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < ndirt && go; i++) {
 		j = (lookfrom + i) % ndirt;
-		if (!(dirt[j].sent & d->bit) || covered(dirt[j].n) ||
-		    pathof(dirt[j].n, p, sizeof(p)) < 0)
-			continue; /* not in the sync, or held whole */
+		if (!(dirt[j].sent & d->bit) || pathof(dirt[j].n, p, sizeof(p)) < 0)
+			continue;
 		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n)) {
 			if (dst >= 0)
 				to = openpath(dst, p);

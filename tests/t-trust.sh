@@ -1189,6 +1189,59 @@ other_passes_fifos() {
 	stop
 }
 
+# lease_rounds N: as nobody, round after round (N at most, or until
+# $T/stop): st/xR made outside wpath with a file f under a write lease,
+# moved in as u/xR, which the next sync opens; once that open starts the
+# lease's break (SIGIO), f and xR removed, and the next round
+lease_rounds() {
+	mkdir -p "$T/st"
+	chown nobody "$T/st"
+	# shellcheck disable=SC2016 # perl's variables
+	as_nobody perl -e "$LEASE" -e '
+		use Fcntl; use Time::HiRes "sleep"; my ($st, $to, $n, $stop) = @ARGV;
+		my (@keep, $hit);
+		$SIG{IO} = sub { $hit = 1 };
+		$| = 1;
+		for my $r (1 .. $n) {
+			last if -e $stop;
+			mkdir "$st/x$r" or die "$!\n";
+			open(my $w, ">", "$st/x$r/f") or die; print $w "x$r\n"; close $w;
+			sysopen(my $h, "$st/x$r/f", O_RDONLY) or die;
+			lease($h);
+			push @keep, $h;
+			@keep = @keep[-3 .. -1] if @keep > 3;
+			$hit = 0;
+			rename "$st/x$r", "$to/x$r" or die "$!\n";
+			print "round $r\n";
+			sleep 0.05 until $hit || -e $stop;
+			unlink "$to/x$r/f";
+			rmdir "$to/x$r";
+		}' "$T/st" "$T/src/u" "$1" "$T/stop" > "$T/lease.log" 2>&1 &
+	remember $!
+	wait_for 10 grep -q round "$T/lease.log" || fail "the user made no round: $(cat "$T/lease.log")"
+}
+
+# a leased file in a new directory at each sync, removed with its
+# directory once the sync met it: each hold went with its directory, so
+# none was ever merged, and the user stopped every sync, one a second,
+# for as long as they liked; the holds stay, as of the names of the
+# directories gone, and merge into u/
+t_leased_directories_removed_at_each_sync_stop_no_sync_for_long() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	mkdir -p src/v
+	user_dir src/u
+	boot
+	lease_rounds 200
+	wait_for 10 log_has d "swapped in or a user's lease" || fail "no sync met a lease"
+	echo other > src/v/other
+	wait_for 30 test -f dst/v/other ||
+		fail "root's file never arrived: $(grep -c "swapped in or a user's lease" d.log) syncs stopped in $(grep -c round lease.log) rounds"
+	log_has d "/u/ held back whole" || fail "the merge was not said"
+	: > stop
+	stop
+}
+
 # a FIFO of a new name swapped in at every sync: each FIFO held back,
 # each sync stopped at the next, and nothing after u/ (here root's
 # v/other) reached the destination while the user kept it up; past the
