@@ -3487,7 +3487,7 @@ ours(int fd, const struct node *n)
 	return m ? m == n : noproc;
 }
 
-/* lstat() of dir's entry name (of dir if name is NULL) into st, as
+/* lstat() of dir's entry name (of dir if name is ".") into st, as
  * statin(), but in the directory dir watches, not one a symlink swapped
  * in on its path leads to: 0, or -1 */
 static int
@@ -3499,7 +3499,7 @@ statours(const struct node *dir, const char *name, struct stat *st)
 	if (fullpath(dir, NULL, path) >= 0 &&
 	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 		if (ours(fd, dir))
-			k = fstatat(fd, name ? name : ".", st, AT_SYMLINK_NOFOLLOW);
+			k = fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW);
 		close(fd);
 	}
 	return k;
@@ -3508,7 +3508,7 @@ statours(const struct node *dir, const char *name, struct stat *st)
 /* The one forward declaration: the watch tree and held writes use each
  * other. A held file is named by its directory's node and path (Held
  * writes comes after the tree it uses), and a node that goes takes its
- * held files with it (drop). */
+ * held files with it (drop), but for those that stall rsync. */
 static void forgetunclosed(const struct node *n);
 
 static void
@@ -3775,15 +3775,17 @@ rescan(void)
  * any change. What gets no close (a hard link, a symlink, mknod) is never
  * held: only a new regular file with one link is taken for one being
  * written. One renamed within the tree while open stays held under its
- * new name. Kept in a small array: a handful are open at once. */
+ * new name. Kept in a small array: a handful are open at once (and at
+ * most HELDMAX / 2 files that stall rsync, held as these are). */
 
-struct unclosed {               /* a file being written, held back */
+struct unclosed {               /* a file held back: being written, or
+                                 * one that stalls rsync, or a directory */
 	struct node *n;         /* its directory */
 	char *name;             /* "": n itself, held whole (holdwhole()) */
 	int64_t since;
 	uint32_t mask;          /* the events held back with it */
 	uid_t uid;              /* its owner, who may hold HELDUSER at most */
-	int stall;              /* held as one that stalls rsync (holdin()) */
+	int stall;              /* held as one that stalls rsync (holdstall()) */
 	int64_t check;          /* when to look again whether it is still
 	                         * open for writing (STILLOPEN), 0: never */
 };
@@ -3825,8 +3827,8 @@ findunclosed(const struct node *n, const char *name)
 	return NULL;
 }
 
-/* u is closed, gone (the events of mask), or open too long: owe it if
- * emask has any of its events */
+/* u is closed, gone (the events of mask), or held long enough: owe it
+ * if emask has any of its events (a directory held whole: all below it) */
 static void
 release(struct unclosed *u, uint32_t mask)
 {
@@ -3854,8 +3856,7 @@ forgetunclosed(const struct node *n)
 	for (i = nunclosed; i-- > 0;) {
 		if (unclosed[i].n != n)
 			continue;
-		s = unclosed[i].stall && n->parent &&
-		    !findunclosed(n->parent, n->name) ? strdup(n->name) : NULL;
+		s = unclosed[i].stall && n->parent ? strdup(n->name) : NULL;
 		free(unclosed[i].name);
 		if ((unclosed[i].name = s))
 			unclosed[i].n = n->parent;
@@ -3967,6 +3968,10 @@ unclosedevent(struct node *n, const char *name, uint32_t mask, struct pending *p
 	struct unclosed *u = findunclosed(n, name);
 	int64_t since = now(), check = mask & STILLOPEN ? since + CLOSECHECK_MS : 0;
 
+	if (u && u->stall)
+		return 1; /* it stalled rsync: held wsettle whatever comes, so
+		           * that a user who removes or renames it at once
+		           * still has it counted (HELDSTALL) */
 	if (mask & (IN_CREATE | IN_MODIFY | IN_ATTRIB) && u && !(mask & IN_CLOSE_WRITE)) {
 		u->mask |= mask;
 		u->check = check ? check : u->check;
@@ -4052,8 +4057,7 @@ unclosedopts(size_t *len)
 			b[(*len)++] = path[k];
 		}
 		if (!*unclosed[i].name)
-			for (k = 0; k < 3; k++)
-				b[(*len)++] = '*';
+			*len += fmt(b + *len, 4, "***");
 		b[(*len)++] = '\0';
 	}
 	return b;
@@ -5666,7 +5670,8 @@ stopall(int sig, int hooks)
  * found from its open call (/proc/PID/syscall, the path read from its
  * memory) as that process reaches it but without following a symlink,
  * is held back as one being written (wsettle), so that a user who does
- * it again at every sync delays nothing but their own file. The look
+ * it again at every sync delays nothing but their own file (past
+ * HELDSTALL, the directory it is in: mergeat()). The look
  * reads the stat of every process, so the next waits at least twenty
  * times what it took. */
 
@@ -5694,7 +5699,7 @@ writablefor(const struct node *n, const struct stat *f)
 {
 	struct stat st;
 
-	return statours(n, NULL, &st) == 0 &&
+	return statours(n, ".", &st) == 0 &&
 	    (st.st_uid == f->st_uid || st.st_mode & S_IWOTH);
 }
 
@@ -5702,15 +5707,15 @@ writablefor(const struct node *n, const struct stat *f)
  * where it was renamed away since (a user's FIFO of a new name at each
  * round), its directory's, whose owner may have done it, or where that
  * is gone too, the nearest directory above that is not; with no owner
- * where anyone may have; 0 if none can be had */
+ * where anyone or a group may have; 0 if none can be had */
 static int
 stallowner(const struct node *n, const char *name, struct stat *f)
 {
 	if (statours(n, name, f) == 0)
 		return 1;
-	for (; n && statours(n, NULL, f); n = n->parent)
+	for (; n && statours(n, ".", f); n = n->parent)
 		;
-	if (n && f->st_mode & S_IWOTH)
+	if (n && f->st_mode & (S_IWOTH | S_IWGRP))
 		f->st_uid = (uid_t)-1;
 	return n != NULL;
 }
@@ -5745,8 +5750,8 @@ holdwhole(struct node *l, int64_t since)
 	if (!holdback(l, "", IN_CLOSE_WRITE, since, 2))
 		return 0;
 	l->held = 1;
-	if (relpath(l, "", path, sizeof(path)) > 0)
-		logmsg(LOG_WARNING, "/%s held back whole: files in it stall rsync",
+	if (pathof(l, path, sizeof(path)) > 0)
+		logmsg(LOG_WARNING, "/%s/ held back whole: files in it stall rsync",
 		    path);
 	return 1;
 }
@@ -5893,24 +5898,29 @@ lookat(struct node *n, int src, int dst, const char *name)
 	return holdstall(n, name);
 }
 
-/* the files of r that a sync may open, *left of them at most; 0 once no
- * more can be held or looked at */
+/* the files of dirt[k] that a sync may open, *left of them at most; 0
+ * once no more can be held or looked at. dirt[k] is read anew after each
+ * file: a hold that merges owes what it let go, which may move dirt[]. */
+#define R (&dirt[k])
 static int
-lookin(const struct dirt *r, int src, int dst, size_t *left)
+lookin(size_t k, int src, int dst, size_t *left)
 {
 	struct entries x = { .k = 0 };
 	struct dirent *e;
-	size_t j;
+	size_t j, i;
 
-	for (j = 0; j < r->nlen; j += strlen(r->names + j) + 1)
-		if (!(*left)-- || !lookat(r->n, src, dst, r->names + j))
+	for (j = 0; j < R->nlen; j = i) {
+		i = j + strlen(R->names + j) + 1;
+		if (!(*left)-- || !lookat(R->n, src, dst, R->names + j))
 			return 0;
-	while (r->whole && (e = nextentry(src, &x)))
+	}
+	while (R->whole && (e = nextentry(src, &x)))
 		if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
-		    (!(*left)-- || !lookat(r->n, src, dst, e->d_name)))
+		    (!(*left)-- || !lookat(R->n, src, dst, e->d_name)))
 			return 0;
 	return 1;
 }
+#undef R
 
 /* the files d's sync may open, in wpath and in d if it is local */
 static void
@@ -5931,7 +5941,7 @@ leasedfor(const struct dest *d)
 		if ((fd = openpath(src, p)) >= 0 && ours(fd, dirt[j].n)) {
 			if (dst >= 0)
 				to = openpath(dst, p);
-			go = lookin(&dirt[j], fd, to, &left);
+			go = lookin(j, fd, to, &left);
 		}
 		closefd(&fd);
 		closefd(&to);

@@ -867,7 +867,9 @@ t_a_users_leases_hold_back_only_their_own_files() {
 # regular b back (with a new a), learns from inotify when the next rsync
 # reads a (its list is made), and swaps b for a FIFO again. Were each
 # sync only started again, every one would stop at b, and nothing after
-# u/b (here root's v/other) would ever reach the destination
+# u/b (here root's v/other) would ever reach the destination. b, held
+# once it stalled rsync, stays held whatever the user does with it, so
+# one sync is stopped, not one a round
 t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	waitev
@@ -886,7 +888,7 @@ t_a_fifo_swapped_in_at_every_sync_holds_back_only_that_file() {
 			sleep 0.3
 		done' u "$T/src/u" "$T" "$T/waitev" > loop.log 2>&1 &
 	remember $!
-	wait_for 10 log_lines d 2 "swapped in or a user's lease" || fail "the user's loop jammed nothing: $(cat loop.log)"
+	wait_for 10 log_lines d 1 "swapped in or a user's lease" || fail "the user's loop jammed nothing: $(cat loop.log)"
 	log_has d "swapped in or a user's lease: it starts again, without that file" ||
 		fail "the sync that stopped was not said"
 	echo other > src/v/other
@@ -1189,16 +1191,18 @@ other_passes_fifos() {
 	stop
 }
 
-# lease_rounds N: as nobody, round after round (N at most, or until
-# $T/stop): st/xR made outside wpath with a file f under a write lease,
-# moved in as u/xR, which the next sync opens; once that open starts the
-# lease's break (SIGIO), f and xR removed, and the next round
+# lease_rounds N [file]: as nobody, round after round (N at most, or
+# until $T/stop): st/xR made outside wpath with a file f under a write
+# lease, moved in as u/xR (with "file", the file alone, as u/xR), which
+# the next sync opens; once that open starts the lease's break (SIGIO),
+# what was moved in is removed (a file, 1.5 s later: once it is held),
+# and the next round
 lease_rounds() {
 	mkdir -p "$T/st"
 	chown nobody "$T/st"
 	# shellcheck disable=SC2016 # perl's variables
 	as_nobody perl -e "$LEASE" -e '
-		use Fcntl; use Time::HiRes "sleep"; my ($st, $to, $n, $stop) = @ARGV;
+		use Fcntl; use Time::HiRes "sleep"; my ($st, $to, $n, $stop, $file) = @ARGV;
 		my (@keep, $hit);
 		$SIG{IO} = sub { $hit = 1 };
 		$| = 1;
@@ -1211,22 +1215,20 @@ lease_rounds() {
 			push @keep, $h;
 			@keep = @keep[-3 .. -1] if @keep > 3;
 			$hit = 0;
-			rename "$st/x$r", "$to/x$r" or die "$!\n";
+			rename($file ? "$st/x$r/f" : "$st/x$r", "$to/x$r") or die "$!\n";
 			print "round $r\n";
 			sleep 0.05 until $hit || -e $stop;
-			unlink "$to/x$r/f";
+			sleep 1.5 if $file; # once it is held
+			unlink $file ? "$to/x$r" : "$to/x$r/f";
 			rmdir "$to/x$r";
-		}' "$T/st" "$T/src/u" "$1" "$T/stop" > "$T/lease.log" 2>&1 &
+		}' "$T/st" "$T/src/u" "$1" "$T/stop" "${2-}" > "$T/lease.log" 2>&1 &
 	remember $!
 	wait_for 10 grep -q round "$T/lease.log" || fail "the user made no round: $(cat "$T/lease.log")"
 }
 
-# a leased file in a new directory at each sync, removed with its
-# directory once the sync met it: each hold went with its directory, so
-# none was ever merged, and the user stopped every sync, one a second,
-# for as long as they liked; the holds stay, as of the names of the
-# directories gone, and merge into u/
-t_leased_directories_removed_at_each_sync_stop_no_sync_for_long() {
+# rounds_stop_no_sync_for_long: with lease_rounds of directories, root's
+# v/other (listed after u/) arrives, u/ held back whole; else fail
+rounds_stop_no_sync_for_long() {
 	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
 	command -v perl > /dev/null || skip "no perl"
 	mkdir -p src/v
@@ -1238,6 +1240,38 @@ t_leased_directories_removed_at_each_sync_stop_no_sync_for_long() {
 	wait_for 30 test -f dst/v/other ||
 		fail "root's file never arrived: $(grep -c "swapped in or a user's lease" d.log) syncs stopped in $(grep -c round lease.log) rounds"
 	log_has d "/u/ held back whole" || fail "the merge was not said"
+	: > stop
+	stop
+}
+
+# a leased file in a new directory at each sync, removed with its
+# directory once the sync met it: each hold went with its directory, so
+# none was ever merged, and the user stopped every sync, one a second,
+# for as long as they liked; the holds stay, as of the names of the
+# directories gone, and merge into u/
+t_leased_directories_removed_at_each_sync_stop_no_sync_for_long() {
+	rounds_stop_no_sync_for_long
+}
+
+# merged_or_rounds N: u/ is said held back whole, or the user made N
+# rounds
+merged_or_rounds() {
+	log_has d "/u/ held back whole" || [ "$(grep -c round lease.log)" -ge "$1" ]
+}
+
+# the same with a leased file alone at each round, removed once held: its
+# removal ended its hold, as a file being written's close or removal
+# does, so the count never grew, nothing merged, and each round stopped
+# a sync, for as long as the user went on
+t_leased_files_removed_once_held_are_still_counted() {
+	native_inosync || skip "an emulated daemon cannot read a native rsync's open call"
+	command -v perl > /dev/null || skip "no perl"
+	user_dir src/u
+	boot
+	lease_rounds 200 file
+	wait_for 60 merged_or_rounds 16 || fail "no merge and too few rounds: $(tail -n 3 lease.log)"
+	log_has d "/u/ held back whole" ||
+		fail "$(grep -c round lease.log) rounds stopped $(grep -c "swapped in or a user's lease" d.log) syncs, and nothing merged"
 	: > stop
 	stop
 }
