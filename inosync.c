@@ -5730,7 +5730,8 @@ mergeat(struct node *n, const struct stat *f)
 
 	for (i = 0; i < nunclosed; i++)
 		if (unclosed[i].stall && (l = lca(n, unclosed[i].n))->parent &&
-		    (!best || isancestor(best, l)) && writablefor(l, f))
+		    (!best || (l != best && isancestor(best, l))) &&
+		    writablefor(l, f))
 			best = l;
 	return best;
 }

@@ -1104,6 +1104,25 @@ t_a_lease_where_nothing_is_held_is_held_past_the_users_share() {
 	stop
 }
 
+# eight_held DIR: boot with the metricsfile; the user's eight leased
+# files, made outside wpath, moved in at once as DIR (a path below
+# $T/src), each held back on its own: the share of them is full
+eight_held() {
+	boot "metricsfile = $T/m.prom"
+	many_leases "$T/st/d" 8
+	as_nobody mv "$T/st/d" "$T/src/$1" || fail "the user could not move the files in"
+	held 8
+}
+
+# roots_file_passes FILE: root's FILE (below src) reaches the mirror at
+# once, and no directory was held back whole; else fail
+roots_file_passes() {
+	echo root > "src/$1"
+	wait_for 10 test -f "dst/$1" ||
+		fail "root's file is held back: $(grep "held back whole" d.log)"
+	! log_has d "held back whole" || fail "a directory was held: $(grep "held back whole" d.log)"
+}
+
 # a user who may write in var/tmp (anyone's, sticky) and var/mail/nobody
 # (theirs), but not in var: past their share, their lease in the second
 # merged with their eight in the first into var, held back whole with
@@ -1116,16 +1135,10 @@ t_a_users_leases_in_two_places_hold_back_nothing_above_them() {
 	chmod 755 "$T" src src/var
 	chmod 1777 src/var/tmp
 	chown nobody src/var/mail/nobody st st/d
-	boot "metricsfile = $T/m.prom"
-	many_leases "$T/st/d" 8
-	as_nobody mv "$T/st/d" "$T/src/var/tmp/d" || fail "the user could not move the files in"
-	held 8
+	eight_held var/tmp/d
 	a_lease "$T/src/var/mail/nobody/f"
 	held 9
-	echo root > src/var/log/syslog
-	wait_for 10 test -f dst/var/log/syslog ||
-		fail "root's file is held back: $(grep "held back whole" d.log)"
-	! log_has d "held back whole" || fail "a directory was held: $(grep "held back whole" d.log)"
+	roots_file_passes var/log/syslog
 	stop
 }
 
@@ -1144,18 +1157,12 @@ t_leases_in_a_groups_directory_hold_back_no_more_than_them() {
 	chmod 1777 src/pub
 	touch src/srv/app/a.log src/srv/app/b.log
 	chown nobody src/srv/app/a.log src/srv/app/b.log st st/d
-	boot "metricsfile = $T/m.prom"
-	many_leases "$T/st/d" 8
-	as_nobody mv "$T/st/d" "$T/src/pub/d" || fail "the user could not move the files in"
-	held 8
+	eight_held pub/d
 	a_lease "$T/src/srv/app/a.log"
 	held 9
 	a_lease "$T/src/srv/app/b.log"
 	held 10
-	echo root > src/srv/app/config
-	wait_for 10 test -f dst/srv/app/config ||
-		fail "root's file is held back: $(grep "held back whole" d.log)"
-	! log_has d "held back whole" || fail "a directory was held: $(grep "held back whole" d.log)"
+	roots_file_passes srv/app/config
 	stop
 }
 
